@@ -1,0 +1,63 @@
+//! `tnet run <task.toml>`: validate here, send the files the host lacks, submit.
+
+use anyhow::{bail, Context};
+use tnet_proto::msg::{Request, Response, SubmitRequest};
+use tnet_proto::task::parse_task;
+
+use crate::args::RunArgs;
+use crate::client::Client;
+use crate::{files, output, upload};
+
+/// Submits a task.
+pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read the task file {}", args.file.display()))?;
+    let file_name = args.file.to_string_lossy().into_owned();
+    // Every problem of the file is shown before anything is sent.
+    let spec = parse_task(&file_name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let task_dir = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let local = files::collect(task_dir, &spec.necessary_files)?;
+    let host = pick_host(client, args.host.as_deref()).await?;
+    let (entries, stats) = upload::upload(client, &host, &local).await?;
+    eprintln!(
+        "{} file(s): {} sent ({} bytes), {} already on `{host}`",
+        local.len(),
+        stats.sent,
+        stats.bytes,
+        stats.reused
+    );
+    let request = SubmitRequest {
+        file_name,
+        task_toml: text,
+        files: entries,
+    };
+    match client.ask_host(&host, Request::Submit(request)).await? {
+        Response::Task(task) if args.json => output::json(&task)?,
+        Response::Task(task) => println!(
+            "{}/{}: {} ({})",
+            task.host, task.name, task.state, task.task_type
+        ),
+        other => bail!("host `{host}` gave an unexpected answer: {other:?}"),
+    }
+    Ok(0)
+}
+
+/// The host to submit to: the one named, or the only one that is up.
+async fn pick_host(client: &Client, named: Option<&str>) -> anyhow::Result<String> {
+    if let Some(host) = named {
+        return Ok(host.to_owned());
+    }
+    let hosts = client.hosts().await?;
+    match hosts.as_slice() {
+        [] => bail!("{}", client.no_host_hint()),
+        [one] => Ok(one.clone()),
+        many => bail!(
+            "several hosts are up ({}); pick one with --host or TNET_HOST",
+            many.join(", ")
+        ),
+    }
+}

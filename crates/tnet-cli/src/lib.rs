@@ -1,0 +1,53 @@
+//! The tnet command line.
+//!
+//! # Layout
+//!
+//! - [`args`]: the command line, parsed with clap.
+//! - [`client`]: a Zenoh session and the request helpers every verb uses.
+//! - [`target`]: naming a task (`name` or `host/name`) and finding its host.
+//! - [`files`]: which local files a task sends, and where they land (SPEC 3.4).
+//! - [`upload`]: content-hashed, chunked upload of those files.
+//! - [`output`]: tables and JSON for people and scripts.
+//! - [`cmd`]: one file per verb.
+
+pub mod args;
+pub mod client;
+pub mod cmd;
+pub mod files;
+pub mod output;
+pub mod target;
+pub mod upload;
+
+use clap::Parser;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TNET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zenoh=error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("tnet: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(cmd::run(cli)) {
+        Ok(code) => code,
+        Err(err) if output::is_broken_pipe(&err) => 0,
+        Err(err) => {
+            eprintln!("tnet: {err:#}");
+            1
+        }
+    };
+    // Zenoh's background tasks may linger on a dead endpoint; a command line just ends.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    std::process::ExitCode::from(code)
+}

@@ -1,0 +1,70 @@
+//! The host's flags and environment, validated into a [`HostConfig`].
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tnet_proto::fabric::FabricArgs;
+use tnet_proto::task::safe_name;
+
+/// Environment variable naming the tasks folder (SPEC 10).
+pub const ENV_HOME: &str = "TNET_HOME";
+
+/// `tnet-host`: runs tasks handed to this machine over Zenoh.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about,
+    after_help = "Example:\n  tnet-host                      # name = hostname, tasks in ~/.tasks, port 7449, LAN discovery\n  tnet-host --name lab1 --home /srv/tasks -l tcp/0.0.0.0:7500"
+)]
+pub struct HostArgs {
+    /// This host's name in tnet (default: the machine's hostname).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The tasks folder (default: ~/.tasks).
+    #[arg(long, env = ENV_HOME, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Zenoh's common options.
+    #[command(flatten)]
+    pub fabric: FabricArgs,
+}
+
+/// Everything the host needs to know to start.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The host's safe name, used in every key expression.
+    pub name: String,
+    /// The tasks folder.
+    pub home: PathBuf,
+    /// Zenoh options.
+    pub fabric: FabricArgs,
+}
+
+impl HostConfig {
+    /// Fills in defaults: the hostname, `~/.tasks`.
+    pub fn from_args(args: HostArgs) -> anyhow::Result<Self> {
+        let raw_name = match args.name {
+            Some(n) => n,
+            None => hostname::get()
+                .context("cannot read this machine's hostname; give one with --name")?
+                .to_string_lossy()
+                .into_owned(),
+        };
+        let name = safe_name(raw_name.trim());
+        anyhow::ensure!(
+            !name.is_empty(),
+            "the host name is empty; give one with --name"
+        );
+        let home = match args.home {
+            Some(h) => h,
+            None => std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".tasks"))
+                .context("HOME is not set; give the tasks folder with --home or TNET_HOME")?,
+        };
+        Ok(HostConfig {
+            name,
+            home,
+            fabric: args.fabric,
+        })
+    }
+}

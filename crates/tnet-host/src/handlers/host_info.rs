@@ -1,0 +1,15 @@
+//! `tnet hosts`: what this host is.
+
+use tnet_proto::msg::{ErrorReply, HostInfo, Response};
+
+use crate::host::Host;
+
+/// Describes the host.
+pub fn handle(host: &Host) -> Result<Response, ErrorReply> {
+    Ok(Response::HostInfo(HostInfo {
+        host: host.shared.name.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        tasks: host.all().len(),
+        bytes_received: host.shared.blobs.bytes_received(),
+    }))
+}

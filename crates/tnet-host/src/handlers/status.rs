@@ -1,0 +1,39 @@
+//! `tnet status`: one task in detail, with its recent runs.
+
+use tnet_proto::msg::{ErrorReply, Response, RunRecord, TaskRef, TaskStatus};
+
+use crate::host::Host;
+
+/// How many runs a status shows.
+const RECENT_RUNS: usize = 20;
+
+/// Describes one task.
+pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
+    let task = super::find_task(host, &req.name)?;
+    let runs = host
+        .shared
+        .store
+        .recent_runs(&task.info.safe_name, RECENT_RUNS)
+        .map_err(super::host_failure)?
+        .into_iter()
+        .map(|r| RunRecord {
+            number: r.number,
+            phase: r.phase,
+            started: r.started_at,
+            duration_ms: r.duration_ms,
+            exit_code: r.exit_code,
+            outcome: r.outcome,
+        })
+        .collect();
+    Ok(Response::Status(TaskStatus {
+        summary: host.summary(&task),
+        workspace: host
+            .shared
+            .paths
+            .workspace(&task.info.safe_name)
+            .to_string_lossy()
+            .into_owned(),
+        runs,
+        task_toml: task.info.task_toml.clone(),
+    }))
+}

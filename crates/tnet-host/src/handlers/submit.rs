@@ -1,0 +1,113 @@
+//! `tnet run`: create a task from its file and its uploaded files, and start it.
+//!
+//! Atomic by construction: the workspace is assembled in a staging folder and
+//! renamed into place in one step, and only then is the task recorded. A
+//! crash before the record leaves no task (at most an orphan folder, cleared
+//! the next time that name is submitted); nothing is half-applied.
+
+use std::path::Path;
+
+use tnet_proto::msg::{ErrorKind, ErrorReply, Response, SubmitRequest};
+use tnet_proto::task::parse_task;
+
+use crate::host::Host;
+use crate::store::{Desired, StoredTask};
+use crate::supervisor::Initial;
+use crate::workspace::{check_files, write_files};
+
+/// Creates and starts a task.
+pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorReply> {
+    let spec = parse_task(&req.file_name, &req.task_toml)
+        .map_err(|e| ErrorReply::new(ErrorKind::InvalidTask, e.to_string()))?;
+    if spec.run_in_docker {
+        return Err(ErrorReply::new(
+            ErrorKind::Unsupported,
+            format!(
+                "host `{}` does not run Docker tasks yet; set `run_in_docker = false` to run `{}` as a plain process",
+                host.shared.name, spec.name
+            ),
+        ));
+    }
+    let rels = check_files(&req.files, &host.shared.blobs)?;
+    let safe = spec.safe_name();
+    let _guard = host.change_lock.lock().await;
+    if let Some(existing) = host.find(&spec.name).or_else(|| host.find(&safe)) {
+        let message = if existing.info.name == spec.name {
+            format!(
+                "host `{}` already has a task named `{}`; change it with `tnet edit`, or remove it first with `tnet rm`",
+                host.shared.name, spec.name
+            )
+        } else {
+            format!(
+                "task `{}` would share the folder `{safe}` with task `{}` on host `{}`; choose another name",
+                spec.name, existing.info.name, host.shared.name
+            )
+        };
+        return Err(ErrorReply::new(ErrorKind::NameTaken, message));
+    }
+
+    let shared = host.shared.clone();
+    let files = req.files.clone();
+    let staging = shared
+        .paths
+        .staging()
+        .join(uuid::Uuid::new_v4().to_string());
+    let workspace = shared.paths.workspace(&safe);
+    let blobs_shared = shared.clone();
+    tokio::task::spawn_blocking(move || {
+        install(&staging, &workspace, &files, &rels, &blobs_shared.blobs)
+    })
+    .await
+    .map_err(super::host_failure)??;
+
+    let stored = StoredTask {
+        safe_name: safe.clone(),
+        name: spec.name.clone(),
+        file_name: req.file_name.clone(),
+        task_toml: req.task_toml.clone(),
+        files_json: serde_json::to_string(&req.files).map_err(super::host_failure)?,
+        desired: Desired::Running,
+        setup_done: false,
+        restarts: 0,
+    };
+    if let Err(err) = shared.store.insert_task(&stored) {
+        let _ = std::fs::remove_dir_all(shared.paths.workspace(&safe));
+        return Err(super::host_failure(err));
+    }
+    let handle = host
+        .launch(&stored, Initial::Start)
+        .map_err(super::host_failure)?;
+    tracing::info!(task = %spec.name, "task submitted with {} files", req.files.len());
+    Ok(Response::Task(host.summary(&handle)))
+}
+
+/// Assembles the workspace in `staging` and moves it to `workspace`.
+fn install(
+    staging: &Path,
+    workspace: &Path,
+    files: &[tnet_proto::msg::FileEntry],
+    rels: &[std::path::PathBuf],
+    blobs: &crate::blobs::BlobStore,
+) -> Result<(), ErrorReply> {
+    let fail = |what: &str, e: std::io::Error| {
+        ErrorReply::new(
+            ErrorKind::HostFailure,
+            format!("the host could not {what}: {e}"),
+        )
+    };
+    std::fs::create_dir_all(staging).map_err(|e| fail("create a workspace", e))?;
+    let result = write_files(staging, files, rels, blobs).and_then(|()| {
+        if workspace.exists() {
+            // No task owns it (the name was free): the remains of a removal or
+            // submission a crash interrupted.
+            let orphan = staging.with_extension("orphan");
+            std::fs::rename(workspace, &orphan).map_err(|e| fail("clear an old workspace", e))?;
+            let _ = std::fs::remove_dir_all(&orphan);
+        }
+        std::fs::rename(staging, workspace).map_err(|e| fail("move the workspace into place", e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(staging);
+    }
+    result
+}

@@ -1,0 +1,157 @@
+//! The host's shared state and its task table.
+//!
+//! [`Shared`] is what every actor and handler may use (the store, blobs, the
+//! Zenoh session). [`Host`] adds the task table, the one owner of which tasks
+//! exist: a std mutex guards the map, and nothing awaits while holding it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tnet_proto::msg::{TaskState, TaskSummary};
+use tnet_proto::task::{parse_task, TaskType};
+
+use crate::blobs::BlobStore;
+use crate::logs::{TaskLog, DEFAULT_CAP};
+use crate::paths::Paths;
+use crate::runner::Runner;
+use crate::store::{Desired, Store, StoredTask};
+use crate::supervisor::{self, Initial, SupervisorHandle, TaskInfo};
+
+/// What actors and handlers share.
+pub struct Shared {
+    /// The host's safe name.
+    pub name: String,
+    /// Where things live.
+    pub paths: Paths,
+    /// Tasks and runs.
+    pub store: Store,
+    /// Uploaded files.
+    pub blobs: BlobStore,
+    /// The Zenoh session.
+    pub session: zenoh::Session,
+    /// How commands are started.
+    pub runner: Arc<dyn Runner>,
+}
+
+/// The host: shared state plus the task table.
+pub struct Host {
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    tasks: Mutex<BTreeMap<String, SupervisorHandle>>,
+    /// Serialises submissions and removals, so two clients racing for one name
+    /// cannot both pass the "name is free" check.
+    pub change_lock: tokio::sync::Mutex<()>,
+}
+
+impl Host {
+    /// A host with no tasks loaded yet.
+    pub fn new(shared: Arc<Shared>) -> Host {
+        Host {
+            shared,
+            tasks: Mutex::new(BTreeMap::new()),
+            change_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SupervisorHandle>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The task called `name` (as written, or its safe name).
+    pub fn find(&self, name: &str) -> Option<SupervisorHandle> {
+        let table = self.table();
+        table
+            .get(name)
+            .cloned()
+            .or_else(|| table.values().find(|h| h.info.name == name).cloned())
+    }
+
+    /// Every task's handle.
+    pub fn all(&self) -> Vec<SupervisorHandle> {
+        self.table().values().cloned().collect()
+    }
+
+    /// Starts the actor of a stored task and adds it to the table.
+    pub fn launch(
+        &self,
+        stored: &StoredTask,
+        initial: Initial,
+    ) -> anyhow::Result<SupervisorHandle> {
+        let spec = parse_task(&stored.file_name, &stored.task_toml)?;
+        let log = Arc::new(TaskLog::open(
+            &self.shared.paths.logs(),
+            &stored.safe_name,
+            DEFAULT_CAP,
+        )?);
+        let info = Arc::new(TaskInfo {
+            name: stored.name.clone(),
+            safe_name: stored.safe_name.clone(),
+            spec,
+            task_toml: stored.task_toml.clone(),
+            log,
+        });
+        let handle = supervisor::spawn(
+            self.shared.clone(),
+            info,
+            stored.restarts,
+            stored.setup_done,
+            initial,
+        );
+        self.table()
+            .insert(stored.safe_name.clone(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Takes a task out of the table.
+    pub fn forget(&self, safe_name: &str) -> Option<SupervisorHandle> {
+        self.table().remove(safe_name)
+    }
+
+    /// Loads every stored task and brings each back to where it was: tasks a
+    /// user stopped stay stopped, tasks whose commands had finished stay
+    /// finished, the rest start again.
+    pub fn restore(&self) -> anyhow::Result<()> {
+        for stored in self.shared.store.tasks()? {
+            let initial = match stored.desired {
+                Desired::Stopped => Initial::Idle(TaskState::Stopped),
+                Desired::Running => self.resume_state(&stored)?,
+            };
+            if let Err(err) = self.launch(&stored, initial) {
+                // A task this build cannot read any more is kept in the store, not dropped.
+                tracing::error!(task = %stored.name, "cannot load task: {err:#}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a task that should run picks up, from its last recorded run.
+    fn resume_state(&self, stored: &StoredTask) -> anyhow::Result<Initial> {
+        let last = self.shared.store.recent_runs(&stored.safe_name, 1)?.pop();
+        let daemon_like = parse_task(&stored.file_name, &stored.task_toml)
+            .map(|s| s.task_type == TaskType::Daemon)
+            .unwrap_or(true);
+        Ok(match last {
+            Some(run) if daemon_like && run.phase == "run" && run.outcome == "succeeded" => {
+                Initial::Idle(TaskState::Finished)
+            }
+            Some(run) if daemon_like && run.outcome == "failed" => Initial::Idle(TaskState::Failed),
+            _ => Initial::Start,
+        })
+    }
+
+    /// `tnet ls` for this host.
+    pub fn summary(&self, handle: &SupervisorHandle) -> TaskSummary {
+        let snap = handle.snapshot();
+        TaskSummary {
+            host: self.shared.name.clone(),
+            name: handle.info.name.clone(),
+            task_type: handle.info.spec.task_type.as_str().to_owned(),
+            state: snap.state,
+            pid: snap.pid,
+            restarts: snap.restarts,
+            last_run: snap.last_run,
+            next_run: None,
+            exit_code: snap.exit_code,
+        }
+    }
+}

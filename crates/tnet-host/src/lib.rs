@@ -1,0 +1,45 @@
+//! The tnet host: a Zenoh peer that stores tasks and runs them.
+//!
+//! # Layout
+//!
+//! - [`config`]: command-line flags and environment turned into a [`config::HostConfig`].
+//! - [`paths`]: where the host keeps workspaces and its own records.
+//! - [`store`]: the SQLite store of tasks and run history.
+//! - [`blobs`]: uploaded file contents, addressed by hash.
+//! - [`workspace`]: safe paths and atomic installation of a task's files.
+//! - [`runner`]: how a command is started and stopped (a process group today).
+//! - [`logs`]: each task's output, capped on disk and published live.
+//! - [`supervisor`]: one actor per task that owns its process.
+//! - [`host`]: the task table and the state every handler shares.
+//! - [`handlers`]: one file per control request.
+//! - [`server`]: the Zenoh session, its queryables and the liveliness token.
+
+pub mod blobs;
+pub mod config;
+pub mod handlers;
+pub mod host;
+pub mod logs;
+pub mod paths;
+pub mod runner;
+pub mod server;
+pub mod store;
+pub mod supervisor;
+pub mod workspace;
+
+pub use config::HostArgs;
+
+/// Sets up logging to stderr, `info` unless `RUST_LOG` says otherwise.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zenoh=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs a host until it is told to stop (Ctrl-C or SIGTERM).
+pub async fn run(args: HostArgs) -> anyhow::Result<()> {
+    let config = config::HostConfig::from_args(args)?;
+    server::serve(config).await
+}

@@ -1,0 +1,75 @@
+//! Where the host keeps things.
+//!
+//! Workspaces are `<home>/<Safe_Name>/` (SPEC 3.3). The host's own records live
+//! in `<home>/.tnet/`: safe names never start with a dot, so no task can own
+//! that folder and no user file collides with a record.
+
+use std::path::{Path, PathBuf};
+
+/// The layout of a host's home folder.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    home: PathBuf,
+}
+
+impl Paths {
+    /// The layout under `home`.
+    pub fn new(home: impl Into<PathBuf>) -> Self {
+        Paths { home: home.into() }
+    }
+
+    /// The tasks folder itself.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// A task's workspace.
+    pub fn workspace(&self, safe_name: &str) -> PathBuf {
+        self.home.join(safe_name)
+    }
+
+    /// The host's records folder.
+    pub fn records(&self) -> PathBuf {
+        self.home.join(".tnet")
+    }
+
+    /// The SQLite store.
+    pub fn database(&self) -> PathBuf {
+        self.records().join("host.sqlite3")
+    }
+
+    /// Complete uploaded files, named by hash.
+    pub fn blobs(&self) -> PathBuf {
+        self.records().join("blobs")
+    }
+
+    /// Uploads in progress.
+    pub fn partial_blobs(&self) -> PathBuf {
+        self.records().join("partial")
+    }
+
+    /// Workspaces being assembled; emptied at start.
+    pub fn staging(&self) -> PathBuf {
+        self.records().join("staging")
+    }
+
+    /// Per-task output logs.
+    pub fn logs(&self) -> PathBuf {
+        self.records().join("logs")
+    }
+
+    /// Creates every folder the host writes to.
+    pub fn create_all(&self) -> std::io::Result<()> {
+        for dir in [
+            self.home.clone(),
+            self.records(),
+            self.blobs(),
+            self.partial_blobs(),
+            self.staging(),
+            self.logs(),
+        ] {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! How a task's command is started and stopped.
+//!
+//! A [`Runner`] turns one command line into an [`Execution`]; the supervisor
+//! drives executions without knowing whether they are process groups (the
+//! [`process`] runner) or containers (the Docker runner, to come). Output is
+//! sent as [`OutputChunk`]s over a bounded channel, so a loud command is slowed
+//! by back-pressure instead of filling the host's memory.
+
+pub mod process;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+/// Which stream a chunk of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A piece of a command's output.
+#[derive(Debug, Clone)]
+pub struct OutputChunk {
+    /// Where it came from.
+    pub stream: Stream,
+    /// The bytes, as read.
+    pub bytes: Vec<u8>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// A shell command line, run with `sh -c`.
+    pub command: String,
+    /// The task's workspace, the working directory.
+    pub workdir: PathBuf,
+    /// Extra environment variables (`TNET_TASK`, `TNET_HOST`...).
+    pub env: Vec<(String, String)>,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal.
+    Signal(i32),
+}
+
+impl Exit {
+    /// Exit code 0.
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    /// The exit code, if it exited rather than being killed.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Exit::Code(c) => Some(c),
+            Exit::Signal(_) => None,
+        }
+    }
+}
+
+/// Where an execution can be found again after the host restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locator {
+    /// Process group id.
+    pub pgid: u32,
+    /// The group leader's start time (`/proc/<pid>/stat` field 22), so a reused pid is not mistaken for it.
+    pub start_ticks: u64,
+}
+
+/// A running command.
+pub trait Execution: Send {
+    /// Its process id, for display.
+    fn pid(&self) -> Option<u32>;
+    /// How to find it again after a host restart.
+    fn locator(&self) -> Option<Locator>;
+    /// Waits for it to end.
+    fn wait(&mut self) -> BoxFuture<'_, std::io::Result<Exit>>;
+    /// Asks it to stop (TERM), and kills it (KILL) if it has not ended after `grace`.
+    fn terminate(&mut self, grace: Duration) -> BoxFuture<'_, std::io::Result<Exit>>;
+}
+
+/// Starts commands.
+pub trait Runner: Send + Sync {
+    /// Starts `spec`, sending its output to `output`.
+    fn spawn(
+        &self,
+        spec: &CommandSpec,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> std::io::Result<Box<dyn Execution>>;
+}

@@ -1,0 +1,196 @@
+//! The process runner: `sh -c` in the workspace, in a process group of its own.
+//!
+//! The group is what gets signalled, so stopping a task also stops whatever
+//! its command started (grandchildren included): TERM first, KILL after the
+//! grace period for anything still there.
+
+use std::io;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use super::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
+
+/// Runs commands as local process groups.
+#[derive(Debug, Default, Clone)]
+pub struct ProcessRunner;
+
+impl Runner for ProcessRunner {
+    fn spawn(
+        &self,
+        spec: &CommandSpec,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> io::Result<Box<dyn Execution>> {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(&spec.command)
+            .current_dir(&spec.workdir)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd.spawn()?;
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(pump(out, Stream::Stdout, output.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(pump(err, Stream::Stderr, output));
+        }
+        let pid = child.id();
+        let locator = pid.and_then(|p| {
+            Some(Locator {
+                pgid: p,
+                start_ticks: process_start_ticks(p)?,
+            })
+        });
+        Ok(Box::new(ProcessExecution {
+            child,
+            pid,
+            locator,
+            exit: None,
+        }))
+    }
+}
+
+/// Copies a pipe into the output channel until it closes.
+async fn pump(
+    mut pipe: impl tokio::io::AsyncRead + Unpin,
+    stream: Stream,
+    output: mpsc::Sender<OutputChunk>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if output
+                    .send(OutputChunk {
+                        stream,
+                        bytes: buf[..n].to_vec(),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A process group started by [`ProcessRunner`].
+pub struct ProcessExecution {
+    child: Child,
+    pid: Option<u32>,
+    locator: Option<Locator>,
+    exit: Option<Exit>,
+}
+
+fn exit_of(status: std::process::ExitStatus) -> Exit {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => Exit::Code(c),
+        (None, Some(s)) => Exit::Signal(s),
+        (None, None) => Exit::Code(-1),
+    }
+}
+
+impl ProcessExecution {
+    async fn reap(&mut self) -> io::Result<Exit> {
+        if let Some(e) = self.exit {
+            return Ok(e);
+        }
+        let e = exit_of(self.child.wait().await?);
+        self.exit = Some(e);
+        Ok(e)
+    }
+}
+
+impl Execution for ProcessExecution {
+    fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    fn locator(&self) -> Option<Locator> {
+        self.locator.clone()
+    }
+
+    fn wait(&mut self) -> BoxFuture<'_, io::Result<Exit>> {
+        self.reap().boxed()
+    }
+
+    fn terminate(&mut self, grace: Duration) -> BoxFuture<'_, io::Result<Exit>> {
+        async move {
+            let Some(pgid) = self.pid else {
+                return self.reap().await;
+            };
+            let deadline = Instant::now() + grace;
+            signal_group(pgid, Signal::SIGTERM);
+            loop {
+                if self.exit.is_none() {
+                    if let Some(status) = self.child.try_wait()? {
+                        self.exit = Some(exit_of(status));
+                    }
+                }
+                // The leader is reaped and nothing else is left in its group.
+                if self.exit.is_some() && !group_alive(pgid) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    signal_group(pgid, Signal::SIGKILL);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            self.reap().await
+        }
+        .boxed()
+    }
+}
+
+fn signal_group(pgid: u32, signal: Signal) {
+    if let Ok(pgid) = i32::try_from(pgid) {
+        // ESRCH (the group is already gone) is the outcome we want anyway.
+        let _ = killpg(Pid::from_raw(pgid), signal);
+    }
+}
+
+fn group_alive(pgid: u32) -> bool {
+    i32::try_from(pgid).is_ok_and(|p| killpg(Pid::from_raw(p), None).is_ok())
+}
+
+/// The start time of a process in clock ticks since boot, from `/proc`.
+pub fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Ends a process group left running by a host that died, if it is still the
+/// same group (its leader started at the recorded time). Blocking for up to `grace`.
+pub fn kill_stale_group(locator: &Locator, grace: Duration) {
+    // A leader that exited leaves its group id reserved while members remain
+    // (Linux does not reuse it), so a group with no leader is still ours.
+    let same = match process_start_ticks(locator.pgid) {
+        Some(ticks) => ticks == locator.start_ticks,
+        None => group_alive(locator.pgid),
+    };
+    if !same {
+        return;
+    }
+    signal_group(locator.pgid, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while group_alive(locator.pgid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(locator.pgid, Signal::SIGKILL);
+}

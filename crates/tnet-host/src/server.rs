@@ -1,0 +1,183 @@
+//! The host on the network: its Zenoh session, liveliness token and queryables.
+//!
+//! Each query is answered in its own Tokio task, so a slow request (an upload
+//! being verified, a stop waiting for a grace period) never holds up another.
+//! Nothing that arrives from the network can panic the host: undecodable
+//! requests get an error reply.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tnet_proto::keys;
+use tnet_proto::msg::{
+    self, BlobChunk, ErrorKind, ErrorReply, RequestEnvelope, Response, ResponseEnvelope,
+};
+use tnet_proto::PROTOCOL_VERSION;
+use zenoh::query::Query;
+
+use crate::blobs::BlobStore;
+use crate::config::HostConfig;
+use crate::handlers;
+use crate::host::{Host, Shared};
+use crate::paths::Paths;
+use crate::runner::process::{kill_stale_group, ProcessRunner};
+use crate::store::Store;
+use crate::supervisor::STOP_GRACE;
+
+/// Builds the Zenoh configuration of a host.
+pub fn zenoh_config(config: &HostConfig) -> anyhow::Result<zenoh::Config> {
+    let mut zc = match &config.fabric.config {
+        Some(path) => zenoh::Config::from_file(path)
+            .map_err(|e| anyhow::anyhow!("cannot read Zenoh config {}: {e}", path.display()))?,
+        None => zenoh::Config::default(),
+    };
+    for (key, value) in config.fabric.inserts(tnet_proto::fabric::Role::Host) {
+        zc.insert_json5(&key, &value)
+            .map_err(|e| anyhow::anyhow!("bad Zenoh setting {key}={value}: {e}"))?;
+    }
+    Ok(zc)
+}
+
+/// Opens the store, restores every task, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
+    let paths = Paths::new(&config.home);
+    paths
+        .create_all()
+        .with_context(|| format!("cannot create the tasks folder {}", config.home.display()))?;
+    clear_staging(&paths)?;
+    let store = Store::open(&paths.database())?;
+    let stale = store.interrupted_groups()?;
+    if !stale.is_empty() {
+        // Processes of a host that died keep running; end them before starting
+        // the tasks again, or each restart would leave a duplicate behind.
+        tokio::task::spawn_blocking(move || {
+            stale.iter().for_each(|l| kill_stale_group(l, STOP_GRACE))
+        })
+        .await?;
+    }
+    store.recover()?;
+    let blobs = BlobStore::open(&paths).context("cannot open the upload store")?;
+
+    let session = zenoh::open(zenoh_config(&config)?)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the Zenoh session: {e}"))?;
+    let shared = Arc::new(Shared {
+        name: config.name.clone(),
+        paths,
+        store,
+        blobs,
+        session: session.clone(),
+        runner: Arc::new(ProcessRunner),
+    });
+    let host = Arc::new(Host::new(shared));
+    host.restore()?;
+
+    let control = session
+        .declare_queryable(keys::host_control(&config.name))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot declare the control queryable: {e}"))?;
+    let blob = session
+        .declare_queryable(keys::host_blob(&config.name))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot declare the upload queryable: {e}"))?;
+    // Declared last: a client that sees the host alive can use it at once.
+    let _token = session
+        .liveliness()
+        .declare_token(keys::host_alive(&config.name))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot declare the liveliness token: {e}"))?;
+    tracing::info!(host = %config.name, home = %config.home.display(), "tnet-host ready");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            q = control.recv_async() => match q {
+                Ok(query) => { tokio::spawn(answer_control(host.clone(), query)); }
+                Err(_) => break,
+            },
+            q = blob.recv_async() => match q {
+                Ok(query) => { tokio::spawn(answer_blob(host.clone(), query)); }
+                Err(_) => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    tracing::info!("stopping: ending every task's processes");
+    futures::future::join_all(host.all().iter().map(|t| t.shutdown())).await;
+    let _ = session.close().await;
+    Ok(())
+}
+
+fn clear_staging(paths: &Paths) -> anyhow::Result<()> {
+    let staging = paths.staging();
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    Ok(())
+}
+
+async fn answer_control(host: Arc<Host>, query: Query) {
+    let bytes = query
+        .payload()
+        .map(|p| p.to_bytes().into_owned())
+        .unwrap_or_default();
+    let response = match msg::decode::<RequestEnvelope>(&bytes) {
+        Ok(envelope) => handlers::dispatch(&host, envelope).await,
+        Err(err) => handlers::error(
+            ErrorKind::BadRequest,
+            format!("{err}; this host speaks tnet protocol {PROTOCOL_VERSION}"),
+        ),
+    };
+    let envelope = ResponseEnvelope {
+        version: PROTOCOL_VERSION,
+        host: host.shared.name.clone(),
+        response,
+    };
+    if let Err(err) = query
+        .reply(
+            keys::host_control(&host.shared.name),
+            msg::encode(&envelope),
+        )
+        .await
+    {
+        tracing::debug!("cannot answer a request: {err}");
+    }
+}
+
+async fn answer_blob(host: Arc<Host>, query: Query) {
+    let meta = query
+        .attachment()
+        .ok_or_else(|| {
+            ErrorReply::new(
+                ErrorKind::BadRequest,
+                "an upload chunk needs its metadata as attachment",
+            )
+        })
+        .and_then(|a| {
+            msg::decode::<BlobChunk>(&a.to_bytes())
+                .map_err(|e| ErrorReply::new(ErrorKind::BadRequest, e.to_string()))
+        });
+    let result = match meta {
+        Ok(meta) => {
+            let data = query
+                .payload()
+                .map(|p| p.to_bytes().into_owned())
+                .unwrap_or_default();
+            handlers::chunk(&host, meta, data).await
+        }
+        Err(e) => Err(e),
+    };
+    let response = match result {
+        Ok(ack) => msg::encode(&ack),
+        Err(err) => msg::encode(&Response::Error(err)),
+    };
+    if let Err(err) = query
+        .reply(keys::host_blob(&host.shared.name), response)
+        .await
+    {
+        tracing::debug!("cannot answer an upload chunk: {err}");
+    }
+}

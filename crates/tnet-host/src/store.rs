@@ -1,0 +1,427 @@
+//! The host's SQLite store: its tasks and their run history.
+//!
+//! Every change is one transaction in a WAL database with `synchronous=FULL`,
+//! so a host killed at any instant finds either the old or the new record,
+//! never half of one. The connection sits behind a std mutex: every call is
+//! short and none awaits while holding it.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Errors of the store, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("task store: {action}: {source}")]
+    Sqlite {
+        /// What the store was doing.
+        action: &'static str,
+        /// Why it failed.
+        source: rusqlite::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn ctx(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite { action, source }
+}
+
+/// The schema version this build writes; older stores are migrated at open.
+const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tasks (
+    safe_name   TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    file_name   TEXT NOT NULL,
+    task_toml   TEXT NOT NULL,
+    files_json  TEXT NOT NULL,
+    desired     TEXT NOT NULL,
+    setup_done  INTEGER NOT NULL DEFAULT 0,
+    restarts    INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY,
+    task        TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    phase       TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    duration_ms INTEGER,
+    exit_code   INTEGER,
+    outcome     TEXT NOT NULL,
+    pgid        INTEGER,
+    start_ticks INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_by_task ON runs(task, number);
+";
+
+/// Whether a task should be running: survives restarts of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desired {
+    /// Start it when the host starts.
+    Running,
+    /// A user stopped it; leave it stopped.
+    Stopped,
+}
+
+impl Desired {
+    fn as_str(self) -> &'static str {
+        match self {
+            Desired::Running => "running",
+            Desired::Stopped => "stopped",
+        }
+    }
+}
+
+/// A task as stored.
+#[derive(Debug, Clone)]
+pub struct StoredTask {
+    /// Primary key; the workspace folder's name.
+    pub safe_name: String,
+    /// `task_name` as written.
+    pub name: String,
+    /// The task file's name on the client.
+    pub file_name: String,
+    /// The task file's text.
+    pub task_toml: String,
+    /// The files as submitted (JSON of `Vec<FileEntry>`).
+    pub files_json: String,
+    /// Whether it should run.
+    pub desired: Desired,
+    /// Setup commands have completed once.
+    pub setup_done: bool,
+    /// Restarts so far.
+    pub restarts: u32,
+}
+
+/// A finished or running execution, as stored.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    /// Row id, to finish it.
+    pub id: i64,
+    /// Counts up per task.
+    pub number: u64,
+    /// `setup` or `run`.
+    pub phase: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Length.
+    pub duration_ms: Option<u64>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// See `tnet_proto::msg::RunRecord::outcome`.
+    pub outcome: String,
+}
+
+/// The store.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path).map_err(ctx("open the database"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(ctx("enable WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(ctx("set synchronous"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(ctx("set busy timeout"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(ctx("create the schema"))?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(ctx("set the schema version"))?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (transactions roll back), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The process groups of runs that were going when the host died, to end them.
+    pub fn interrupted_groups(&self) -> Result<Vec<crate::runner::Locator>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT pgid, start_ticks FROM runs WHERE outcome = 'running' AND pgid IS NOT NULL",
+            )
+            .map_err(ctx("find interrupted runs"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(crate::runner::Locator {
+                    pgid: r.get(0)?,
+                    start_ticks: r.get(1)?,
+                })
+            })
+            .map_err(ctx("find interrupted runs"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(ctx("read an interrupted run"))
+    }
+
+    /// Records where a run's process group is, so a restarted host can end it.
+    pub fn set_run_locator(&self, id: i64, loc: &crate::runner::Locator) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE runs SET pgid = ?2, start_ticks = ?3 WHERE id = ?1",
+                params![id, loc.pgid, loc.start_ticks],
+            )
+            .map_err(ctx("record a run's process"))?;
+        Ok(())
+    }
+
+    /// Marks runs that were going when the host died as `lost`. Called once at start.
+    pub fn recover(&self) -> Result<usize> {
+        self.lock()
+            .execute(
+                "UPDATE runs SET outcome = 'lost' WHERE outcome = 'running'",
+                [],
+            )
+            .map_err(ctx("mark interrupted runs"))
+    }
+
+    /// Adds a task.
+    pub fn insert_task(&self, t: &StoredTask) -> Result<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO tasks (safe_name, name, file_name, task_toml, files_json, desired, setup_done, restarts, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    t.safe_name,
+                    t.name,
+                    t.file_name,
+                    t.task_toml,
+                    t.files_json,
+                    t.desired.as_str(),
+                    t.setup_done,
+                    t.restarts,
+                    now_rfc3339()
+                ],
+            )
+            .map_err(ctx("add a task"))?;
+        Ok(())
+    }
+
+    /// Every task.
+    pub fn tasks(&self) -> Result<Vec<StoredTask>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT safe_name, name, file_name, task_toml, files_json, desired, setup_done, restarts FROM tasks ORDER BY name")
+            .map_err(ctx("list tasks"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StoredTask {
+                    safe_name: r.get(0)?,
+                    name: r.get(1)?,
+                    file_name: r.get(2)?,
+                    task_toml: r.get(3)?,
+                    files_json: r.get(4)?,
+                    desired: if r.get::<_, String>(5)? == "stopped" {
+                        Desired::Stopped
+                    } else {
+                        Desired::Running
+                    },
+                    setup_done: r.get(6)?,
+                    restarts: r.get(7)?,
+                })
+            })
+            .map_err(ctx("list tasks"))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(ctx("read a task"))
+    }
+
+    /// Records whether a task should run.
+    pub fn set_desired(&self, safe_name: &str, desired: Desired) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE tasks SET desired = ?2 WHERE safe_name = ?1",
+                params![safe_name, desired.as_str()],
+            )
+            .map_err(ctx("record whether a task runs"))?;
+        Ok(())
+    }
+
+    /// Records that setup completed (or must run again).
+    pub fn set_setup_done(&self, safe_name: &str, done: bool) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE tasks SET setup_done = ?2 WHERE safe_name = ?1",
+                params![safe_name, done],
+            )
+            .map_err(ctx("record setup"))?;
+        Ok(())
+    }
+
+    /// Records the restart count.
+    pub fn set_restarts(&self, safe_name: &str, restarts: u32) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE tasks SET restarts = ?2 WHERE safe_name = ?1",
+                params![safe_name, restarts],
+            )
+            .map_err(ctx("record restarts"))?;
+        Ok(())
+    }
+
+    /// Deletes a task and its run history.
+    pub fn remove_task(&self, safe_name: &str) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(ctx("remove a task"))?;
+        tx.execute("DELETE FROM runs WHERE task = ?1", [safe_name])
+            .map_err(ctx("remove runs"))?;
+        tx.execute("DELETE FROM tasks WHERE safe_name = ?1", [safe_name])
+            .map_err(ctx("remove a task"))?;
+        tx.commit().map_err(ctx("remove a task"))
+    }
+
+    /// Records the start of a run and returns it.
+    pub fn start_run(&self, task: &str, phase: &str) -> Result<StoredRun> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(ctx("start a run"))?;
+        let number: u64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
+                [task],
+                |r| r.get(0),
+            )
+            .map_err(ctx("number a run"))?;
+        let started_at = now_rfc3339();
+        tx.execute(
+            "INSERT INTO runs (task, number, phase, started_at, outcome) VALUES (?1, ?2, ?3, ?4, 'running')",
+            params![task, number, phase, started_at],
+        )
+        .map_err(ctx("start a run"))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(ctx("start a run"))?;
+        Ok(StoredRun {
+            id,
+            number,
+            phase: phase.to_owned(),
+            started_at,
+            duration_ms: None,
+            exit_code: None,
+            outcome: "running".into(),
+        })
+    }
+
+    /// Records the end of a run.
+    pub fn finish_run(
+        &self,
+        id: i64,
+        duration_ms: u64,
+        exit_code: Option<i32>,
+        outcome: &str,
+    ) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
+                params![id, duration_ms, exit_code, outcome],
+            )
+            .map_err(ctx("finish a run"))?;
+        Ok(())
+    }
+
+    /// The last `limit` runs of a task, newest last.
+    pub fn recent_runs(&self, task: &str, limit: usize) -> Result<Vec<StoredRun>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, number, phase, started_at, duration_ms, exit_code, outcome FROM runs
+                 WHERE task = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(ctx("read runs"))?;
+        let rows = stmt
+            .query_map(params![task, limit as i64], |r| {
+                Ok(StoredRun {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    phase: r.get(2)?,
+                    started_at: r.get(3)?,
+                    duration_ms: r.get(4)?,
+                    exit_code: r.get(5)?,
+                    outcome: r.get(6)?,
+                })
+            })
+            .map_err(ctx("read runs"))?;
+        let mut runs: Vec<StoredRun> = rows
+            .collect::<std::result::Result<_, _>>()
+            .map_err(ctx("read a run"))?;
+        runs.reverse();
+        Ok(runs)
+    }
+
+    /// The task whose name or safe name is `name`.
+    pub fn find_safe_name(&self, name: &str) -> Result<Option<String>> {
+        self.lock()
+            .query_row(
+                "SELECT safe_name FROM tasks WHERE name = ?1 OR safe_name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(ctx("find a task"))
+    }
+}
+
+/// Now, as RFC 3339 with milliseconds in UTC.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(name: &str) -> StoredTask {
+        StoredTask {
+            safe_name: name.into(),
+            name: name.into(),
+            file_name: "t.toml".into(),
+            task_toml: String::new(),
+            files_json: "[]".into(),
+            desired: Desired::Running,
+            setup_done: false,
+            restarts: 0,
+        }
+    }
+
+    #[test]
+    fn runs_are_numbered_per_task_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite3");
+        {
+            let store = Store::open(&path).expect("open");
+            store.insert_task(&task("a")).expect("insert");
+            let r1 = store.start_run("a", "run").expect("run");
+            store
+                .finish_run(r1.id, 5, Some(0), "succeeded")
+                .expect("finish");
+            let r2 = store.start_run("a", "run").expect("run");
+            assert_eq!((r1.number, r2.number), (1, 2));
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(
+            store.recover().expect("recover"),
+            1,
+            "the unfinished run is marked lost"
+        );
+        let runs = store.recent_runs("a", 10).expect("runs");
+        assert_eq!(
+            runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+            ["succeeded", "lost"]
+        );
+        store.set_desired("a", Desired::Stopped).expect("stop");
+        assert_eq!(store.tasks().expect("tasks")[0].desired, Desired::Stopped);
+        store.remove_task("a").expect("remove");
+        assert!(store.tasks().expect("tasks").is_empty());
+        assert!(store.recent_runs("a", 10).expect("runs").is_empty());
+    }
+}

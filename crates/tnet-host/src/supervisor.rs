@@ -1,0 +1,440 @@
+//! One actor per task: it owns the task's executions and its state.
+//!
+//! The rest of the host talks to a task only through its cloneable
+//! [`SupervisorHandle`]: commands go in over a channel, and the current
+//! [`Snapshot`] comes out through a watch channel that can be read without
+//! waiting. The actor `select!`s between the running command and the next
+//! control message, so a stop is never stuck behind a long command.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tnet_proto::keys;
+use tnet_proto::msg::TaskState;
+use tnet_proto::task::{TaskSpec, TaskType};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::host::Shared;
+use crate::logs::TaskLog;
+use crate::runner::{CommandSpec, Execution, Exit, OutputChunk};
+use crate::store::{now_rfc3339, StoredRun};
+
+/// How long a stopped command has between TERM and KILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What a task is, for everyone who holds its handle.
+pub struct TaskInfo {
+    /// `task_name` as written.
+    pub name: String,
+    /// Its folder and key chunk.
+    pub safe_name: String,
+    /// The validated task.
+    pub spec: TaskSpec,
+    /// The task file as submitted.
+    pub task_toml: String,
+    /// Its output log.
+    pub log: Arc<TaskLog>,
+}
+
+/// The state of a task at one instant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Where it is in its life.
+    pub state: TaskState,
+    /// The running command's process id.
+    pub pid: Option<u32>,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Start of the last run.
+    pub last_run: Option<String>,
+    /// Exit code of the last finished run.
+    pub exit_code: Option<i32>,
+}
+
+enum Control {
+    Start,
+    Restart,
+    Stop(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// How the actor begins.
+#[derive(Debug, Clone, Copy)]
+pub enum Initial {
+    /// Run the task now.
+    Start,
+    /// Stay idle in this state until told to start.
+    Idle(TaskState),
+}
+
+/// Talks to one task's actor.
+#[derive(Clone)]
+pub struct SupervisorHandle {
+    tx: mpsc::Sender<Control>,
+    snapshot: watch::Receiver<Snapshot>,
+    /// The task.
+    pub info: Arc<TaskInfo>,
+}
+
+impl SupervisorHandle {
+    /// The task's state now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Starts the task if it is not running.
+    pub async fn start(&self) {
+        let _ = self.tx.send(Control::Start).await;
+    }
+
+    /// Stops the running command (if any) and starts the task again.
+    pub async fn restart(&self) {
+        let _ = self.tx.send(Control::Restart).await;
+    }
+
+    /// Stops the task and waits until its processes are gone.
+    pub async fn stop(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Control::Stop(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Stops the task and ends its actor.
+    pub async fn shutdown(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Control::Shutdown(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Waits until the state satisfies `pred` (for tests and followers).
+    pub async fn wait_for(&self, pred: impl Fn(&Snapshot) -> bool) {
+        let mut rx = self.snapshot.clone();
+        let _ = rx.wait_for(|s| pred(s)).await;
+    }
+}
+
+/// Starts the actor of a task.
+pub fn spawn(
+    shared: Arc<Shared>,
+    info: Arc<TaskInfo>,
+    restarts: u32,
+    setup_done: bool,
+    initial: Initial,
+) -> SupervisorHandle {
+    let (tx, rx) = mpsc::channel(16);
+    let first_state = match initial {
+        Initial::Start => TaskState::SettingUp,
+        Initial::Idle(s) => s,
+    };
+    let (snap_tx, snap_rx) = watch::channel(Snapshot {
+        state: first_state,
+        pid: None,
+        restarts,
+        last_run: None,
+        exit_code: None,
+    });
+    let (out_tx, out_rx) = mpsc::channel(64);
+    tokio::spawn(publish_output(shared.clone(), info.clone(), out_rx));
+    let actor = Actor {
+        shared,
+        info: info.clone(),
+        rx,
+        snap: snap_tx,
+        output: out_tx,
+        setup_done,
+    };
+    tokio::spawn(actor.run(matches!(initial, Initial::Start)));
+    SupervisorHandle {
+        tx,
+        snapshot: snap_rx,
+        info,
+    }
+}
+
+/// Appends a task's output to its log and publishes it for `tnet logs -f`.
+async fn publish_output(
+    shared: Arc<Shared>,
+    info: Arc<TaskInfo>,
+    mut rx: mpsc::Receiver<OutputChunk>,
+) {
+    let key = keys::task_log(&shared.name, &info.name);
+    while let Some(chunk) = rx.recv().await {
+        let seq = match info.log.append(&chunk.bytes) {
+            Ok(seq) => seq,
+            Err(err) => {
+                tracing::warn!(task = %info.name, "cannot write the task's log: {err}");
+                continue;
+            }
+        };
+        let attachment = serde_json::json!({ "seq": seq }).to_string();
+        if let Err(err) = shared
+            .session
+            .put(&key, chunk.bytes)
+            .attachment(attachment)
+            .await
+        {
+            tracing::debug!(task = %info.name, "cannot publish output: {err}");
+        }
+    }
+}
+
+/// Why a sequence of commands stopped before its end.
+enum Interrupt {
+    Stop(oneshot::Sender<()>),
+    Restart,
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// How a sequence of commands ended.
+enum SeqEnd {
+    Done(Exit),
+    Interrupted(Interrupt),
+}
+
+struct Actor {
+    shared: Arc<Shared>,
+    info: Arc<TaskInfo>,
+    rx: mpsc::Receiver<Control>,
+    snap: watch::Sender<Snapshot>,
+    output: mpsc::Sender<OutputChunk>,
+    setup_done: bool,
+}
+
+impl Actor {
+    fn set_state(&self, state: TaskState) {
+        self.snap.send_modify(|s| {
+            s.state = state;
+            if state != TaskState::Running && state != TaskState::SettingUp {
+                s.pid = None;
+            }
+        });
+    }
+
+    async fn run(mut self, mut go: bool) {
+        loop {
+            if go {
+                go = false;
+                match self.execute().await {
+                    None => {}
+                    Some(Interrupt::Restart) => {
+                        self.count_restart();
+                        go = true;
+                        continue;
+                    }
+                    Some(Interrupt::Stop(ack)) => {
+                        self.set_state(TaskState::Stopped);
+                        let _ = ack.send(());
+                    }
+                    Some(Interrupt::Shutdown(ack)) => {
+                        let _ = ack.send(());
+                        return;
+                    }
+                }
+            }
+            match self.rx.recv().await {
+                None => return,
+                Some(Control::Start) => go = true,
+                Some(Control::Restart) => {
+                    self.count_restart();
+                    go = true;
+                }
+                Some(Control::Stop(ack)) => {
+                    self.set_state(TaskState::Stopped);
+                    let _ = ack.send(());
+                }
+                Some(Control::Shutdown(ack)) => {
+                    let _ = ack.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn count_restart(&self) {
+        let mut restarts = 0;
+        self.snap.send_modify(|s| {
+            s.restarts += 1;
+            restarts = s.restarts;
+        });
+        if let Err(err) = self
+            .shared
+            .store
+            .set_restarts(&self.info.safe_name, restarts)
+        {
+            tracing::warn!(task = %self.info.name, "{err}");
+        }
+    }
+
+    /// Runs setup (once) and then the commands. `Some` when interrupted.
+    async fn execute(&mut self) -> Option<Interrupt> {
+        let info = self.info.clone();
+        let spec = &info.spec;
+        if !self.setup_done && !spec.setup_commands.is_empty() {
+            self.set_state(TaskState::SettingUp);
+            let setup = spec.setup_commands.clone();
+            match self.run_sequence(&setup, "setup").await {
+                SeqEnd::Interrupted(i) => return Some(i),
+                SeqEnd::Done(exit) if !exit.success() => {
+                    self.set_state(TaskState::Failed);
+                    return None;
+                }
+                SeqEnd::Done(_) => {
+                    self.setup_done = true;
+                    if let Err(err) = self.shared.store.set_setup_done(&self.info.safe_name, true) {
+                        tracing::warn!(task = %self.info.name, "{err}");
+                    }
+                }
+            }
+        }
+        if spec.commands.is_empty() {
+            // A task that only holds a workspace (the seed's note): ready for a shell and an edit.
+            let idle = if spec.task_type == TaskType::Daemon {
+                TaskState::Waiting
+            } else {
+                TaskState::Finished
+            };
+            self.set_state(idle);
+            return None;
+        }
+        self.set_state(TaskState::Running);
+        let commands = spec.commands.clone();
+        match self.run_sequence(&commands, "run").await {
+            SeqEnd::Interrupted(i) => Some(i),
+            SeqEnd::Done(exit) => {
+                self.set_state(if exit.success() {
+                    TaskState::Finished
+                } else {
+                    TaskState::Failed
+                });
+                None
+            }
+        }
+    }
+
+    fn command_spec(&self, command: &str) -> CommandSpec {
+        let workdir = self.shared.paths.workspace(&self.info.safe_name);
+        CommandSpec {
+            command: command.to_owned(),
+            env: vec![
+                ("TNET_HOST".into(), self.shared.name.clone()),
+                ("TNET_TASK".into(), self.info.name.clone()),
+                (
+                    "TNET_WORKSPACE".into(),
+                    workdir.to_string_lossy().into_owned(),
+                ),
+            ],
+            workdir,
+        }
+    }
+
+    /// Runs commands in order, stopping at the first that fails, as one recorded run.
+    async fn run_sequence(&mut self, commands: &[String], phase: &str) -> SeqEnd {
+        let started = Instant::now();
+        let run = match self.shared.store.start_run(&self.info.safe_name, phase) {
+            Ok(run) => Some(run),
+            Err(err) => {
+                tracing::warn!(task = %self.info.name, "{err}");
+                None
+            }
+        };
+        self.snap.send_modify(|s| {
+            s.last_run = Some(
+                run.as_ref()
+                    .map(|r| r.started_at.clone())
+                    .unwrap_or_else(now_rfc3339),
+            )
+        });
+        let mut last = Exit::Code(0);
+        for command in commands {
+            let mut exec = match self
+                .shared
+                .runner
+                .spawn(&self.command_spec(command), self.output.clone())
+            {
+                Ok(exec) => exec,
+                Err(err) => {
+                    let msg = format!("tnet: cannot start `{command}`: {err}\n");
+                    let _ = self
+                        .output
+                        .send(OutputChunk {
+                            stream: crate::runner::Stream::Stderr,
+                            bytes: msg.into_bytes(),
+                        })
+                        .await;
+                    last = Exit::Code(127);
+                    break;
+                }
+            };
+            self.snap.send_modify(|s| s.pid = exec.pid());
+            if let (Some(run), Some(loc)) = (&run, exec.locator()) {
+                if let Err(err) = self.shared.store.set_run_locator(run.id, &loc) {
+                    tracing::warn!(task = %self.info.name, "{err}");
+                }
+            }
+            match self.supervise(exec.as_mut()).await {
+                Ok(exit) => last = exit,
+                Err(interrupt) => {
+                    self.finish_run(run.as_ref(), started, None, "stopped");
+                    return SeqEnd::Interrupted(interrupt);
+                }
+            }
+            if !last.success() {
+                break;
+            }
+        }
+        let outcome = if last.success() {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        self.finish_run(run.as_ref(), started, last.code(), outcome);
+        self.snap.send_modify(|s| {
+            s.exit_code = last.code();
+            s.pid = None;
+        });
+        SeqEnd::Done(last)
+    }
+
+    /// Waits for one execution, handling control messages meanwhile.
+    async fn supervise(&mut self, exec: &mut dyn Execution) -> Result<Exit, Interrupt> {
+        loop {
+            tokio::select! {
+                exit = exec.wait() => {
+                    return Ok(exit.unwrap_or_else(|err| {
+                        tracing::warn!(task = %self.info.name, "lost track of a command: {err}");
+                        Exit::Code(-1)
+                    }));
+                }
+                ctl = self.rx.recv() => {
+                    let interrupt = match ctl {
+                        Some(Control::Start) => continue,
+                        Some(Control::Restart) => Interrupt::Restart,
+                        Some(Control::Stop(ack)) => Interrupt::Stop(ack),
+                        Some(Control::Shutdown(ack)) => Interrupt::Shutdown(ack),
+                        None => Interrupt::Shutdown(oneshot::channel().0),
+                    };
+                    if let Err(err) = exec.terminate(STOP_GRACE).await {
+                        tracing::warn!(task = %self.info.name, "stopping a command failed: {err}");
+                    }
+                    return Err(interrupt);
+                }
+            }
+        }
+    }
+
+    fn finish_run(
+        &self,
+        run: Option<&StoredRun>,
+        started: Instant,
+        code: Option<i32>,
+        outcome: &str,
+    ) {
+        let Some(run) = run else { return };
+        let ms = started.elapsed().as_millis() as u64;
+        if let Err(err) = self.shared.store.finish_run(run.id, ms, code, outcome) {
+            tracing::warn!(task = %self.info.name, "{err}");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! A task's workspace: safe relative paths and atomic installation of files.
+//!
+//! The host never trusts the client's mapping of files (SPEC 3.4): every name
+//! is checked here again, and files are written so that no name can land
+//! outside the workspace, not even through a link already inside it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use tnet_proto::msg::{ErrorKind, ErrorReply, FileEntry};
+
+use crate::blobs::BlobStore;
+
+/// Checks a path from the network and returns it as a relative path with
+/// only normal components.
+pub fn safe_relative_path(raw: &str) -> Result<PathBuf, ErrorReply> {
+    let refuse = |why: &str| {
+        let shown: String = raw.chars().take(200).collect();
+        Err(ErrorReply::new(
+            ErrorKind::BadPath,
+            format!("refused file path `{shown}`: {why}"),
+        ))
+    };
+    if raw.is_empty() || raw.contains('\0') {
+        return refuse("it is empty or holds a NUL byte");
+    }
+    let path = Path::new(raw);
+    let mut clean = PathBuf::new();
+    for comp in path.components() {
+        match comp {
+            Component::Normal(c) => clean.push(c),
+            Component::CurDir => {}
+            Component::ParentDir => return refuse("`..` would leave the workspace"),
+            Component::RootDir | Component::Prefix(_) => {
+                return refuse("an absolute path would leave the workspace")
+            }
+        }
+    }
+    if clean.as_os_str().is_empty() {
+        return refuse("it names the workspace itself, not a file");
+    }
+    Ok(clean)
+}
+
+/// Creates the parent folders of `rel` under `root`, refusing to pass through
+/// any symbolic link (which could point outside the workspace).
+fn prepare_parent(root: &Path, rel: &Path) -> Result<PathBuf, ErrorReply> {
+    let mut dir = root.to_path_buf();
+    let parents: Vec<_> = rel
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    for comp in parents {
+        dir.push(comp);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(ErrorReply::new(
+                    ErrorKind::BadPath,
+                    format!(
+                        "refused file path `{}`: `{}` is a link in the workspace",
+                        rel.display(),
+                        dir.display()
+                    ),
+                ))
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(ErrorReply::new(
+                    ErrorKind::BadPath,
+                    format!(
+                        "refused file path `{}`: `{}` is a file, not a folder",
+                        rel.display(),
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(_) => std::fs::create_dir(&dir).map_err(|e| failure("create a folder", e))?,
+        }
+    }
+    Ok(root.join(rel))
+}
+
+fn failure(what: &str, err: std::io::Error) -> ErrorReply {
+    ErrorReply::new(
+        ErrorKind::HostFailure,
+        format!("the host could not {what} in the workspace: {err}"),
+    )
+}
+
+/// Checks every entry's path and that its blob is here, before anything is written.
+pub fn check_files(files: &[FileEntry], blobs: &BlobStore) -> Result<Vec<PathBuf>, ErrorReply> {
+    let mut out = Vec::with_capacity(files.len());
+    let mut seen = std::collections::HashSet::new();
+    for f in files {
+        let rel = safe_relative_path(&f.path)?;
+        if !seen.insert(rel.clone()) {
+            return Err(ErrorReply::new(
+                ErrorKind::BadPath,
+                format!("file `{}` is listed twice", f.path),
+            ));
+        }
+        if !blobs.has(&f.hash) {
+            return Err(ErrorReply::new(
+                ErrorKind::MissingFile,
+                format!(
+                    "file `{}` ({}) was not uploaded; submit the task again",
+                    f.path, f.hash
+                ),
+            ));
+        }
+        out.push(rel);
+    }
+    Ok(out)
+}
+
+/// Copies the files into `root` (a fresh folder or a workspace), keeping their
+/// modes. Blocking. Each file is written to a temporary name and renamed, so a
+/// crash never leaves a half-written file under its real name.
+pub fn write_files(
+    root: &Path,
+    files: &[FileEntry],
+    rels: &[PathBuf],
+    blobs: &BlobStore,
+) -> Result<(), ErrorReply> {
+    for (f, rel) in files.iter().zip(rels) {
+        let dest = prepare_parent(root, rel)?;
+        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink() || m.is_dir())
+        {
+            return Err(ErrorReply::new(
+                ErrorKind::BadPath,
+                format!(
+                    "refused file path `{}`: a link or folder of that name is in the workspace",
+                    f.path
+                ),
+            ));
+        }
+        let tmp = dest.with_file_name(format!(
+            ".tnet-incoming-{}",
+            dest.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        std::fs::copy(blobs.path(&f.hash), &tmp).map_err(|e| failure("copy a file", e))?;
+        // Only permission bits: no setuid/setgid from the network.
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(f.mode & 0o777))
+            .map_err(|e| failure("set a file's mode", e))?;
+        std::fs::rename(&tmp, &dest).map_err(|e| failure("place a file", e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_leave_the_workspace_are_refused() {
+        for bad in ["../x", "a/../../x", "/etc/passwd", "", ".", "a\0b"] {
+            assert!(safe_relative_path(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            safe_relative_path("./bin/run.sh").expect("ok"),
+            PathBuf::from("bin/run.sh")
+        );
+    }
+
+    #[test]
+    fn a_link_inside_the_workspace_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).expect("link");
+        let err = prepare_parent(dir.path(), Path::new("out/evil")).expect_err("refused");
+        assert_eq!(err.kind, ErrorKind::BadPath);
+    }
+}

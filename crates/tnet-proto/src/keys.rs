@@ -1,0 +1,76 @@
+//! Every key expression tnet uses, built here and nowhere else.
+//!
+//! All keys live under `tnet/<host>/...`, where `<host>` and a task's chunk
+//! are safe names (only `[A-Za-z0-9._-]`), so they can never contain the
+//! Zenoh wildcards `*`, `$` or the separator `/`.
+
+use crate::task::safe_name;
+
+/// The root every tnet key lives under.
+pub const ROOT: &str = "tnet";
+
+/// A key expression selecting every host, in place of a host name.
+pub const ANY_HOST: &str = "*";
+
+/// Liveliness token each running host declares: `tnet/<host>/alive`.
+pub fn host_alive(host: &str) -> String {
+    format!("{ROOT}/{host}/alive")
+}
+
+/// Queryable of a host's control requests (submit, list, stop...): `tnet/<host>/ctl`.
+pub fn host_control(host: &str) -> String {
+    format!("{ROOT}/{host}/ctl")
+}
+
+/// Queryable receiving file chunks of uploads: `tnet/<host>/blob`.
+pub fn host_blob(host: &str) -> String {
+    format!("{ROOT}/{host}/blob")
+}
+
+/// Publication of a task's log lines as they are written: `tnet/<host>/log/<task>`.
+pub fn task_log(host: &str, task: &str) -> String {
+    format!("{ROOT}/{host}/log/{}", safe_name(task))
+}
+
+/// Publication of a task's events (state changes, setup done...): `tnet/<host>/event/<task>`.
+pub fn task_event(host: &str, task: &str) -> String {
+    format!("{ROOT}/{host}/event/{}", safe_name(task))
+}
+
+/// Publication of each habit run's output: `tnet/<host>/habit/<task>` (design card).
+pub fn habit_output(host: &str, task: &str) -> String {
+    format!("{ROOT}/{host}/habit/{}", safe_name(task))
+}
+
+/// Queryable of a service: `tnet/<host>/service/<task>` (SPEC 6.1).
+pub fn service(host: &str, task: &str) -> String {
+    format!("{ROOT}/{host}/service/{}", safe_name(task))
+}
+
+/// The host part of a key built here, if it is one of tnet's.
+pub fn host_of(key: &str) -> Option<&str> {
+    let mut parts = key.split('/');
+    (parts.next() == Some(ROOT)).then_some(())?;
+    parts.next().filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_chunks_are_safe_names() {
+        assert_eq!(
+            habit_output("h1", "Game Server"),
+            "tnet/h1/habit/Game_Server"
+        );
+        assert_eq!(task_log("h1", "a/b*c"), "tnet/h1/log/a_b_c");
+    }
+
+    #[test]
+    fn host_is_read_back_from_a_key() {
+        assert_eq!(host_of(&host_control("box-2")), Some("box-2"));
+        assert_eq!(host_of("other/box/ctl"), None);
+        assert_eq!(host_of("tnet"), None);
+    }
+}

@@ -1,0 +1,18 @@
+//! tnet's shared language: the task schema, key expressions, wire messages.
+//!
+//! # Layout
+//!
+//! - [`task`]: the task file (SPEC 3): parse, validate, safe names, schedules.
+//! - [`keys`]: every Zenoh key expression tnet uses, built in one place.
+//! - [`msg`]: versioned request and response messages and their codec.
+//! - [`fabric`]: the Zenoh options both binaries share (ports, scouting, endpoints).
+//!
+//! This crate does no I/O and has no async runtime: the host and the command
+//! line both depend on it, and only it knows the wire format.
+
+pub mod fabric;
+pub mod keys;
+pub mod msg;
+pub mod task;
+
+pub use msg::PROTOCOL_VERSION;

@@ -1,0 +1,142 @@
+//! Versioned request and response messages, and their codec.
+//!
+//! A control request is a Zenoh query on [`crate::keys::host_control`] whose
+//! payload is a JSON [`RequestEnvelope`]; the host answers with one JSON
+//! [`ResponseEnvelope`]. JSON keeps the protocol readable from any language
+//! (a Python script can drive a host with no tnet code). File contents never
+//! travel as JSON: they go as raw bytes in [`BlobChunk`] queries.
+
+mod files;
+mod request;
+mod response;
+
+pub use files::{BlobChunk, BlobChunkAck, FileEntry};
+pub use request::{
+    LogsRequest, MissingBlobsRequest, Request, SubmitRequest, TaskRef, VerifyBlobRequest,
+};
+pub use response::{
+    ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, TaskState, TaskStatus,
+    TaskSummary,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A request with the protocol version of its sender.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestEnvelope {
+    /// [`PROTOCOL_VERSION`] of the client.
+    pub version: u32,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// A response with the protocol version and name of the host that sent it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResponseEnvelope {
+    /// [`PROTOCOL_VERSION`] of the host.
+    pub version: u32,
+    /// The host's name.
+    pub host: String,
+    /// The answer.
+    pub response: Response,
+}
+
+/// A message that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed tnet message: {0}")]
+pub struct DecodeError(#[from] serde_json::Error);
+
+impl RequestEnvelope {
+    /// Wraps a request with this build's version.
+    pub fn new(request: Request) -> Self {
+        RequestEnvelope {
+            version: PROTOCOL_VERSION,
+            request,
+        }
+    }
+}
+
+/// Encodes any message of this module as the bytes sent on the wire.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    serde_json::to_vec(msg).expect("tnet messages are plain data and always serialize")
+}
+
+/// Decodes a message received from the network; never panics on hostile bytes.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_survives_the_wire() {
+        let env = RequestEnvelope::new(Request::Stop(TaskRef {
+            name: "Game Server".into(),
+        }));
+        let back: RequestEnvelope = decode(&encode(&env)).expect("decodes");
+        assert!(matches!(back.request, Request::Stop(t) if t.name == "Game Server"));
+    }
+
+    #[test]
+    fn every_response_encodes() {
+        let summary = TaskSummary {
+            host: "h".into(),
+            name: "t".into(),
+            task_type: "daemon".into(),
+            state: TaskState::Running,
+            pid: Some(1),
+            restarts: 0,
+            last_run: None,
+            next_run: None,
+            exit_code: None,
+        };
+        let responses = [
+            Response::MissingBlobs {
+                hashes: vec!["a".into()],
+            },
+            Response::BlobVerified,
+            Response::Task(summary.clone()),
+            Response::Tasks {
+                tasks: vec![summary.clone()],
+            },
+            Response::Status(TaskStatus {
+                summary,
+                workspace: "/w".into(),
+                runs: vec![],
+                task_toml: String::new(),
+            }),
+            Response::Logs(LogChunk {
+                text: "x".into(),
+                seq: 1,
+            }),
+            Response::Removed { name: "t".into() },
+            Response::HostInfo(HostInfo {
+                host: "h".into(),
+                version: "0".into(),
+                tasks: 1,
+                bytes_received: 0,
+            }),
+            Response::Error(ErrorReply::new(ErrorKind::UnknownTask, "no")),
+        ];
+        for r in responses {
+            let env = ResponseEnvelope {
+                version: PROTOCOL_VERSION,
+                host: "h".into(),
+                response: r,
+            };
+            let back: ResponseEnvelope = decode(&encode(&env)).expect("round trip");
+            assert_eq!(encode(&back), encode(&env));
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(decode::<RequestEnvelope>(b"\xff{not json").is_err());
+        assert!(decode::<RequestEnvelope>(br#"{"version":1,"request":{"kind":"nope","body":{}}}"#).is_err());
+    }
+}

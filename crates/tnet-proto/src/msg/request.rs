@@ -1,0 +1,76 @@
+//! What a client asks a host.
+
+use serde::{Deserialize, Serialize};
+
+use super::FileEntry;
+
+/// Every control request; one handler per variant on the host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
+pub enum Request {
+    /// Which of these file hashes the host does not have yet.
+    MissingBlobs(MissingBlobsRequest),
+    /// Check an uploaded file against its hash and keep it.
+    VerifyBlob(VerifyBlobRequest),
+    /// Create a task from a task file and already uploaded files, and start it.
+    Submit(SubmitRequest),
+    /// Every task on the host.
+    List,
+    /// About the host itself.
+    HostInfo,
+    /// One task in detail.
+    Status(TaskRef),
+    /// A task's output.
+    Logs(LogsRequest),
+    /// Stop a task (it stays stopped across host restarts).
+    Stop(TaskRef),
+    /// Start a stopped task.
+    Start(TaskRef),
+    /// Stop, then start.
+    Restart(TaskRef),
+    /// Stop a task and delete it with its workspace.
+    Remove(TaskRef),
+}
+
+/// Names a task on the host that receives the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRef {
+    /// The task's name as written in its file, or its safe name.
+    pub name: String,
+}
+
+/// See [`Request::MissingBlobs`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MissingBlobsRequest {
+    /// Hashes the client is about to reference.
+    pub hashes: Vec<String>,
+}
+
+/// See [`Request::VerifyBlob`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifyBlobRequest {
+    /// The hash the uploaded bytes must have.
+    pub hash: String,
+    /// Their size.
+    pub size: u64,
+}
+
+/// See [`Request::Submit`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    /// The task file's name, for error messages (`file:line:column`).
+    pub file_name: String,
+    /// The task file's text; the host parses and validates it itself.
+    pub task_toml: String,
+    /// The files of `necessary_files`, already uploaded as blobs.
+    pub files: Vec<FileEntry>,
+}
+
+/// See [`Request::Logs`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogsRequest {
+    /// The task.
+    pub name: String,
+    /// At most this many bytes from the end of the log.
+    pub tail_bytes: Option<u64>,
+}

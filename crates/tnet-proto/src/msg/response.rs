@@ -1,0 +1,206 @@
+//! What a host answers.
+
+use serde::{Deserialize, Serialize};
+
+/// Every answer; errors are data ([`ErrorReply`]), never a Rust error type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
+pub enum Response {
+    /// The hashes the host still needs.
+    MissingBlobs {
+        /// Hashes to upload.
+        hashes: Vec<String>,
+    },
+    /// An uploaded blob matched its hash and is kept.
+    BlobVerified,
+    /// A request about one task succeeded; the task as it is now.
+    Task(TaskSummary),
+    /// Every task of the host.
+    Tasks {
+        /// The tasks, by name.
+        tasks: Vec<TaskSummary>,
+    },
+    /// One task in detail.
+    Status(TaskStatus),
+    /// Output of a task.
+    Logs(LogChunk),
+    /// The task was removed.
+    Removed {
+        /// Its name.
+        name: String,
+    },
+    /// About the host itself.
+    HostInfo(HostInfo),
+    /// The request failed.
+    Error(ErrorReply),
+}
+
+/// Why a request failed, as data a script can match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The message could not be decoded or is from another protocol version.
+    BadRequest,
+    /// The task file has problems; the message lists them all.
+    InvalidTask,
+    /// A task with this name (or the same folder) exists.
+    NameTaken,
+    /// No such task on this host.
+    UnknownTask,
+    /// A file path would leave the workspace.
+    BadPath,
+    /// A referenced file was not uploaded, or its bytes do not match the hash.
+    MissingFile,
+    /// The host cannot do this kind of task (no Docker engine...).
+    Unsupported,
+    /// The host could not do it (disk full, permissions...).
+    HostFailure,
+}
+
+/// A failed request.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ErrorReply {
+    /// What went wrong, for scripts.
+    pub kind: ErrorKind,
+    /// What went wrong and what to do, for people.
+    pub message: String,
+}
+
+impl ErrorReply {
+    /// Builds an error reply.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorReply {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where a task is in its life (SPEC 10 lists these as stable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Running its setup commands.
+    SettingUp,
+    /// Setup done; waiting for an edit (`wait_after_setup`) or holding only a workspace.
+    Waiting,
+    /// Its commands are running.
+    Running,
+    /// A habit between runs.
+    Scheduled,
+    /// A service ready for calls.
+    Ready,
+    /// Stopped by a user.
+    Stopped,
+    /// A daemon waiting to restart.
+    Backoff,
+    /// A daemon that kept crashing and is no longer restarted.
+    Crashloop,
+    /// Its commands ended successfully.
+    Finished,
+    /// Its commands or setup failed.
+    Failed,
+}
+
+impl TaskState {
+    /// The stable spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::SettingUp => "setting_up",
+            TaskState::Waiting => "waiting",
+            TaskState::Running => "running",
+            TaskState::Scheduled => "scheduled",
+            TaskState::Ready => "ready",
+            TaskState::Stopped => "stopped",
+            TaskState::Backoff => "backoff",
+            TaskState::Crashloop => "crashloop",
+            TaskState::Finished => "finished",
+            TaskState::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of `tnet ls`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskSummary {
+    /// The host that has the task.
+    pub host: String,
+    /// `task_name` as written.
+    pub name: String,
+    /// `daemon`, `habit` or `service`.
+    #[serde(rename = "type")]
+    pub task_type: String,
+    /// Where the task is in its life.
+    pub state: TaskState,
+    /// Process id of the running command, if one runs.
+    pub pid: Option<u32>,
+    /// How many times the commands were started again after the first time.
+    pub restarts: u32,
+    /// Start of the last run, RFC 3339.
+    pub last_run: Option<String>,
+    /// Start of the next run, RFC 3339 (habits).
+    pub next_run: Option<String>,
+    /// Exit code of the last finished run.
+    pub exit_code: Option<i32>,
+}
+
+/// One execution of a task's commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// 1 for the first run of the task, counting up.
+    pub number: u64,
+    /// `setup` or `run`.
+    pub phase: String,
+    /// Start, RFC 3339.
+    pub started: String,
+    /// How long it ran; `None` while it runs.
+    pub duration_ms: Option<u64>,
+    /// Exit code; `None` while it runs or when killed by a signal.
+    pub exit_code: Option<i32>,
+    /// `running`, `succeeded`, `failed`, `stopped`, `skipped`, or `lost` (the host died during it).
+    pub outcome: String,
+}
+
+/// `tnet status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskStatus {
+    /// The summary, flattened so `host`, `name`, `type` and `state` are top-level.
+    #[serde(flatten)]
+    pub summary: TaskSummary,
+    /// The workspace folder on the host.
+    pub workspace: String,
+    /// Recent runs, newest last.
+    pub runs: Vec<RunRecord>,
+    /// The task file as the host holds it.
+    pub task_toml: String,
+}
+
+/// Output of a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogChunk {
+    /// Log text.
+    pub text: String,
+    /// Sequence number of the last output chunk included; chunks published on
+    /// the task's log key carry theirs as `{"seq": n}` in their attachment.
+    pub seq: u64,
+}
+
+/// `tnet hosts`: what a host is and has.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Its name.
+    pub host: String,
+    /// The tnet version it runs.
+    pub version: String,
+    /// How many tasks it has.
+    pub tasks: usize,
+    /// File bytes received since it started (uploads).
+    pub bytes_received: u64,
+}

@@ -1,0 +1,213 @@
+//! The task file (SPEC 3): the validated [`TaskSpec`] and the types of its fields.
+//!
+//! A task file is parsed in two steps: [`parse`] reads the TOML text with the
+//! position of every key, accepts every spelling the seed uses, and turns it
+//! into a `TaskSpec`, collecting *every* problem of the file on the way
+//! (see [`problems`]). A `TaskSpec` cannot hold an invalid task: code that
+//! has one never checks a field again.
+//!
+//! # Layout
+//!
+//! - [`parse`]: the entry point, the top level and the general fields.
+//! - `details`: the `[..._details]` and docker tables.
+//! - `fields`: typed reads of one table, each wrong type a problem.
+//! - [`problems`]: positions, "did you mean", the error shown to the user.
+//! - [`schedule`]: a habit's `time_between_runs`.
+//! - [`names`]: task names as folder names and key-expression chunks.
+
+mod details;
+mod fields;
+pub mod names;
+pub mod parse;
+pub mod problems;
+pub mod schedule;
+#[cfg(test)]
+mod tests;
+
+pub use names::safe_name;
+pub use parse::parse_task;
+pub use problems::{Problem, TaskFileError};
+pub use schedule::Schedule;
+
+use serde::Serialize;
+
+/// The three kinds of work a host does (SPEC 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskType {
+    /// Kept running in the background, restarted by policy.
+    Daemon,
+    /// Run on a schedule; each run's output is published.
+    Habit,
+    /// Run on request with the caller's input; answers with the result.
+    Service,
+}
+
+impl TaskType {
+    /// The spelling used in task files and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Daemon => "daemon",
+            TaskType::Habit => "habit",
+            TaskType::Service => "service",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a task's outcome is announced (SPEC 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notifier {
+    /// Nothing is sent.
+    #[default]
+    None,
+    /// A mail through the host's SMTP server.
+    Email,
+    /// The quiet channel: kept in the host's inbox and published as an event.
+    Qmail,
+}
+
+impl Notifier {
+    /// Every accepted spelling, for "did you mean" hints and help texts.
+    pub const ALL: [&'static str; 3] = ["none", "email", "qmail"];
+}
+
+/// `[task_details]`: who hears about the task's outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Notifications {
+    /// After any end of a run or process.
+    pub on_end: Notifier,
+    /// After a run or process that failed.
+    pub on_fail: Notifier,
+    /// After a run or process that succeeded.
+    pub on_success: Notifier,
+}
+
+/// `[daemon_details]`: restart policy and the wait after setup (SPEC 5).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DaemonDetails {
+    /// Restart after any exit.
+    pub restart_on_end: bool,
+    /// Restart after a non-zero exit.
+    pub restart_on_fail: bool,
+    /// Restart after a zero exit.
+    pub restart_on_success: bool,
+    /// Stop after setup so the user can shell in and change things.
+    pub wait_after_setup: bool,
+}
+
+/// `[habit_details]`: the schedule (SPEC 7). Present exactly when the task is a habit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HabitDetails {
+    /// When the habit runs.
+    pub time_between_runs: Schedule,
+    /// A non-zero exit is an ordinary run, not a failure.
+    pub ignore_nonzero_exits: bool,
+}
+
+/// `[service_details]` (SPEC 6).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceDetails {
+    /// A non-zero exit is a failed call rather than a delivered result.
+    pub service_fail_is_command_fail: bool,
+}
+
+/// `[docker_settings]` (also spelled `[docker_details]`) (SPEC 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DockerSettings {
+    /// As written in the file; see [`DockerSettings::image_reference`].
+    pub docker_img_id: String,
+    /// Installed into a derived image before setup commands run.
+    pub apt_packages: Vec<String>,
+    /// Installed into a derived image before setup commands run.
+    pub pip_packages: Vec<String>,
+    /// The container comes back when the machine reboots.
+    pub start_container_on_reboot: bool,
+}
+
+impl Default for DockerSettings {
+    fn default() -> Self {
+        DockerSettings {
+            docker_img_id: "Ubuntu 22.04".to_owned(),
+            apt_packages: Vec::new(),
+            pip_packages: Vec::new(),
+            start_container_on_reboot: false,
+        }
+    }
+}
+
+impl DockerSettings {
+    /// The Docker reference to pull: the seed's `"Ubuntu 22.04"` (a name, a
+    /// space, a version) means `ubuntu:22.04`; anything else is already a
+    /// reference (`python:3.12-slim`, `ghcr.io/o/i@sha256:...`) and is taken as is.
+    pub fn image_reference(&self) -> String {
+        let image = self.docker_img_id.trim();
+        let mut words = image.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some(name), Some(version), None) => format!("{}:{version}", name.to_lowercase()),
+            _ => image.to_owned(),
+        }
+    }
+}
+
+/// A task as the seed describes it, validated: every value is one the host can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskSpec {
+    /// `task_name` as the user wrote it (never empty).
+    pub name: String,
+    /// `task_type`.
+    #[serde(rename = "type")]
+    pub task_type: TaskType,
+    /// Run in order with `sh -c`, in the workspace.
+    pub commands: Vec<String>,
+    /// Run once before the first `commands`.
+    pub setup_commands: Vec<String>,
+    /// Client paths or globs, relative to the task file's folder.
+    pub necessary_files: Vec<String>,
+    /// Run inside a container.
+    pub run_in_docker: bool,
+    /// `[task_details]`.
+    pub notify: Notifications,
+    /// `[daemon_details]` (defaults for other types).
+    pub daemon: DaemonDetails,
+    /// `[habit_details]`: `Some` exactly for habits.
+    pub habit: Option<HabitDetails>,
+    /// `[service_details]` (defaults for other types).
+    pub service: ServiceDetails,
+    /// `[docker_settings]`.
+    pub docker: DockerSettings,
+}
+
+impl TaskSpec {
+    /// The folder and key-expression chunk for this task (SPEC 3.3).
+    pub fn safe_name(&self) -> String {
+        safe_name(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::DockerSettings;
+
+    fn reference(image: &str) -> String {
+        DockerSettings {
+            docker_img_id: image.to_owned(),
+            ..DockerSettings::default()
+        }
+        .image_reference()
+    }
+
+    #[test]
+    fn seed_spelling_and_plain_references() {
+        assert_eq!(DockerSettings::default().image_reference(), "ubuntu:22.04");
+        assert_eq!(reference("Debian 12"), "debian:12");
+        assert_eq!(reference("python:3.12-slim"), "python:3.12-slim");
+        assert_eq!(reference(" alpine "), "alpine");
+    }
+}

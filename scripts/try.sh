@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs tnet on defaults: builds it, starts a host (name = hostname, tasks in
+# ~/.tasks, port 7449, LAN discovery) and hands it the example daemon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked -p tnet-host -p tnet-cli
+bin=target/release
+if ! "$bin/tnet" hosts >/dev/null 2>&1; then
+  nohup "$bin/tnet-host" >tnet-host.log 2>&1 &
+  echo "started tnet-host (pid $!, log in tnet-host.log; stop it with: kill $!)"
+  for _ in $(seq 50); do "$bin/tnet" hosts >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+"$bin/tnet" hosts
+"$bin/tnet" run examples/hello-daemon.toml || true
+sleep 2
+"$bin/tnet" ls
+"$bin/tnet" logs hello
+echo
+echo "follow it with: $bin/tnet logs -f hello    remove it with: $bin/tnet rm hello"

@@ -1,0 +1,260 @@
+//! A harness for end-to-end tests: real `tnet-host` processes on free
+//! loopback ports, each in its own temporary home, driven by the real `tnet`.
+//!
+//! Nothing here sleeps and hopes: [`wait_until`] polls a condition (usually an
+//! answer from the host) until it holds or a deadline passes.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    // target/debug/deps/it-<hash> -> target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The path of a workspace binary, which `cargo test --workspace` builds.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout` saying `what` never happened.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What a finished `tnet` command printed.
+#[derive(Debug)]
+pub struct Output {
+    /// Whether it exited 0.
+    pub success: bool,
+    /// Its exit code.
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Standard output parsed as JSON; panics with both streams when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    /// Panics with both streams unless the command succeeded.
+    pub fn ok(self) -> Self {
+        assert!(self.success, "tnet failed: {self:?}");
+        self
+    }
+}
+
+/// A running `tnet-host`.
+pub struct Host {
+    child: Option<Child>,
+    /// Its name.
+    pub name: String,
+    /// Its tasks folder.
+    pub home: PathBuf,
+    /// Its loopback port.
+    pub port: u16,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Host {
+    /// Starts a host called `name` in a fresh temporary home and waits until it answers.
+    pub fn start(name: &str) -> Host {
+        let dir = tempfile::tempdir().expect("a temporary home");
+        let home = dir.path().join("tasks");
+        let mut host = Host {
+            child: None,
+            name: name.to_owned(),
+            home,
+            port: free_port(),
+            _dir: Some(dir),
+        };
+        host.spawn();
+        host
+    }
+
+    /// The endpoint clients connect to.
+    pub fn endpoint(&self) -> String {
+        format!("tcp/127.0.0.1:{}", self.port)
+    }
+
+    /// Where the host's stderr goes (read it when a test fails).
+    pub fn log_path(&self) -> PathBuf {
+        self.home.with_file_name(format!("{}.log", self.name))
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("host log");
+        let child = Command::new(bin("tnet-host"))
+            .args(["--name", &self.name, "--home"])
+            .arg(&self.home)
+            .args(["-l", &self.endpoint(), "--no-multicast-scouting"])
+            .env_remove("TNET_CONNECT")
+            .env_remove("TNET_HOME")
+            .env("RUST_LOG", "info,zenoh=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tnet-host starts");
+        self.child = Some(child);
+        let name = self.name.clone();
+        wait_until(
+            Duration::from_secs(20),
+            &format!("host {name} answers"),
+            || {
+                let out = self.tnet(&["hosts", "--json"]);
+                let hosts = serde_json::from_str::<serde_json::Value>(&out.stdout).ok()?;
+                hosts
+                    .as_array()?
+                    .iter()
+                    .any(|h| h["host"] == name.as_str())
+                    .then_some(())
+            },
+        );
+    }
+
+    /// Kills the host with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the host again on the same home and port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Runs `tnet` against this host.
+    pub fn tnet(&self, args: &[&str]) -> Output {
+        tnet(&[&self.endpoint()], args)
+    }
+
+    /// The host's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// `tnet ls --json` as a list of task objects.
+    pub fn tasks(&self) -> Vec<serde_json::Value> {
+        self.tnet(&["ls", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The state of one task, if the host has it.
+    pub fn state(&self, task: &str) -> Option<String> {
+        self.tasks()
+            .into_iter()
+            .find(|t| t["name"] == task)
+            .and_then(|t| t["state"].as_str().map(str::to_owned))
+    }
+
+    /// Waits until `task` is in `state`.
+    pub fn wait_state(&self, task: &str, state: &str) {
+        wait_until(
+            Duration::from_secs(20),
+            &format!("{task} is {state} (log:\n{})", self.log()),
+            || (self.state(task).as_deref() == Some(state)).then_some(()),
+        );
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // SIGTERM lets the host end its tasks' process groups before it goes.
+        if let Some(mut child) = self.child.take() {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs the real `tnet` connected to `endpoints`, with scouting off.
+pub fn tnet(endpoints: &[&str], args: &[&str]) -> Output {
+    let out = Command::new(bin("tnet"))
+        .arg("--connect")
+        .arg(endpoints.join(","))
+        .args(args)
+        .env_remove("TNET_CONNECT")
+        .env_remove("TNET_HOST")
+        .stdin(Stdio::null())
+        .output()
+        .expect("tnet runs");
+    Output {
+        success: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,226 @@
+//! The foundation: a task travels from `tnet` to a host, runs, survives a
+//! `kill -9` of its host, stops with its whole process group, and goes.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tnet_tests::{free_port, process_alive, tnet, wait_until, Host};
+
+const RUN_SH: &str = r#"#!/bin/sh
+# A child that leaves a grandchild behind, to prove stop ends the whole group.
+sh -c 'echo $$ > grandchild.pid; exec sleep 1000' &
+echo "started with $(cat data.txt)"
+while true; do echo tick; sleep 0.2; done
+"#;
+
+/// 50 MiB that do not compress to nothing.
+fn big_bytes() -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..50 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+#[test]
+fn a_task_travels_runs_survives_a_kill_and_goes() {
+    let mut host = Host::start("alpha");
+    let client = tempfile::tempdir().expect("client dir");
+    let elsewhere = tempfile::tempdir().expect("absolute dir");
+    std::fs::create_dir(client.path().join("bin")).expect("mkdir");
+    let run_sh = client.path().join("bin/run.sh");
+    std::fs::write(&run_sh, RUN_SH).expect("write");
+    std::fs::set_permissions(&run_sh, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let abs = elsewhere.path().join("data.txt");
+    std::fs::write(&abs, "absolute data").expect("write");
+    std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let big = big_bytes();
+    std::fs::write(client.path().join("big.bin"), &big).expect("write");
+    let task = client.path().join("task.toml");
+    std::fs::write(
+        &task,
+        format!(
+            "task_name = \"traveller\"\ntask_type = \"daemon\"\ncommands = [\"./bin/run.sh\"]\nnecessary_files = [\"bin/run.sh\", \"{}\", \"big.bin\"]\n",
+            abs.display()
+        ),
+    )
+    .expect("write");
+
+    let out = host.tnet(&["run", task.to_str().expect("utf8")]).ok();
+    assert!(out.stderr.contains("3 sent"), "{out:?}");
+    host.wait_state("traveller", "running");
+
+    // The files are where SPEC 3.4 puts them, with their bytes and modes.
+    let ws = host.home.join("traveller");
+    let mode = |p: &Path| std::fs::metadata(p).expect("file").permissions().mode() & 0o777;
+    assert_eq!(
+        std::fs::read_to_string(ws.join("bin/run.sh")).expect("run.sh"),
+        RUN_SH
+    );
+    assert_eq!(mode(&ws.join("bin/run.sh")), 0o755);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("data.txt")).expect("data.txt"),
+        "absolute data"
+    );
+    assert_eq!(mode(&ws.join("data.txt")), 0o640);
+    assert!(
+        std::fs::read(ws.join("big.bin")).expect("big.bin") == big,
+        "big.bin differs"
+    );
+
+    wait_until(
+        Duration::from_secs(10),
+        "the logs show the task's output",
+        || {
+            let out = host.tnet(&["logs", "traveller"]).ok();
+            (out.stdout.contains("started with absolute data") && out.stdout.contains("tick"))
+                .then_some(())
+        },
+    );
+
+    // kill -9 the host: it comes back knowing the task, ends the orphaned
+    // process group and runs the task again (one copy, not two).
+    let old_grandchild = wait_until(Duration::from_secs(10), "the grandchild starts", || {
+        read_pid(&ws.join("grandchild.pid"))
+    });
+    std::fs::remove_file(ws.join("grandchild.pid")).expect("rm pid");
+    host.restart();
+    host.wait_state("traveller", "running");
+    wait_until(
+        Duration::from_secs(15),
+        "the old process group is gone",
+        || (!process_alive(old_grandchild)).then_some(()),
+    );
+    let grandchild = wait_until(Duration::from_secs(10), "the new grandchild starts", || {
+        read_pid(&ws.join("grandchild.pid"))
+    });
+    assert_ne!(grandchild, old_grandchild);
+
+    // Stop ends the whole group, grandchild included, and it stays stopped.
+    host.tnet(&["stop", "traveller"]).ok();
+    assert_eq!(host.state("traveller").as_deref(), Some("stopped"));
+    assert!(!process_alive(grandchild), "the grandchild survived stop");
+    host.restart();
+    assert_eq!(
+        host.state("traveller").as_deref(),
+        Some("stopped"),
+        "a stopped task started again after a restart"
+    );
+
+    let status = host.tnet(&["status", "traveller", "--json"]).ok().json();
+    assert_eq!(status["host"], "alpha");
+    assert_eq!(status["type"], "daemon");
+    let runs = status["runs"].as_array().expect("runs");
+    assert!(runs.len() >= 2, "{status}");
+    assert!(
+        runs.iter()
+            .all(|r| r["number"].is_u64() && r["started"].is_string()),
+        "{status}"
+    );
+
+    host.tnet(&["rm", "traveller"]).ok();
+    assert!(host.tasks().is_empty());
+    assert!(!ws.exists(), "the workspace outlived rm");
+
+    // Submitting again with unchanged files sends no file bytes at all.
+    let out = host.tnet(&["run", task.to_str().expect("utf8")]).ok();
+    assert!(out.stderr.contains("0 sent"), "{out:?}");
+    let info = host.tnet(&["hosts", "--json"]).ok().json();
+    assert_eq!(
+        info[0]["bytes_received"], 0,
+        "file bytes crossed the wire again: {info}"
+    );
+    host.wait_state("traveller", "running");
+    assert!(std::fs::read(ws.join("big.bin")).expect("big.bin") == big);
+}
+
+#[test]
+fn bad_task_files_are_refused_and_change_nothing() {
+    let host = Host::start("beta");
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "task_nme = \"x\"\ntask_type = \"deamon\"\n\n[task_details]\non_fail = \"emial\"\n",
+    )
+    .expect("write");
+    let out = host.tnet(&["run", bad.to_str().expect("utf8")]);
+    assert!(!out.success);
+    for needle in [
+        "bad.toml:1:1",
+        "task_name",
+        "bad.toml:2:",
+        "daemon",
+        "bad.toml:5:",
+        "email",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            out.stderr
+        );
+    }
+    assert!(host.tasks().is_empty());
+
+    // A path that climbs out of the task's folder.
+    let hostile = dir.path().join("hostile.toml");
+    std::fs::write(
+        &hostile,
+        "task_name = \"h\"\ntask_type = \"daemon\"\nnecessary_files = [\"../etc/passwd\"]\n",
+    )
+    .expect("write");
+    let out = host.tnet(&["run", hostile.to_str().expect("utf8")]);
+    assert!(
+        !out.success && out.stderr.contains("outside the task file's folder"),
+        "{out:?}"
+    );
+    assert!(host.tasks().is_empty());
+
+    // A taken name.
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "task_name = \"same\"\ntask_type = \"daemon\"\ncommands = [\"sleep 100\"]\n",
+    )
+    .expect("write");
+    host.tnet(&["run", good.to_str().expect("utf8")]).ok();
+    let out = host.tnet(&["run", good.to_str().expect("utf8")]);
+    assert!(
+        !out.success && out.stderr.contains("already has a task named `same`"),
+        "{out:?}"
+    );
+    assert_eq!(host.tasks().len(), 1);
+    let entries: Vec<_> = std::fs::read_dir(&host.home)
+        .expect("home")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "only `.tnet` and `same` in the home: {entries:?}"
+    );
+}
+
+#[test]
+fn no_host_is_an_error_within_five_seconds() {
+    let nobody = format!("tcp/127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let out = tnet(&[&nobody], &["ls"]);
+    let took = started.elapsed();
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr.contains("tnet-host"),
+        "the error should say what to check: {}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
