@@ -7,10 +7,21 @@ use std::process::Command;
 
 #[test]
 fn help_names_the_defaults_and_zenoh_arguments() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tnet-host")).arg("--help").output().expect("tnet-host runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_tnet-host"))
+        .arg("--help")
+        .output()
+        .expect("tnet-host runs");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf8");
-    for needle in ["--name", "--home", "TNET_HOME", "7449", "--connect", "--listen", "--no-multicast-scouting"] {
+    for needle in [
+        "--name",
+        "--home",
+        "TNET_HOME",
+        "7449",
+        "--connect",
+        "--listen",
+        "--no-multicast-scouting",
+    ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
 }

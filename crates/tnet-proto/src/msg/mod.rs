@@ -6,10 +6,12 @@
 //! (a Python script can drive a host with no tnet code). File contents never
 //! travel as JSON: they go as raw bytes in [`BlobChunk`] queries.
 
+mod event;
 mod files;
 mod request;
 mod response;
 
+pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use request::{
     LogsRequest, MissingBlobsRequest, Request, SubmitRequest, TaskRef, VerifyBlobRequest,
@@ -137,6 +139,9 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode::<RequestEnvelope>(b"\xff{not json").is_err());
-        assert!(decode::<RequestEnvelope>(br#"{"version":1,"request":{"kind":"nope","body":{}}}"#).is_err());
+        assert!(
+            decode::<RequestEnvelope>(br#"{"version":1,"request":{"kind":"nope","body":{}}}"#)
+                .is_err()
+        );
     }
 }

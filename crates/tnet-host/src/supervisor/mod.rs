@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tnet_proto::keys;
-use tnet_proto::msg::TaskState;
+use tnet_proto::msg::{self, Event, EventKind, TaskState};
 use tnet_proto::task::{TaskSpec, TaskType};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -18,6 +18,10 @@ use crate::host::Shared;
 use crate::logs::TaskLog;
 use crate::runner::{CommandSpec, Execution, Exit, OutputChunk};
 use crate::store::{now_rfc3339, StoredRun};
+
+mod daemon;
+mod habit;
+mod service;
 
 /// How long a stopped command has between TERM and KILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -181,19 +185,19 @@ async fn publish_output(
 }
 
 /// Why a sequence of commands stopped before its end.
-enum Interrupt {
+pub(crate) enum Interrupt {
     Stop(oneshot::Sender<()>),
     Restart,
     Shutdown(oneshot::Sender<()>),
 }
 
 /// How a sequence of commands ended.
-enum SeqEnd {
+pub(crate) enum SeqEnd {
     Done(Exit),
     Interrupted(Interrupt),
 }
 
-struct Actor {
+pub(crate) struct Actor {
     shared: Arc<Shared>,
     info: Arc<TaskInfo>,
     rx: mpsc::Receiver<Control>,
@@ -210,6 +214,31 @@ impl Actor {
                 s.pid = None;
             }
         });
+    }
+
+    /// Publishes an event about this task on its event key.
+    pub(crate) async fn emit(
+        &self,
+        kind: EventKind,
+        run: Option<u64>,
+        exit_code: Option<i32>,
+        message: impl Into<String>,
+    ) {
+        let event = Event {
+            host: self.shared.name.clone(),
+            task: self.info.name.clone(),
+            task_type: self.info.spec.task_type.as_str().to_owned(),
+            kind,
+            state: self.snap.borrow().state,
+            run,
+            exit_code,
+            message: message.into(),
+            time: now_rfc3339(),
+        };
+        let key = keys::task_event(&self.shared.name, &self.info.name);
+        if let Err(err) = self.shared.session.put(&key, msg::encode(&event)).await {
+            tracing::debug!(task = %self.info.name, "cannot publish an event: {err}");
+        }
     }
 
     async fn run(mut self, mut go: bool) {
@@ -267,49 +296,39 @@ impl Actor {
         }
     }
 
-    /// Runs setup (once) and then the commands. `Some` when interrupted.
+    /// Runs setup (once), then what the task's type does. `Some` when interrupted.
     async fn execute(&mut self) -> Option<Interrupt> {
         let info = self.info.clone();
-        let spec = &info.spec;
-        if !self.setup_done && !spec.setup_commands.is_empty() {
+        if !self.setup_done && !info.spec.setup_commands.is_empty() {
             self.set_state(TaskState::SettingUp);
-            let setup = spec.setup_commands.clone();
-            match self.run_sequence(&setup, "setup").await {
+            match self.run_sequence(&info.spec.setup_commands, "setup").await {
                 SeqEnd::Interrupted(i) => return Some(i),
                 SeqEnd::Done(exit) if !exit.success() => {
                     self.set_state(TaskState::Failed);
+                    let msg = format!("setup of `{}` failed; its commands were not started (`tnet logs` shows why)", info.name);
+                    self.emit(EventKind::SetupFailed, None, exit.code(), msg)
+                        .await;
                     return None;
                 }
                 SeqEnd::Done(_) => {
+                    self.emit(
+                        EventKind::SetupDone,
+                        None,
+                        Some(0),
+                        format!("setup of `{}` done", info.name),
+                    )
+                    .await;
                     self.setup_done = true;
-                    if let Err(err) = self.shared.store.set_setup_done(&self.info.safe_name, true) {
-                        tracing::warn!(task = %self.info.name, "{err}");
+                    if let Err(err) = self.shared.store.set_setup_done(&info.safe_name, true) {
+                        tracing::warn!(task = %info.name, "{err}");
                     }
                 }
             }
         }
-        if spec.commands.is_empty() {
-            // A task that only holds a workspace (the seed's note): ready for a shell and an edit.
-            let idle = if spec.task_type == TaskType::Daemon {
-                TaskState::Waiting
-            } else {
-                TaskState::Finished
-            };
-            self.set_state(idle);
-            return None;
-        }
-        self.set_state(TaskState::Running);
-        let commands = spec.commands.clone();
-        match self.run_sequence(&commands, "run").await {
-            SeqEnd::Interrupted(i) => Some(i),
-            SeqEnd::Done(exit) => {
-                self.set_state(if exit.success() {
-                    TaskState::Finished
-                } else {
-                    TaskState::Failed
-                });
-                None
-            }
+        match info.spec.task_type {
+            TaskType::Daemon => self.drive_daemon().await,
+            TaskType::Habit => self.drive_habit().await,
+            TaskType::Service => self.drive_service().await,
         }
     }
 
