@@ -258,3 +258,115 @@ pub fn process_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// A long-running `tnet` (`logs -f`, `events`) whose output lines are read as they come.
+pub struct Follower {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far, for failure messages.
+    pub seen: Vec<String>,
+}
+
+impl Follower {
+    /// Starts `tnet` with `args` against `endpoints`.
+    pub fn start(endpoints: &[&str], args: &[&str]) -> Follower {
+        let mut child = Command::new(bin("tnet"))
+            .arg("--connect")
+            .arg(endpoints.join(","))
+            .args(args)
+            .env_remove("TNET_CONNECT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tnet runs");
+        let (tx, rx) = std::sync::mpsc::channel();
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Follower {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads lines until one satisfies `pred`, or panics after `timeout`.
+    pub fn wait_line(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no matching line within {timeout:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Lines that arrived so far without waiting.
+    pub fn drain(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Host {
+    /// Starts a long-running `tnet` against this host.
+    pub fn follow(&self, args: &[&str]) -> Follower {
+        Follower::start(&[&self.endpoint()], args)
+    }
+
+    /// `tnet status <task> --json`.
+    pub fn status(&self, task: &str) -> serde_json::Value {
+        self.tnet(&["status", task, "--json"]).ok().json()
+    }
+}
+
+/// Writes `text` to `dir/name` with `mode`, creating folders.
+pub fn write_file(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&path, text).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}

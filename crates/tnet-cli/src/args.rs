@@ -31,6 +31,11 @@ pub enum Command {
     /// Send a task file and its files to a host and start it.
     #[command(after_help = "Example:\n  tnet run --host lab1 examples/hello-daemon.toml")]
     Run(RunArgs),
+    /// Change a task: a new task file, only changed files sent, the workspace kept.
+    #[command(
+        after_help = "Example:\n  tnet edit \"Game Server\" --file gameserver.toml        # new commands, setup not rerun\n  tnet edit lab1/hello --file hello.toml --rerun-setup"
+    )]
+    Edit(EditArgs),
     /// List every task on every host.
     #[command(after_help = "Example:\n  tnet ls --json | jq '.[] | select(.state == \"failed\")'")]
     Ls(JsonArgs),
@@ -52,6 +57,11 @@ pub enum Command {
     /// Stop a task and delete it with its workspace and history.
     #[command(after_help = "Example:\n  tnet rm lab1/hello")]
     Rm(TaskArgs),
+    /// Follow what happens to tasks (setup done, waiting, restarts, crash loops), live.
+    #[command(
+        after_help = "Example:\n  tnet events --json                 # every task on every host\n  tnet events \"Game Server\""
+    )]
+    Events(EventsArgs),
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
@@ -106,4 +116,33 @@ pub struct LogsArgs {
     /// Show at most this many bytes from the end.
     #[arg(long, value_name = "BYTES")]
     pub tail: Option<u64>,
+    /// Show the time each line was written.
+    #[arg(short, long)]
+    pub timestamps: bool,
+}
+
+/// `tnet edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The task: `name` or `host/name`.
+    pub task: String,
+    /// The new task file; its `necessary_files` are read from its folder.
+    #[arg(long, short)]
+    pub file: Option<PathBuf>,
+    /// Run the setup commands again before the commands.
+    #[arg(long)]
+    pub rerun_setup: bool,
+    /// Apply without asking, even on a terminal.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// `tnet events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this task (`name` or `host/name`); every task when absent.
+    pub task: Option<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
 }

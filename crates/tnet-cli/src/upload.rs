@@ -61,6 +61,13 @@ pub async fn upload(
     host: &str,
     files: &[LocalFile],
 ) -> anyhow::Result<(Vec<FileEntry>, UploadStats)> {
+    let entries = hash_all(files).await?;
+    let stats = send_missing(client, host, files, &entries).await?;
+    Ok((entries, stats))
+}
+
+/// The entries describing `files`: where each lands, its hash, size and mode.
+pub async fn hash_all(files: &[LocalFile]) -> anyhow::Result<Vec<FileEntry>> {
     let mut entries = Vec::with_capacity(files.len());
     for f in files {
         let source = f.source.clone();
@@ -72,6 +79,16 @@ pub async fn upload(
             mode: f.mode,
         });
     }
+    Ok(entries)
+}
+
+/// Sends the files among `files` (described by `entries`) that `host` does not have.
+pub async fn send_missing(
+    client: &Client,
+    host: &str,
+    files: &[LocalFile],
+    entries: &[FileEntry],
+) -> anyhow::Result<UploadStats> {
     let mut hashes: Vec<String> = entries.iter().map(|e| e.hash.clone()).collect();
     hashes.sort();
     hashes.dedup();
@@ -84,7 +101,7 @@ pub async fn upload(
     };
     let mut stats = UploadStats::default();
     let mut to_send: Vec<(&LocalFile, &FileEntry)> = Vec::new();
-    for (f, e) in files.iter().zip(&entries) {
+    for (f, e) in files.iter().zip(entries) {
         if missing.contains(&e.hash) && !to_send.iter().any(|(_, s)| s.hash == e.hash) {
             to_send.push((f, e));
         }
@@ -98,7 +115,7 @@ pub async fn upload(
         stats.bytes += entry.size;
     }
     bar.finish_and_clear();
-    Ok((entries, stats))
+    Ok(stats)
 }
 
 /// A progress bar on stderr; indicatif draws nothing when stderr is not a terminal.

@@ -126,15 +126,29 @@ impl Host {
 
     /// Where a task that should run picks up, from its last recorded run.
     fn resume_state(&self, stored: &StoredTask) -> anyhow::Result<Initial> {
+        let Ok(spec) = parse_task(&stored.file_name, &stored.task_toml) else {
+            return Ok(Initial::Start);
+        };
+        if spec.task_type != TaskType::Daemon {
+            return Ok(Initial::Start);
+        }
         let last = self.shared.store.recent_runs(&stored.safe_name, 1)?.pop();
-        let daemon_like = parse_task(&stored.file_name, &stored.task_toml)
-            .map(|s| s.task_type == TaskType::Daemon)
-            .unwrap_or(true);
-        Ok(match last {
-            Some(run) if daemon_like && run.phase == "run" && run.outcome == "succeeded" => {
+        let Some(run) = last else {
+            return Ok(Initial::Start);
+        };
+        let ended = |outcome: &str| run.outcome == outcome;
+        Ok(match run.phase.as_str() {
+            "setup" if ended("failed") => Initial::Idle(TaskState::Failed),
+            // Set up and waiting for the user's edit (wait_after_setup).
+            "setup" if ended("succeeded") && spec.daemon.wait_after_setup => {
+                Initial::Idle(TaskState::Waiting)
+            }
+            "run" if ended("succeeded") && !spec.daemon.restarts_after(true) => {
                 Initial::Idle(TaskState::Finished)
             }
-            Some(run) if daemon_like && run.outcome == "failed" => Initial::Idle(TaskState::Failed),
+            "run" if ended("failed") && !spec.daemon.restarts_after(false) => {
+                Initial::Idle(TaskState::Failed)
+            }
             _ => Initial::Start,
         })
     }

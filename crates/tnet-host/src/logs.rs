@@ -29,6 +29,23 @@ struct LogState {
     file: File,
     size: u64,
     seq: u64,
+    /// The last byte written ended a line, so the next byte starts one.
+    at_line_start: bool,
+}
+
+/// Prefixes every line that starts in `bytes` with `stamp` and a space.
+/// A line split across chunks is stamped once, where it started.
+fn stamp_lines(bytes: &[u8], stamp: &str, at_line_start: &mut bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 32);
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        if *at_line_start {
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b' ');
+        }
+        out.extend_from_slice(line);
+        *at_line_start = line.ends_with(b"\n");
+    }
+    out
 }
 
 impl TaskLog {
@@ -42,7 +59,12 @@ impl TaskLog {
             path,
             rotated,
             cap,
-            state: Mutex::new(LogState { file, size, seq: 0 }),
+            state: Mutex::new(LogState {
+                file,
+                size,
+                seq: 0,
+                at_line_start: true,
+            }),
         })
     }
 
@@ -50,9 +72,13 @@ impl TaskLog {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends output and returns its sequence number.
-    pub fn append(&self, bytes: &[u8]) -> io::Result<u64> {
+    /// Appends output, each line stamped with the time it started, and
+    /// returns its sequence number with the bytes as written.
+    pub fn append(&self, bytes: &[u8]) -> io::Result<(u64, Vec<u8>)> {
         let mut st = self.lock();
+        let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let bytes = stamp_lines(bytes, &stamp, &mut st.at_line_start);
+        let bytes = bytes.as_slice();
         if st.size > 0 && st.size + bytes.len() as u64 > self.cap {
             std::fs::rename(&self.path, &self.rotated)?;
             st.file = OpenOptions::new()
@@ -66,7 +92,7 @@ impl TaskLog {
         st.file.write_all(keep)?;
         st.size += keep.len() as u64;
         st.seq += 1;
-        Ok(st.seq)
+        Ok((st.seq, keep.to_vec()))
     }
 
     /// The last `max` bytes of the log (both files), and the sequence number
@@ -113,20 +139,31 @@ mod tests {
             .map(|e| e.expect("e").metadata().expect("m").len())
             .sum();
         assert!(total <= 2000, "{total} bytes on disk");
-        let (tail, seq) = log.tail(20).expect("tail");
+        // Each line is a 25-byte stamp and 10 bytes of output.
+        let (tail, seq) = log.tail(70).expect("tail");
         assert_eq!(seq, 500);
-        assert_eq!(
-            String::from_utf8(tail).expect("utf8"),
-            "line 0498\nline 0499\n"
-        );
+        let text = String::from_utf8(tail).expect("utf8");
+        let lines: Vec<_> = text.lines().map(|l| &l[25..]).collect();
+        assert_eq!(lines, ["line 0498", "line 0499"]);
     }
 
     #[test]
     fn the_tail_spans_the_rotated_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = TaskLog::open(dir.path(), "t", 10).expect("open");
+        let log = TaskLog::open(dir.path(), "t", 40).expect("open");
         log.append(b"abcdefgh").expect("append");
-        log.append(b"ijk").expect("append");
-        assert_eq!(log.tail(100).expect("tail").0, b"abcdefghijk");
+        log.append(b"ijk\n").expect("append");
+        let text = String::from_utf8(log.tail(100).expect("tail").0).expect("utf8");
+        assert!(text.ends_with(" abcdefghijk\n"), "{text:?}");
+    }
+
+    #[test]
+    fn lines_are_stamped_where_they_start() {
+        let mut start = true;
+        let out = stamp_lines(b"a\nb", "T", &mut start);
+        assert_eq!(out, b"T a\nT b");
+        assert!(!start);
+        assert_eq!(stamp_lines(b"c\nd\n", "U", &mut start), b"c\nU d\n");
+        assert!(start);
     }
 }

@@ -238,6 +238,30 @@ impl Store {
             .map_err(ctx("read a task"))
     }
 
+    /// The task with this safe name.
+    pub fn task(&self, safe_name: &str) -> Result<Option<StoredTask>> {
+        Ok(self.tasks()?.into_iter().find(|t| t.safe_name == safe_name))
+    }
+
+    /// Replaces a task's definition (an edit); `rerun_setup` forgets that setup ran.
+    pub fn update_definition(
+        &self,
+        safe_name: &str,
+        file_name: &str,
+        task_toml: &str,
+        files_json: &str,
+        rerun_setup: bool,
+    ) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE tasks SET file_name = ?2, task_toml = ?3, files_json = ?4,
+                 setup_done = CASE WHEN ?5 THEN 0 ELSE setup_done END WHERE safe_name = ?1",
+                params![safe_name, file_name, task_toml, files_json, rerun_setup],
+            )
+            .map_err(ctx("change a task"))?;
+        Ok(())
+    }
+
     /// Records whether a task should run.
     pub fn set_desired(&self, safe_name: &str, desired: Desired) -> Result<()> {
         self.lock()

@@ -37,6 +37,11 @@ pub fn task_event(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/event/{}", safe_name(task))
 }
 
+/// Every task's events on every host (`tnet events`): `tnet/*/event/*`.
+pub fn all_events() -> String {
+    format!("{ROOT}/{ANY_HOST}/event/*")
+}
+
 /// Publication of each habit run's output: `tnet/<host>/habit/<task>` (design card).
 pub fn habit_output(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/habit/{}", safe_name(task))

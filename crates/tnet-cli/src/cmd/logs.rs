@@ -40,8 +40,12 @@ pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<u8> {
         Response::Logs(chunk) => chunk,
         other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
     };
+    let mut stamps = Stamps {
+        keep: args.timestamps,
+        at_line_start: true,
+    };
     let mut out = std::io::stdout().lock();
-    out.write_all(chunk.text.as_bytes())?;
+    out.write_all(&stamps.filter(chunk.text.as_bytes()))?;
     out.flush()?;
     drop(out);
     let Some(sub) = subscriber else { return Ok(0) };
@@ -56,11 +60,68 @@ pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<u8> {
                     .unwrap_or(u64::MAX);
                 if seq > chunk.seq {
                     let mut out = std::io::stdout().lock();
-                    out.write_all(&sample.payload().to_bytes())?;
+                    out.write_all(&stamps.filter(&sample.payload().to_bytes()))?;
                     out.flush()?;
                 }
             }
             _ = tokio::signal::ctrl_c() => return Ok(0),
         }
+    }
+}
+
+/// The host stamps each line of a log with the time it started
+/// (`2026-11-26T08:00:00.123Z `); this shows or hides the stamps.
+struct Stamps {
+    keep: bool,
+    at_line_start: bool,
+}
+
+/// Length of a stamp with its trailing space.
+const STAMP_LEN: usize = "2026-11-26T08:00:00.123Z ".len();
+
+fn is_stamp(bytes: &[u8]) -> bool {
+    bytes.len() >= STAMP_LEN
+        && bytes[4] == b'-'
+        && bytes[10] == b'T'
+        && bytes[STAMP_LEN - 2] == b'Z'
+        && bytes[STAMP_LEN - 1] == b' '
+}
+
+impl Stamps {
+    fn filter(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.keep {
+            return bytes.to_vec();
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if self.at_line_start && is_stamp(line) {
+                out.extend_from_slice(&line[STAMP_LEN..]);
+            } else {
+                out.extend_from_slice(line);
+            }
+            self.at_line_start = line.ends_with(b"\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_hidden_unless_asked_for() {
+        let log = b"2026-11-26T08:00:00.123Z hello\n2026-11-26T08:00:01.000Z wor";
+        let mut hide = Stamps {
+            keep: false,
+            at_line_start: true,
+        };
+        assert_eq!(hide.filter(log), b"hello\nwor");
+        assert_eq!(hide.filter(b"ld\n"), b"ld\n");
+        let mut keep = Stamps {
+            keep: true,
+            at_line_start: true,
+        };
+        assert_eq!(keep.filter(log), log);
     }
 }

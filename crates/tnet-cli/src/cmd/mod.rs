@@ -1,6 +1,8 @@
 //! One file per verb; [`run`] dispatches from one `match`.
 
 mod control;
+mod edit;
+mod events;
 mod hosts;
 mod logs;
 mod ls;
@@ -26,6 +28,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         .context("cannot reach the tnet network")?;
     match cli.command {
         Command::Run(args) => run::run(&client, args).await,
+        Command::Edit(args) => edit::run(&client, args).await,
+        Command::Events(args) => events::run(&client, args).await,
         Command::Ls(args) => ls::run(&client, args).await,
         Command::Status(args) => status::run(&client, args).await,
         Command::Logs(args) => logs::run(&client, args).await,

@@ -2,6 +2,7 @@
 
 mod blobs;
 mod control;
+mod edit;
 mod host_info;
 mod list;
 mod logs;
@@ -33,6 +34,7 @@ pub async fn dispatch(host: &Host, envelope: RequestEnvelope) -> Response {
         Request::MissingBlobs(r) => blobs::missing(host, r),
         Request::VerifyBlob(r) => blobs::verify(host, r).await,
         Request::Submit(r) => submit::handle(host, r).await,
+        Request::Edit(r) => edit::handle(host, r).await,
         Request::List => list::handle(host),
         Request::HostInfo => host_info::handle(host),
         Request::Status(r) => status::handle(host, r),

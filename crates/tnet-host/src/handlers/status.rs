@@ -1,6 +1,6 @@
 //! `tnet status`: one task in detail, with its recent runs.
 
-use tnet_proto::msg::{ErrorReply, Response, RunRecord, TaskRef, TaskStatus};
+use tnet_proto::msg::{ErrorReply, FileEntry, Response, RunRecord, TaskRef, TaskStatus};
 
 use crate::host::Host;
 
@@ -35,5 +35,18 @@ pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
             .into_owned(),
         runs,
         task_toml: task.info.task_toml.clone(),
+        files: stored_files(host, &task.info.safe_name)?,
     }))
+}
+
+/// The files a task was last submitted with.
+pub(super) fn stored_files(host: &Host, safe_name: &str) -> Result<Vec<FileEntry>, ErrorReply> {
+    let stored = host
+        .shared
+        .store
+        .task(safe_name)
+        .map_err(super::host_failure)?;
+    Ok(stored
+        .and_then(|t| serde_json::from_str(&t.files_json).ok())
+        .unwrap_or_default())
 }

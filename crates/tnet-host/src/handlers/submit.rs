@@ -19,15 +19,7 @@ use crate::workspace::{check_files, write_files};
 pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorReply> {
     let spec = parse_task(&req.file_name, &req.task_toml)
         .map_err(|e| ErrorReply::new(ErrorKind::InvalidTask, e.to_string()))?;
-    if spec.run_in_docker {
-        return Err(ErrorReply::new(
-            ErrorKind::Unsupported,
-            format!(
-                "host `{}` does not run Docker tasks yet; set `run_in_docker = false` to run `{}` as a plain process",
-                host.shared.name, spec.name
-            ),
-        ));
-    }
+    check_supported(host, &spec)?;
     let rels = check_files(&req.files, &host.shared.blobs)?;
     let safe = spec.safe_name();
     let _guard = host.change_lock.lock().await;
@@ -79,6 +71,23 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
         .map_err(super::host_failure)?;
     tracing::info!(task = %spec.name, "task submitted with {} files", req.files.len());
     Ok(Response::Task(host.summary(&handle)))
+}
+
+/// Refuses a task this host cannot run.
+pub(super) fn check_supported(
+    host: &Host,
+    spec: &tnet_proto::task::TaskSpec,
+) -> Result<(), ErrorReply> {
+    if spec.run_in_docker {
+        return Err(ErrorReply::new(
+            ErrorKind::Unsupported,
+            format!(
+                "host `{}` does not run Docker tasks yet; set `run_in_docker = false` to run `{}` as a plain process",
+                host.shared.name, spec.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Assembles the workspace in `staging` and moves it to `workspace`.

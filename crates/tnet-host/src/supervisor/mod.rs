@@ -23,7 +23,8 @@ mod daemon;
 mod habit;
 mod service;
 
-/// How long a stopped command has between TERM and KILL.
+/// How long the processes of a host that died have between TERM and KILL
+/// when the host comes back (a task's own stops use its `stop_grace`).
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// What a task is, for everyone who holds its handle.
@@ -148,6 +149,7 @@ pub fn spawn(
         snap: snap_tx,
         output: out_tx,
         setup_done,
+        last_run_number: None,
     };
     tokio::spawn(actor.run(matches!(initial, Initial::Start)));
     SupervisorHandle {
@@ -165,20 +167,15 @@ async fn publish_output(
 ) {
     let key = keys::task_log(&shared.name, &info.name);
     while let Some(chunk) = rx.recv().await {
-        let seq = match info.log.append(&chunk.bytes) {
-            Ok(seq) => seq,
+        let (seq, bytes) = match info.log.append(&chunk.bytes) {
+            Ok(written) => written,
             Err(err) => {
                 tracing::warn!(task = %info.name, "cannot write the task's log: {err}");
                 continue;
             }
         };
         let attachment = serde_json::json!({ "seq": seq }).to_string();
-        if let Err(err) = shared
-            .session
-            .put(&key, chunk.bytes)
-            .attachment(attachment)
-            .await
-        {
+        if let Err(err) = shared.session.put(&key, bytes).attachment(attachment).await {
             tracing::debug!(task = %info.name, "cannot publish output: {err}");
         }
     }
@@ -204,6 +201,8 @@ pub(crate) struct Actor {
     snap: watch::Sender<Snapshot>,
     output: mpsc::Sender<OutputChunk>,
     setup_done: bool,
+    /// Number of the run `run_sequence` recorded last, for events.
+    last_run_number: Option<u64>,
 }
 
 impl Actor {
@@ -252,10 +251,7 @@ impl Actor {
                         go = true;
                         continue;
                     }
-                    Some(Interrupt::Stop(ack)) => {
-                        self.set_state(TaskState::Stopped);
-                        let _ = ack.send(());
-                    }
+                    Some(Interrupt::Stop(ack)) => self.stopped(ack).await,
                     Some(Interrupt::Shutdown(ack)) => {
                         let _ = ack.send(());
                         return;
@@ -269,16 +265,35 @@ impl Actor {
                     self.count_restart();
                     go = true;
                 }
-                Some(Control::Stop(ack)) => {
-                    self.set_state(TaskState::Stopped);
-                    let _ = ack.send(());
-                }
+                Some(Control::Stop(ack)) => self.stopped(ack).await,
                 Some(Control::Shutdown(ack)) => {
                     let _ = ack.send(());
                     return;
                 }
             }
         }
+    }
+
+    /// Records a stop a user asked for.
+    async fn stopped(&self, ack: oneshot::Sender<()>) {
+        let was = self.snap.borrow().state;
+        self.set_state(TaskState::Stopped);
+        let _ = ack.send(());
+        if was != TaskState::Stopped {
+            let msg = format!("`{}` was stopped", self.info.name);
+            self.emit(EventKind::Stopped, None, None, msg).await;
+        }
+    }
+
+    /// Writes a line of tnet's own into the task's log, so a reader sees
+    /// restarts and waits among the task's output.
+    pub(crate) async fn note(&self, text: &str) {
+        let line = format!("[tnet] {text}\n");
+        let chunk = OutputChunk {
+            stream: crate::runner::Stream::Stderr,
+            bytes: line.into_bytes(),
+        };
+        let _ = self.output.send(chunk).await;
     }
 
     fn count_restart(&self) {
@@ -322,6 +337,20 @@ impl Actor {
                     if let Err(err) = self.shared.store.set_setup_done(&info.safe_name, true) {
                         tracing::warn!(task = %info.name, "{err}");
                     }
+                    if info.spec.task_type == TaskType::Daemon && info.spec.daemon.wait_after_setup
+                    {
+                        // The seed's game-server story: the user shells in, changes
+                        // things, and an edit starts the commands.
+                        self.set_state(TaskState::Waiting);
+                        self.note("setup done; waiting for `tnet edit` (wait_after_setup)")
+                            .await;
+                        let msg = format!(
+                            "setup of `{}` done; it waits for you: change its workspace, then `tnet edit {}`",
+                            info.name, info.name
+                        );
+                        self.emit(EventKind::Waiting, None, Some(0), msg).await;
+                        return None;
+                    }
                 }
             }
         }
@@ -358,6 +387,7 @@ impl Actor {
                 None
             }
         };
+        self.last_run_number = run.as_ref().map(|r| r.number);
         self.snap.send_modify(|s| {
             s.last_run = Some(
                 run.as_ref()
@@ -434,7 +464,7 @@ impl Actor {
                         Some(Control::Shutdown(ack)) => Interrupt::Shutdown(ack),
                         None => Interrupt::Shutdown(oneshot::channel().0),
                     };
-                    if let Err(err) = exec.terminate(STOP_GRACE).await {
+                    if let Err(err) = exec.terminate(self.info.spec.stop_grace).await {
                         tracing::warn!(task = %self.info.name, "stopping a command failed: {err}");
                     }
                     return Err(interrupt);

@@ -14,7 +14,8 @@ mod response;
 pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use request::{
-    LogsRequest, MissingBlobsRequest, Request, SubmitRequest, TaskRef, VerifyBlobRequest,
+    EditRequest, LogsRequest, MissingBlobsRequest, Request, SubmitRequest, TaskRef,
+    VerifyBlobRequest,
 };
 pub use response::{
     ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, TaskState, TaskStatus,
@@ -111,6 +112,7 @@ mod tests {
                 workspace: "/w".into(),
                 runs: vec![],
                 task_toml: String::new(),
+                files: vec![],
             }),
             Response::Logs(LogChunk {
                 text: "x".into(),

@@ -14,6 +14,8 @@ pub enum Request {
     VerifyBlob(VerifyBlobRequest),
     /// Create a task from a task file and already uploaded files, and start it.
     Submit(SubmitRequest),
+    /// Replace a task's definition and changed files, keeping its workspace.
+    Edit(EditRequest),
     /// Every task on the host.
     List,
     /// About the host itself.
@@ -73,4 +75,20 @@ pub struct LogsRequest {
     pub name: String,
     /// At most this many bytes from the end of the log.
     pub tail_bytes: Option<u64>,
+}
+
+/// See [`Request::Edit`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EditRequest {
+    /// The task being changed (its name stays).
+    pub name: String,
+    /// The new task file's name, for error messages.
+    pub file_name: String,
+    /// The new task file's text.
+    pub task_toml: String,
+    /// The task's files, already uploaded; only those whose content or mode
+    /// changed since the last submission are written into the workspace.
+    pub files: Vec<FileEntry>,
+    /// Run the setup commands again.
+    pub rerun_setup: bool,
 }

@@ -180,6 +180,8 @@ pub struct TaskStatus {
     pub runs: Vec<RunRecord>,
     /// The task file as the host holds it.
     pub task_toml: String,
+    /// The task's files as last submitted.
+    pub files: Vec<super::FileEntry>,
 }
 
 /// Output of a task.

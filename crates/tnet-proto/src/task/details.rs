@@ -14,7 +14,10 @@ use super::{
 
 /// Each table, as its header is written, and the keys valid in it.
 pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
-    ("[task_details]", &["on_end", "on_fail", "on_success"]),
+    (
+        "[task_details]",
+        &["on_end", "on_fail", "on_success", "stop_grace"],
+    ),
     (
         "[daemon_details]",
         &[
@@ -22,6 +25,10 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
             "restart_on_fail",
             "restart_on_success",
             "wait_after_setup",
+            "restart_delay",
+            "max_restart_delay",
+            "stable_after",
+            "crashloop_after",
         ],
     ),
     (
@@ -32,6 +39,9 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
     ("[docker_settings]", DOCKER_KEYS),
     ("[docker_details]", DOCKER_KEYS),
 ];
+/// How long a stopped command has between TERM and KILL unless the task says.
+pub const DEFAULT_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Keys of the docker table, with the seed's short spellings.
 const DOCKER_KEYS: &[&str] = &[
     "docker_img_id",
@@ -46,6 +56,8 @@ const DOCKER_KEYS: &[&str] = &[
 pub(crate) struct Tables {
     /// `[task_details]`.
     pub(crate) notify: Notifications,
+    /// `[task_details] stop_grace`.
+    pub(crate) stop_grace: std::time::Duration,
     /// `[daemon_details]`.
     pub(crate) daemon: DaemonDetails,
     /// `[habit_details]`, `Some` exactly for a habit with a valid schedule.
@@ -76,11 +88,21 @@ pub(crate) fn read(
         on_fail: notifier(problems, s, "on_fail"),
         on_success: notifier(problems, s, "on_success"),
     });
-    let daemon = daemon.map_or_else(DaemonDetails::default, |s| DaemonDetails {
-        restart_on_end: s.bool(problems, "restart_on_end"),
-        restart_on_fail: s.bool(problems, "restart_on_fail"),
-        restart_on_success: s.bool(problems, "restart_on_success"),
-        wait_after_setup: s.bool(problems, "wait_after_setup"),
+    let stop_grace = task.map_or(DEFAULT_STOP_GRACE, |s| {
+        s.duration(problems, "stop_grace", DEFAULT_STOP_GRACE)
+    });
+    let daemon = daemon.map_or_else(DaemonDetails::default, |s| {
+        let d = DaemonDetails::default();
+        DaemonDetails {
+            restart_on_end: s.bool(problems, "restart_on_end"),
+            restart_on_fail: s.bool(problems, "restart_on_fail"),
+            restart_on_success: s.bool(problems, "restart_on_success"),
+            wait_after_setup: s.bool(problems, "wait_after_setup"),
+            restart_delay: s.duration(problems, "restart_delay", d.restart_delay),
+            max_restart_delay: s.duration(problems, "max_restart_delay", d.max_restart_delay),
+            stable_after: s.duration(problems, "stable_after", d.stable_after),
+            crashloop_after: s.count(problems, "crashloop_after", 1, d.crashloop_after),
+        }
     });
     let service = service.map_or_else(ServiceDetails::default, |s| ServiceDetails {
         service_fail_is_command_fail: s.bool(problems, "service_fail_is_command_fail"),
@@ -112,6 +134,7 @@ pub(crate) fn read(
     });
     Tables {
         notify,
+        stop_grace,
         daemon,
         habit,
         service,

@@ -49,6 +49,55 @@ impl<'a, 'i> Section<'a, 'i> {
             .and_then(|(_, value)| str_value(problems, key, value))
     }
 
+    /// `key` as a duration like "5s" or "1m 30s"; `default` when missing or
+    /// wrong (which is recorded).
+    pub(crate) fn duration(
+        &self,
+        problems: &mut Problems,
+        key: &str,
+        default: std::time::Duration,
+    ) -> std::time::Duration {
+        let Some((_, value)) = self.entry(key) else {
+            return default;
+        };
+        let Some(text) = str_value(problems, key, value) else {
+            return default;
+        };
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) => d,
+            Err(_) => {
+                problems.add_hint(
+                    value.span(),
+                    format!("`{key}` = \"{text}\" is not a duration"),
+                    "write one like \"500ms\", \"5s\" or \"1m 30s\"",
+                );
+                default
+            }
+        }
+    }
+
+    /// `key` as a whole number of at least `min`; `default` when missing or
+    /// wrong (which is recorded).
+    pub(crate) fn count(&self, problems: &mut Problems, key: &str, min: u32, default: u32) -> u32 {
+        let Some((_, value)) = self.entry(key) else {
+            return default;
+        };
+        match value
+            .get_ref()
+            .as_integer()
+            .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
+        {
+            Some(n) if n >= i64::from(min) && n <= i64::from(u32::MAX) => n as u32,
+            _ => {
+                problems.add(
+                    value.span(),
+                    format!("`{key}` must be a whole number of at least {min}"),
+                );
+                default
+            }
+        }
+    }
+
     /// `key` as a list of strings; empty when missing or wrong (which is recorded).
     pub(crate) fn strings(&self, problems: &mut Problems, key: &str) -> Vec<Spanned<String>> {
         self.entry(key)

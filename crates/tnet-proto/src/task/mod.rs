@@ -29,6 +29,8 @@ pub use parse::parse_task;
 pub use problems::{Problem, TaskFileError};
 pub use schedule::Schedule;
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 /// The three kinds of work a host does (SPEC 1).
@@ -90,7 +92,7 @@ pub struct Notifications {
 }
 
 /// `[daemon_details]`: restart policy and the wait after setup (SPEC 5).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DaemonDetails {
     /// Restart after any exit.
     pub restart_on_end: bool,
@@ -100,6 +102,54 @@ pub struct DaemonDetails {
     pub restart_on_success: bool,
     /// Stop after setup so the user can shell in and change things.
     pub wait_after_setup: bool,
+    /// The first delay before a restart; it doubles after each quick exit.
+    #[serde(with = "humantime_serde_compat")]
+    pub restart_delay: Duration,
+    /// The cap of the restart delay.
+    #[serde(with = "humantime_serde_compat")]
+    pub max_restart_delay: Duration,
+    /// A process that stays up this long is healthy: delay and count start over.
+    #[serde(with = "humantime_serde_compat")]
+    pub stable_after: Duration,
+    /// After this many quick exits in a row the daemon is in `crashloop` and
+    /// is not restarted again until a user starts it.
+    pub crashloop_after: u32,
+}
+
+impl Default for DaemonDetails {
+    fn default() -> Self {
+        DaemonDetails {
+            restart_on_end: false,
+            restart_on_fail: false,
+            restart_on_success: false,
+            wait_after_setup: false,
+            restart_delay: Duration::from_secs(1),
+            max_restart_delay: Duration::from_secs(60),
+            stable_after: Duration::from_secs(30),
+            crashloop_after: 5,
+        }
+    }
+}
+
+impl DaemonDetails {
+    /// Whether an exit with this outcome is followed by a restart (SPEC 5.2).
+    pub fn restarts_after(&self, success: bool) -> bool {
+        self.restart_on_end
+            || if success {
+                self.restart_on_success
+            } else {
+                self.restart_on_fail
+            }
+    }
+}
+
+/// Durations serialized as people write them ("1s", "1m 30s").
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
 }
 
 /// `[habit_details]`: the schedule (SPEC 7). Present exactly when the task is a habit.
@@ -174,6 +224,9 @@ pub struct TaskSpec {
     pub run_in_docker: bool,
     /// `[task_details]`.
     pub notify: Notifications,
+    /// `[task_details] stop_grace`: how long a stopped command has between TERM and KILL.
+    #[serde(with = "humantime_serde_compat")]
+    pub stop_grace: Duration,
     /// `[daemon_details]` (defaults for other types).
     pub daemon: DaemonDetails,
     /// `[habit_details]`: `Some` exactly for habits.

@@ -100,6 +100,7 @@ pub fn parse_task(file: &str, text: &str) -> Result<TaskSpec, TaskFileError> {
         necessary_files: unspanned(necessary_files),
         run_in_docker,
         notify: tables.notify,
+        stop_grace: tables.stop_grace,
         daemon: tables.daemon,
         habit: tables.habit,
         service: tables.service,

@@ -1,0 +1,164 @@
+//! `tnet edit <task> --file new.toml [--rerun-setup]`: change a task,
+//! keeping its workspace (the seed's "edit-task message").
+//!
+//! The CLI shows what changes (a diff of the task file and the files added,
+//! changed and removed) before anything is sent, and sends only the files the
+//! host does not have.
+
+use std::io::IsTerminal;
+
+use anyhow::{bail, Context};
+use tnet_proto::msg::{EditRequest, FileEntry, Request, Response, TaskRef};
+use tnet_proto::task::parse_task;
+
+use crate::args::EditArgs;
+use crate::client::Client;
+use crate::{files, target, upload};
+
+/// Changes a task.
+pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
+    let Some(path) = args.file.clone() else {
+        bail!("give the new task file with --file FILE (run it from the folder that holds the task's files)");
+    };
+    let t = target::resolve(client, &args.task).await?;
+    let status = match client
+        .ask_host(
+            &t.host,
+            Request::Status(TaskRef {
+                name: t.name.clone(),
+            }),
+        )
+        .await?
+    {
+        Response::Status(s) => s,
+        other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the task file {}", path.display()))?;
+    let file_name = path.to_string_lossy().into_owned();
+    let spec = parse_task(&file_name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let task_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let local = files::collect(task_dir, &spec.necessary_files)?;
+    let entries = upload::hash_all(&local).await?;
+
+    let changes = describe_changes(&status.task_toml, &text, &status.files, &entries);
+    if changes.is_empty() && !args.rerun_setup {
+        eprintln!("{}/{}: nothing changed", t.host, status.summary.name);
+        return Ok(0);
+    }
+    eprint!("{changes}");
+    if args.rerun_setup {
+        eprintln!("setup commands will run again");
+    }
+    if !args.yes
+        && std::io::stdin().is_terminal()
+        && !confirm(&format!("Apply to {}/{}?", t.host, status.summary.name))?
+    {
+        eprintln!("nothing changed");
+        return Ok(1);
+    }
+    upload::send_missing(client, &t.host, &local, &entries).await?;
+    let request = EditRequest {
+        name: status.summary.name.clone(),
+        file_name,
+        task_toml: text,
+        files: entries,
+        rerun_setup: args.rerun_setup,
+    };
+    match client.ask_host(&t.host, Request::Edit(request)).await? {
+        Response::Task(task) => println!("{}/{}: {} (edited)", task.host, task.name, task.state),
+        other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
+    }
+    Ok(0)
+}
+
+/// A unified diff of the task file and a list of files added, changed and
+/// removed; empty when nothing differs.
+pub fn describe_changes(
+    old_toml: &str,
+    new_toml: &str,
+    old: &[FileEntry],
+    new: &[FileEntry],
+) -> String {
+    let mut out = String::new();
+    if old_toml != new_toml {
+        let diff = similar::TextDiff::from_lines(old_toml, new_toml);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(2)
+                .header("task file on the host", "new task file")
+                .to_string(),
+        );
+    }
+    for f in new {
+        match old.iter().find(|o| o.path == f.path) {
+            None => out.push_str(&format!("file added:   {} ({} bytes)\n", f.path, f.size)),
+            Some(o) if o.hash != f.hash => {
+                out.push_str(&format!("file changed: {} ({} bytes)\n", f.path, f.size))
+            }
+            Some(o) if o.mode != f.mode => out.push_str(&format!(
+                "file mode:    {} {:o} -> {:o}\n",
+                f.path, o.mode, f.mode
+            )),
+            Some(_) => {}
+        }
+    }
+    for o in old.iter().filter(|o| !new.iter().any(|f| f.path == o.path)) {
+        out.push_str(&format!(
+            "file removed: {} (no longer sent; the copy in the workspace stays)\n",
+            o.path
+        ));
+    }
+    out
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, hash: &str, mode: u32) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            hash: hash.into(),
+            size: 1,
+            mode,
+        }
+    }
+
+    #[test]
+    fn changes_list_the_diff_and_the_files() {
+        let old = [
+            entry("a", "1", 0o644),
+            entry("b", "2", 0o644),
+            entry("c", "3", 0o644),
+        ];
+        let new = [
+            entry("a", "1", 0o755),
+            entry("b", "9", 0o644),
+            entry("d", "4", 0o644),
+        ];
+        let text = describe_changes("commands = [\"x\"]\n", "commands = [\"y\"]\n", &old, &new);
+        for needle in [
+            "-commands = [\"x\"]",
+            "+commands = [\"y\"]",
+            "file mode:    a 644 -> 755",
+            "file changed: b",
+            "file added:   d",
+            "file removed: c",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(describe_changes("x", "x", &old, &old).is_empty());
+    }
+}
