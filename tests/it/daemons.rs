@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tnet_tests::{process_alive, wait_until, write_file, Host};
 
-const INSTALLER: &str = r#"#!/bin/sh
+pub(crate) const INSTALLER: &str = r#"#!/bin/sh
 # Stand-in for the seed's game-server-installer: writes a start script with a
 # low default RAM setting, and counts how often it ran.
 echo ran >> installer-runs.txt
@@ -22,7 +22,7 @@ echo "installed"
 
 /// The seed's daemon example in the seed's spelling; Docker comes with the
 /// Docker issue, so this runs as a plain process.
-const SEED_DAEMON: &str = r#"task_name = "Game Server" # (must be unique)
+pub(crate) const SEED_DAEMON: &str = r#"task_name = "Game Server" # (must be unique)
 task_type = "daemon"
 commands = []
 setup_commands = ["chmod +x ./game-server-installer", "./game-server-installer"]

@@ -2,3 +2,4 @@
 
 mod daemons;
 mod foundation;
+mod shell;

@@ -62,6 +62,16 @@ pub enum Command {
         after_help = "Example:\n  tnet events --json                 # every task on every host\n  tnet events \"Game Server\""
     )]
     Events(EventsArgs),
+    /// Open a shell in a task's workspace (in any state), over tnet's own connection.
+    #[command(
+        after_help = "Example:\n  tnet shell \"Game Server\"              # interactive; `exit` to leave\n  tnet shell lab1/hello -- ls -la         # one command, output streamed"
+    )]
+    Shell(ShellArgs),
+    /// Open the system `ssh` to a task's host, landing in its workspace.
+    #[command(
+        after_help = "Example:\n  tnet ssh hello\n  tnet ssh hello -c 'tail -f out.log' -- -i ~/.ssh/lab_key"
+    )]
+    Ssh(SshArgs),
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
@@ -145,4 +155,39 @@ pub struct EventsArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `tnet shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The task: `name` or `host/name`.
+    pub task: String,
+    /// Use a terminal for CMD too (like `ssh -t`).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run this command instead of an interactive shell.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// `tnet ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The task: `name` or `host/name`.
+    pub task: String,
+    /// Run this command in the workspace instead of a login shell.
+    #[arg(short, long)]
+    pub command: Option<String>,
+    /// The user to log in as (default: what the host advertises).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The address to connect to (default: what the host advertises, else its name).
+    #[arg(long)]
+    pub address: Option<String>,
+    /// The SSH port (default: what the host advertises).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Options passed to `ssh` before the destination.
+    #[arg(last = true)]
+    pub ssh_args: Vec<String>,
 }

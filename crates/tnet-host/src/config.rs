@@ -24,6 +24,15 @@ pub struct HostArgs {
     /// The tasks folder (default: ~/.tasks).
     #[arg(long, env = ENV_HOME, value_name = "DIR")]
     pub home: Option<PathBuf>,
+    /// The address `tnet ssh` should use to reach this machine (default: the host's name).
+    #[arg(long, value_name = "ADDRESS")]
+    pub ssh_address: Option<String>,
+    /// The SSH port `tnet ssh` should use.
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+    /// The user `tnet ssh` should log in as (default: the user running the host).
+    #[arg(long, value_name = "USER")]
+    pub ssh_user: Option<String>,
     /// Zenoh's common options.
     #[command(flatten)]
     pub fabric: FabricArgs,
@@ -38,6 +47,8 @@ pub struct HostConfig {
     pub home: PathBuf,
     /// Zenoh options.
     pub fabric: FabricArgs,
+    /// What `tnet ssh` is told.
+    pub ssh: tnet_proto::msg::SshInfo,
 }
 
 impl HostConfig {
@@ -61,10 +72,26 @@ impl HostConfig {
                 .map(|h| PathBuf::from(h).join(".tasks"))
                 .context("HOME is not set; give the tasks folder with --home or TNET_HOME")?,
         };
+        let user = args
+            .ssh_user
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+            .unwrap_or_else(|| "root".to_owned());
+        let ssh = tnet_proto::msg::SshInfo {
+            user,
+            address: args.ssh_address,
+            port: args.ssh_port,
+        };
         Ok(HostConfig {
             name,
             home,
             fabric: args.fabric,
+            ssh,
         })
     }
 }

@@ -31,6 +31,8 @@ pub struct Shared {
     pub session: zenoh::Session,
     /// How commands are started.
     pub runner: Arc<dyn Runner>,
+    /// What `tnet ssh` is told.
+    pub ssh: tnet_proto::msg::SshInfo,
 }
 
 /// The host: shared state plus the task table.

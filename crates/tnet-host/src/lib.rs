@@ -13,6 +13,7 @@
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
+//! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 
 pub mod blobs;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod logs;
 pub mod paths;
 pub mod runner;
 pub mod server;
+pub mod shell;
 pub mod store;
 pub mod supervisor;
 pub mod workspace;

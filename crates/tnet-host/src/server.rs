@@ -68,6 +68,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         blobs,
         session: session.clone(),
         runner: Arc::new(ProcessRunner),
+        ssh: config.ssh.clone(),
     });
     let host = Arc::new(Host::new(shared));
     host.restore()?;

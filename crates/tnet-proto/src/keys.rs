@@ -42,6 +42,34 @@ pub fn all_events() -> String {
     format!("{ROOT}/{ANY_HOST}/event/*")
 }
 
+/// The keys of one `tnet shell` session `id` (a UUID) on `host`:
+/// `tnet/<host>/shell/<id>/{in,size,out,exit,client}`.
+pub fn shell(host: &str, id: &str, part: ShellPart) -> String {
+    let part = match part {
+        ShellPart::Input => "in",
+        ShellPart::Size => "size",
+        ShellPart::Output => "out",
+        ShellPart::Exit => "exit",
+        ShellPart::Client => "client",
+    };
+    format!("{ROOT}/{host}/shell/{id}/{part}")
+}
+
+/// The channels of a shell session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellPart {
+    /// Client to host: keystrokes (raw bytes).
+    Input,
+    /// Client to host: the window size, JSON `ShellSize`.
+    Size,
+    /// Host to client: terminal output (raw bytes).
+    Output,
+    /// Host to client: the exit code, JSON `ShellExit`.
+    Exit,
+    /// The client's liveliness token: when it goes, the host ends the shell.
+    Client,
+}
+
 /// Publication of each habit run's output: `tnet/<host>/habit/<task>` (design card).
 pub fn habit_output(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/habit/{}", safe_name(task))

@@ -7,6 +7,8 @@ mod hosts;
 mod logs;
 mod ls;
 mod run;
+mod shell;
+mod ssh;
 mod status;
 
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Start(args) => control::run(&client, control::Verb::Start, args).await,
         Command::Restart(args) => control::run(&client, control::Verb::Restart, args).await,
         Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
+        Command::Shell(args) => shell::run(&client, args).await,
+        Command::Ssh(args) => ssh::run(&client, args).await,
         Command::Hosts(args) => hosts::run(&client, args).await,
     }
 }

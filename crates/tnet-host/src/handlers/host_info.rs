@@ -11,5 +11,6 @@ pub fn handle(host: &Host) -> Result<Response, ErrorReply> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         tasks: host.all().len(),
         bytes_received: host.shared.blobs.bytes_received(),
+        ssh: Some(host.shared.ssh.clone()),
     }))
 }

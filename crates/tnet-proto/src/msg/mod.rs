@@ -14,11 +14,11 @@ mod response;
 pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use request::{
-    EditRequest, LogsRequest, MissingBlobsRequest, Request, SubmitRequest, TaskRef,
-    VerifyBlobRequest,
+    EditRequest, LogsRequest, MissingBlobsRequest, Request, ShellExit, ShellRequest, ShellSize,
+    SubmitRequest, TaskRef, VerifyBlobRequest,
 };
 pub use response::{
-    ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, TaskState, TaskStatus,
+    ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, SshInfo, TaskState, TaskStatus,
     TaskSummary,
 };
 
@@ -124,6 +124,7 @@ mod tests {
                 version: "0".into(),
                 tasks: 1,
                 bytes_received: 0,
+                ssh: None,
             }),
             Response::Error(ErrorReply::new(ErrorKind::UnknownTask, "no")),
         ];

@@ -18,6 +18,8 @@ pub enum Request {
     Edit(EditRequest),
     /// Every task on the host.
     List,
+    /// Open a shell in a task's workspace.
+    OpenShell(ShellRequest),
     /// About the host itself.
     HostInfo,
     /// One task in detail.
@@ -91,4 +93,35 @@ pub struct EditRequest {
     pub files: Vec<FileEntry>,
     /// Run the setup commands again.
     pub rerun_setup: bool,
+}
+
+/// See [`Request::OpenShell`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShellRequest {
+    /// The task whose workspace the shell starts in.
+    pub name: String,
+    /// The session's id, a UUID the client chose; it names the session's keys.
+    pub session: String,
+    /// The client's window size, for a terminal; `None` runs without one.
+    pub size: Option<ShellSize>,
+    /// `$TERM` of the client.
+    pub term: Option<String>,
+    /// A command to run instead of an interactive shell.
+    pub command: Option<Vec<String>>,
+}
+
+/// A terminal's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShellSize {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+}
+
+/// How a shell session ended, published on its `exit` key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShellExit {
+    /// The shell's exit code (128 + signal when killed).
+    pub code: i32,
 }

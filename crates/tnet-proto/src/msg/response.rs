@@ -31,6 +31,11 @@ pub enum Response {
     },
     /// About the host itself.
     HostInfo(HostInfo),
+    /// A shell session started; its output follows on its keys.
+    ShellOpened {
+        /// The session id.
+        session: String,
+    },
     /// The request failed.
     Error(ErrorReply),
 }
@@ -205,4 +210,17 @@ pub struct HostInfo {
     pub tasks: usize,
     /// File bytes received since it started (uploads).
     pub bytes_received: u64,
+    /// How to reach it with OpenSSH (`tnet ssh`).
+    pub ssh: Option<SshInfo>,
+}
+
+/// Where `tnet ssh` connects for a host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SshInfo {
+    /// The user to log in as.
+    pub user: String,
+    /// The address to connect to; the host's name when absent.
+    pub address: Option<String>,
+    /// The SSH port.
+    pub port: u16,
 }

@@ -1,0 +1,258 @@
+//! `tnet shell`: interactive shells in a task's workspace, carried over Zenoh.
+//!
+//! Each session has its own keys (`tnet/<host>/shell/<id>/...`): keystrokes
+//! and window sizes come in, terminal output and the exit code go out. The
+//! shell runs on a pseudo-terminal as the leader of its own session, so
+//! colours, full-screen programs and Ctrl-C behave as in any terminal. The
+//! client holds a liveliness token for the session; when it goes (the client
+//! quit or was killed), the host hangs up the shell's whole process group, so
+//! no shell is left behind.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tnet_proto::keys::{self, ShellPart};
+use tnet_proto::msg::{self, ShellExit, ShellSize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zenoh::qos::CongestionControl;
+use zenoh::sample::SampleKind;
+
+/// What a session runs, decided by the handler.
+pub struct ShellPlan {
+    /// The host's name, for keys.
+    pub host: String,
+    /// The session id.
+    pub session: String,
+    /// The workspace, the working directory.
+    pub workdir: PathBuf,
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// A terminal of this size, or plain pipes.
+    pub size: Option<ShellSize>,
+}
+
+/// The shell to start: the host user's login shell, else bash, else sh.
+pub fn login_shell() -> String {
+    std::env::var("SHELL")
+        .ok()
+        .filter(|s| std::path::Path::new(s).is_file())
+        .or_else(|| {
+            std::path::Path::new("/bin/bash")
+                .is_file()
+                .then(|| "/bin/bash".to_owned())
+        })
+        .unwrap_or_else(|| "/bin/sh".to_owned())
+}
+
+/// Errors of starting a session.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    /// Zenoh refused a declaration.
+    #[error("cannot set up the session's keys: {0}")]
+    Fabric(String),
+    /// The program could not start.
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// What was started.
+        program: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// Starts a session and returns once its keys are declared, so the client
+/// can send keystrokes as soon as it has the answer.
+pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), ShellError> {
+    let key = |part| keys::shell(&plan.host, &plan.session, part);
+    let fabric = |e: zenoh::Error| ShellError::Fabric(e.to_string());
+    let input = session
+        .declare_subscriber(key(ShellPart::Input))
+        .await
+        .map_err(fabric)?;
+    let resize = session
+        .declare_subscriber(key(ShellPart::Size))
+        .await
+        .map_err(fabric)?;
+    let client = session
+        .liveliness()
+        .declare_subscriber(key(ShellPart::Client))
+        .history(true)
+        .await
+        .map_err(fabric)?;
+    let output = session
+        .declare_publisher(key(ShellPart::Output))
+        .congestion_control(CongestionControl::Block)
+        .await
+        .map_err(fabric)?;
+    let exit_key = key(ShellPart::Exit);
+    let program = plan.argv.first().cloned().unwrap_or_else(login_shell);
+    let spawn_err = |source| ShellError::Spawn {
+        program: program.clone(),
+        source,
+    };
+
+    match plan.size {
+        Some(size) => {
+            let (pty, pts) =
+                pty_process::open().map_err(|e| spawn_err(std::io::Error::other(e)))?;
+            let _ = pty.resize(pty_process::Size::new(size.rows, size.cols));
+            let mut cmd = pty_process::Command::new(&program)
+                .args(&plan.argv[1.min(plan.argv.len())..])
+                .current_dir(&plan.workdir)
+                .envs(plan.env.iter().map(|(k, v)| (k, v)))
+                .kill_on_drop(true);
+            if plan.argv.is_empty() {
+                // A login shell reads the user's profile, as ssh would.
+                cmd = pty_process::Command::new(&program)
+                    .arg("-l")
+                    .current_dir(&plan.workdir)
+                    .envs(plan.env.iter().map(|(k, v)| (k, v)))
+                    .kill_on_drop(true);
+            }
+            let mut child = cmd
+                .spawn(pts)
+                .map_err(|e| spawn_err(std::io::Error::other(e)))?;
+            let pgid = child.id();
+            let (mut reader, mut writer) = pty.into_split();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut status = None;
+                loop {
+                    tokio::select! {
+                        n = reader.read(&mut buf) => match n {
+                            // EIO: every process holding the terminal is gone.
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => { let _ = output.put(buf[..n].to_vec()).await; }
+                        },
+                        sample = input.recv_async() => match sample {
+                            Ok(s) => { let _ = writer.write_all(&s.payload().to_bytes()).await; }
+                            Err(_) => break,
+                        },
+                        sample = resize.recv_async() => {
+                            if let Ok(size) = sample.map_err(drop).and_then(|s| msg::decode::<ShellSize>(&s.payload().to_bytes()).map_err(drop)) {
+                                let _ = writer.resize(pty_process::Size::new(size.rows, size.cols));
+                            }
+                        },
+                        sample = client.recv_async() => {
+                            if sample.map(|s| s.kind() == SampleKind::Delete).unwrap_or(true) {
+                                tracing::info!("shell client went away; hanging up its shell");
+                                hang_up(pgid);
+                                break;
+                            }
+                        },
+                        s = child.wait(), if status.is_none() => {
+                            status = Some(s);
+                            // What the shell left running in the background goes
+                            // with it, and the terminal then reads as closed.
+                            hang_up(pgid);
+                        }
+                    }
+                }
+                hang_up(pgid);
+                let status = match status {
+                    Some(s) => s.ok(),
+                    None => tokio::time::timeout(Duration::from_secs(5), child.wait())
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                };
+                let _ = session
+                    .put(
+                        &exit_key,
+                        msg::encode(&ShellExit {
+                            code: code_of(status),
+                        }),
+                    )
+                    .await;
+            });
+        }
+        None => {
+            let mut child = tokio::process::Command::new(&program)
+                .args(&plan.argv[1.min(plan.argv.len())..])
+                .current_dir(&plan.workdir)
+                .envs(plan.env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(spawn_err)?;
+            let pgid = child.id();
+            let mut stdin = child.stdin.take();
+            let mut stdout = child.stdout.take().expect("stdout was piped");
+            let mut stderr = child.stderr.take().expect("stderr was piped");
+            tokio::spawn(async move {
+                let (mut out_buf, mut err_buf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+                let (mut out_open, mut err_open) = (true, true);
+                loop {
+                    tokio::select! {
+                        n = stdout.read(&mut out_buf), if out_open => match n {
+                            Ok(0) | Err(_) => out_open = false,
+                            Ok(n) => { let _ = output.put(out_buf[..n].to_vec()).await; }
+                        },
+                        n = stderr.read(&mut err_buf), if err_open => match n {
+                            Ok(0) | Err(_) => err_open = false,
+                            Ok(n) => { let _ = output.put(err_buf[..n].to_vec()).attachment("stderr").await; }
+                        },
+                        sample = input.recv_async(), if stdin.is_some() => match sample {
+                            // An empty message is the end of the client's input.
+                            Ok(s) if s.payload().is_empty() => { stdin = None; }
+                            Ok(s) => {
+                                if let Some(w) = stdin.as_mut() {
+                                    if w.write_all(&s.payload().to_bytes()).await.is_err() { stdin = None; }
+                                }
+                            }
+                            Err(_) => stdin = None,
+                        },
+                        sample = client.recv_async() => {
+                            if sample.map(|s| s.kind() == SampleKind::Delete).unwrap_or(true) {
+                                hang_up(pgid);
+                                break;
+                            }
+                        },
+                        else => break,
+                    }
+                    if !out_open && !err_open {
+                        break;
+                    }
+                }
+                let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                hang_up(pgid);
+                let _ = session
+                    .put(
+                        &exit_key,
+                        msg::encode(&ShellExit {
+                            code: code_of(status),
+                        }),
+                    )
+                    .await;
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Ends a session's process group: HUP, as a closed terminal would.
+fn hang_up(pgid: Option<u32>) {
+    if let Some(p) = pgid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = killpg(Pid::from_raw(p), Signal::SIGHUP);
+        let _ = killpg(Pid::from_raw(p), Signal::SIGCONT);
+    }
+}
+
+fn code_of(status: Option<std::process::ExitStatus>) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+        None => 255,
+    }
+}
