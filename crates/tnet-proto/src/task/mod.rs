@@ -14,9 +14,11 @@
 //! - [`problems`]: positions, "did you mean", the error shown to the user.
 //! - [`schedule`]: a habit's `time_between_runs`.
 //! - [`names`]: task names as folder names and key-expression chunks.
+//! - [`generate`]: the other way: a commented task file from a `TaskSpec`.
 
 mod details;
 mod fields;
+pub mod generate;
 pub mod names;
 pub mod parse;
 pub mod problems;
@@ -24,6 +26,7 @@ pub mod schedule;
 #[cfg(test)]
 mod tests;
 
+pub use generate::{generate, Placeholder};
 pub use names::safe_name;
 pub use parse::parse_task;
 pub use problems::{Problem, TaskFileError};
