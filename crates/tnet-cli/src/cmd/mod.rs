@@ -1,6 +1,7 @@
 //! One file per verb; [`run`] dispatches from one `match`.
 
 mod control;
+mod generate;
 mod hosts;
 mod logs;
 mod ls;
@@ -13,6 +14,7 @@ use anyhow::Context;
 
 use crate::args::{Cli, Command};
 use crate::client::Client;
+use tnet_proto::fabric::FabricArgs;
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -21,10 +23,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         "--timeout must be a positive number of seconds"
     );
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let client = Client::open(&cli.fabric, timeout)
-        .await
-        .context("cannot reach the tnet network")?;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return generate::run(cli.generate, &cli.fabric, timeout).await;
+    };
+    anyhow::ensure!(
+        !cli.generate.any(),
+        "the task-file flags (--type, --run, --generate-only, ...) go without a subcommand: `tnet --generate-only --type=daemon ...`"
+    );
+    let client = connect(&cli.fabric, timeout).await?;
+    match command {
         Command::Run(args) => run::run(&client, args).await,
         Command::Ls(args) => ls::run(&client, args).await,
         Command::Status(args) => status::run(&client, args).await,
@@ -35,4 +42,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
         Command::Hosts(args) => hosts::run(&client, args).await,
     }
+}
+
+/// Opens the session every verb that talks to hosts uses.
+pub(crate) async fn connect(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Client> {
+    Client::open(fabric, timeout)
+        .await
+        .context("cannot reach the tnet network")
 }

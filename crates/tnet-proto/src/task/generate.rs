@@ -11,7 +11,7 @@
 
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
-use super::{Notifier, TaskSpec, TaskType};
+use super::{TaskSpec, TaskType};
 
 /// A value the user did not give, that generation filled in so the file
 /// parses; its comment says so, so the user knows to change it.
@@ -104,19 +104,19 @@ pub fn document(spec: &TaskSpec, placeholders: &[Placeholder]) -> DocumentMut {
     put(
         &mut task,
         "on_end",
-        notifier(notify.on_end),
+        notify.on_end.as_str(),
         &["After any end of a run: none | email | qmail (kept in the host's inbox, `tnet inbox`)."],
     );
     put(
         &mut task,
         "on_fail",
-        notifier(notify.on_fail),
+        notify.on_fail.as_str(),
         &["After a run that failed; see on_end."],
     );
     put(
         &mut task,
         "on_success",
-        notifier(notify.on_success),
+        notify.on_success.as_str(),
         &["After a run that succeeded; see on_end."],
     );
     top.insert("task_details", Item::Table(task));
@@ -238,14 +238,6 @@ fn docker_table(spec: &TaskSpec) -> Table {
     t
 }
 
-fn notifier(notifier: Notifier) -> &'static str {
-    match notifier {
-        Notifier::None => "none",
-        Notifier::Email => "email",
-        Notifier::Qmail => "qmail",
-    }
-}
-
 /// An empty table whose header carries `comment`, after a blank line.
 fn table(comment: &[&str]) -> Table {
     let mut t = Table::new();
@@ -287,7 +279,7 @@ fn list(items: &[String]) -> Array {
 mod tests {
     use super::*;
     use crate::task::{
-        parse_task, DaemonDetails, DockerSettings, HabitDetails, Notifications, Schedule,
+        parse_task, DaemonDetails, DockerSettings, HabitDetails, Notifications, Notifier, Schedule,
         ServiceDetails,
     };
 

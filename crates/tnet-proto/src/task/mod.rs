@@ -36,6 +36,7 @@ use serde::Serialize;
 
 /// The three kinds of work a host does (SPEC 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskType {
     /// Kept running in the background, restarted by policy.
@@ -65,6 +66,7 @@ impl std::fmt::Display for TaskType {
 
 /// How a task's outcome is announced (SPEC 11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Notifier {
     /// Nothing is sent.
@@ -79,6 +81,15 @@ pub enum Notifier {
 impl Notifier {
     /// Every accepted spelling, for "did you mean" hints and help texts.
     pub const ALL: [&'static str; 3] = ["none", "email", "qmail"];
+
+    /// The spelling used in task files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notifier::None => "none",
+            Notifier::Email => "email",
+            Notifier::Qmail => "qmail",
+        }
+    }
 }
 
 /// `[task_details]`: who hears about the task's outcomes.
