@@ -1,7 +1,7 @@
 //! Task files from the command line, as the seed's "Client Formatting" shows
-//! them: the real `tnet` binary in a temporary folder, and `--edit` with a
-//! scripted editor, answered through a real pseudo-terminal. Every wait on
-//! the terminal has a timeout.
+//! them: the real `tnet` binary in a temporary folder, `--edit` with a
+//! scripted editor, and `--menu` driven with key presses through a real
+//! pseudo-terminal. Every wait on the terminal has a timeout.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,10 @@ use expectrl::session::OsSession as Session;
 use expectrl::{Eof, Expect};
 use tnet_proto::task::{parse_task, Notifier, TaskSpec, TaskType};
 
+const DOWN: &str = "\x1b[B";
 const ENTER: &str = "\r";
+/// Erases what an input prompt starts with (more than any name here).
+const ERASE: &str = "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f";
 /// How long any one screen may take to appear.
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -82,6 +85,12 @@ fn expect(session: &mut Session, text: &str) -> String {
         Ok(found) => String::from_utf8_lossy(found.before()).into_owned(),
         Err(err) => panic!("waiting for {text:?}: {err}"),
     }
+}
+
+/// Sends `keys`, then waits for `then`.
+fn press(session: &mut Session, keys: &str, then: &str) -> String {
+    session.send(keys).expect("keys are sent");
+    expect(session, then)
 }
 
 /// Waits for the program to end and returns its exit code.
@@ -399,6 +408,121 @@ fn declining_to_edit_again_keeps_the_file_and_fails() {
     assert_ne!(exit_code(session), 0);
     let text = std::fs::read_to_string(dir.path().join("habittask.toml")).expect("kept");
     assert!(text.contains("time_between_runs = \"soon\""), "{text}");
+}
+
+/// Seed: `tnet --generate-only --menu`: the type with the arrow keys, then
+/// the details, each change marked `(*unsaved)`, then "Write Changes".
+#[test]
+fn menu_writes_a_habit() {
+    let dir = project();
+    let mut s = spawn_on_terminal(dir.path(), &["--generate-only", "--menu"], None);
+    expect(&mut s, "Which type of task do you want?");
+    expect(
+        &mut s,
+        "->  Daemon  (Task runs as a background process, like a web server)",
+    );
+    expect(
+        &mut s,
+        "    Habit   (Task runs every X interval, like a system backup)",
+    );
+    expect(
+        &mut s,
+        "    Service (Task runs when requested, like a printer request)",
+    );
+    press(&mut s, DOWN, "->  Habit   (Task runs every X interval");
+    press(&mut s, ENTER, "Habit selected.");
+    expect(&mut s, "Choose a detail to edit (or 'q' to exit):");
+    expect(&mut s, "->  Task Type: habit (*unsaved)");
+
+    // Task Name.
+    press(&mut s, DOWN, "->  Task Name");
+    press(&mut s, ENTER, "Task name: ");
+    s.send(ERASE).expect("keys");
+    press(
+        &mut s,
+        "temperature_monitor\r",
+        "->  Task Name: temperature_monitor (*unsaved)",
+    );
+
+    // Commands: add one.
+    press(&mut s, DOWN, "->  Commands: (none)");
+    press(&mut s, ENTER, "->  Add a command");
+    press(&mut s, ENTER, "New command: ");
+    press(&mut s, "python3 read_temp.py\r", "->  python3 read_temp.py");
+    press(&mut s, "q", "->  Commands: python3 read_temp.py (*unsaved)");
+
+    // Files: a glob, expanded.
+    press(&mut s, &DOWN.repeat(2), "->  Files: (none)");
+    press(&mut s, ENTER, "->  Add a file, folder or glob");
+    press(&mut s, ENTER, "New file, folder or glob: ");
+    press(&mut s, "*.py\r", "->  myscript.py");
+    press(&mut s, "q", "->  Files: myscript.py (*unsaved)");
+
+    // Habit Settings: the interval.
+    press(&mut s, DOWN, "->  Habit Settings: (interval not set)");
+    press(&mut s, ENTER, "->  time_between_runs: (not set)");
+    press(&mut s, ENTER, "time_between_runs (");
+    press(&mut s, "10m\r", "->  time_between_runs: 10m");
+    press(&mut s, "q", "->  Habit Settings: every 10m (*unsaved)");
+
+    // Notifications: on_fail by email.
+    press(&mut s, DOWN, "->  Notifications");
+    press(&mut s, ENTER, "->  on_end: none");
+    press(&mut s, DOWN, "->  on_fail: none");
+    press(&mut s, ENTER, "->  none");
+    press(&mut s, DOWN, "->  email");
+    press(&mut s, ENTER, "->  on_fail: email");
+    press(&mut s, "q", "->  Notifications (*unsaved)");
+
+    // Write Changes: written, and nothing is unsaved any more.
+    press(&mut s, &DOWN.repeat(2), "->  Write Changes");
+    press(&mut s, ENTER, "wrote habittask.toml");
+    let menu = expect(&mut s, "->  Write Changes");
+    assert!(!menu.contains("(*unsaved)"), "{menu}");
+    press(&mut s, "q", "exiting...");
+    assert_eq!(exit_code(s), 0);
+
+    let spec = read_task(&dir.path().join("habittask.toml"));
+    assert_eq!(spec.name, "temperature_monitor");
+    assert_eq!(spec.task_type, TaskType::Habit);
+    assert_eq!(spec.commands, ["python3 read_temp.py"]);
+    assert_eq!(spec.necessary_files, ["myscript.py"]);
+    assert_eq!(spec.notify.on_fail, Notifier::Email);
+    assert_eq!(spec.habit.expect("habit").time_between_runs.as_str(), "10m");
+}
+
+/// `q` leaves the menu without writing anything.
+#[test]
+fn menu_quit_writes_nothing() {
+    let dir = project();
+    let mut s = spawn_on_terminal(dir.path(), &["--generate-only", "--menu"], None);
+    expect(&mut s, "->  Daemon  (Task runs as a background process");
+    press(&mut s, ENTER, "Daemon selected.");
+    expect(&mut s, "->  Task Type: daemon (*unsaved)");
+    press(&mut s, DOWN, "->  Task Name");
+    press(&mut s, ENTER, "Task name: ");
+    s.send(ERASE).expect("keys");
+    press(&mut s, "game\r", "->  Task Name: game (*unsaved)");
+    press(&mut s, "q", "exiting...");
+    assert_eq!(exit_code(s), 0);
+    let tomls: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .collect();
+    assert!(tomls.is_empty(), "{tomls:?}");
+}
+
+#[test]
+fn menu_refuses_without_a_terminal() {
+    let dir = project();
+    let out = tnet(dir.path(), &["--generate-only", "--menu"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--menu needs a terminal"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

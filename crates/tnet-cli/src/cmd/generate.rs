@@ -1,5 +1,5 @@
-//! `tnet` without a subcommand: write a task file from the flags and the
-//! editor, then submit it like `tnet run` unless `--generate-only`.
+//! `tnet` without a subcommand: write a task file from the flags, the editor
+//! or the menu, then submit it like `tnet run` unless `--generate-only`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tnet_proto::task::{parse_task, Placeholder};
 
 use crate::args::{Cli, GenerateArgs};
 use crate::editor::{edit_until_valid, Edited};
-use crate::generate::{file_base, render, target_path, write_file, Draft, Missing};
+use crate::generate::{file_base, menu, render, target_path, write_file, Draft, Missing};
 
 /// Generates (and submits) a task file; returns the exit code.
 pub async fn run(args: GenerateArgs, fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<u8> {
@@ -21,7 +21,7 @@ pub async fn run(args: GenerateArgs, fabric: &FabricArgs, timeout: Duration) -> 
         return Ok(2);
     }
     tokio::spawn(on_ctrl_c());
-    // The editor owns the terminal until it is done.
+    // The menu and the editor own the terminal until they are done.
     let written = tokio::task::block_in_place(|| write(&args))?;
     let Some(path) = written else {
         return Ok(0);
@@ -38,20 +38,28 @@ pub async fn run(args: GenerateArgs, fabric: &FabricArgs, timeout: Duration) -> 
 }
 
 /// Ctrl-C: ignored while the editor runs (it is the editor's key), else it
-/// ends tnet.
+/// ends tnet with the terminal's cursor back (the menu hides it).
 async fn on_ctrl_c() {
     while tokio::signal::ctrl_c().await.is_ok() {
         if !crate::editor::is_editing() {
+            let _ = dialoguer::console::Term::stderr().show_cursor();
             eprintln!();
             std::process::exit(130);
         }
     }
 }
 
-/// Writes the task file as the flags say; returns where (`None`: nothing written).
+/// Writes the task file as the flags say; returns where, or `None` when
+/// the user left the menu without writing.
 fn write(args: &GenerateArgs) -> anyhow::Result<Option<PathBuf>> {
+    if args.menu {
+        let task_type = args.task_type.unwrap_or(tnet_proto::task::TaskType::Daemon);
+        let base = file_base(&target_path(args.output.as_deref(), task_type))?;
+        let draft = Draft::from_args(args, &base)?;
+        return menu::run(draft, args.output.clone(), args.force);
+    }
     let Some(task_type) = args.task_type else {
-        bail!("say which task: --type daemon, habit or service");
+        bail!("say which task: --type daemon, habit or service (or --menu to be asked)");
     };
     let foreign = args.foreign_flags(task_type);
     if !foreign.is_empty() {

@@ -1,5 +1,5 @@
 //! The flags of `tnet` without a subcommand: one per task-file field, and how
-//! the file is produced (`--generate-only`, `--edit`, `-o`, `--force`).
+//! the file is produced (`--generate-only`, `--edit`, `--menu`, `-o`, `--force`).
 
 use std::path::PathBuf;
 
@@ -14,8 +14,11 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub generate_only: bool,
     /// Open the generated file in $VISUAL, $EDITOR or vi, and check it when the editor closes.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "menu")]
     pub edit: bool,
+    /// Walk through an interactive menu: the type, then each detail, then "Write Changes".
+    #[arg(long)]
+    pub menu: bool,
     /// The task's type.
     #[arg(long = "type", value_name = "TYPE", ignore_case = true)]
     pub task_type: Option<TaskType>,

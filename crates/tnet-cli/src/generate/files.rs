@@ -1,4 +1,4 @@
-//! `--files` as they are written into `necessary_files`.
+//! `--files` (and the menu's Files) as they are written into `necessary_files`.
 //!
 //! Globs are expanded here, when the file is generated, the way a shell would
 //! (`*` skips dot files, matches are sorted), so the file lists what will be

@@ -1,15 +1,17 @@
-//! Task files from the command line (SPEC 10, "Generation"): flags fill a
-//! [`Draft`], which becomes a `TaskSpec`, which
+//! Task files from the command line (SPEC 10, "Generation"): flags or the
+//! interactive menu fill a [`Draft`], which becomes a `TaskSpec`, which
 //! `tnet_proto::task::generate` writes as a commented file.
 //!
 //! - [`args`]: the flags.
 //! - [`files`]: `--files` expanded into `necessary_files`.
+//! - [`menu`]: the seed's interactive menu.
 //!
 //! Every file is checked with the real parser before it is written, and an
 //! existing file is never overwritten without `--force`.
 
 pub mod args;
 pub mod files;
+pub mod menu;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
