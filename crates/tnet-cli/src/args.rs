@@ -60,6 +60,19 @@ pub enum Command {
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  tnet completions bash > ~/.local/share/bash-completion/completions/tnet\n  tnet completions zsh > \"${fpath[1]}/_tnet\"\n  tnet completions fish > ~/.config/fish/completions/tnet.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+/// `tnet completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `tnet run`.

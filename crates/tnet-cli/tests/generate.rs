@@ -536,3 +536,22 @@ fn generation_flags_do_not_mix_with_subcommands() {
         stderr(&out)
     );
 }
+
+#[test]
+fn completions_for_each_shell() {
+    let dir = project();
+    for (shell, marker) in [
+        ("bash", "_tnet()"),
+        ("zsh", "#compdef tnet"),
+        ("fish", "complete -c tnet"),
+    ] {
+        let out = tnet(dir.path(), &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}:\n{script}");
+        assert!(
+            script.contains("generate-only"),
+            "{shell} completes the generation flags"
+        );
+    }
+}

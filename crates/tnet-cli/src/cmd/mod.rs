@@ -1,5 +1,6 @@
 //! One file per verb; [`run`] dispatches from one `match`.
 
+mod completions;
 mod control;
 mod generate;
 mod hosts;
@@ -30,6 +31,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         !cli.generate.any(),
         "the task-file flags (--type, --run, --generate-only, ...) go without a subcommand: `tnet --generate-only --type=daemon ...`"
     );
+    if let Command::Completions(args) = &command {
+        // Needs no host, so it opens no session.
+        return completions::run(args);
+    }
     let client = connect(&cli.fabric, timeout).await?;
     match command {
         Command::Run(args) => run::run(&client, args).await,
@@ -41,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Restart(args) => control::run(&client, control::Verb::Restart, args).await,
         Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
         Command::Hosts(args) => hosts::run(&client, args).await,
+        Command::Completions(args) => completions::run(&args),
     }
 }
 
