@@ -229,7 +229,13 @@ impl Drop for Host {
 
 /// Runs the real `tnet` connected to `endpoints`, with scouting off.
 pub fn tnet(endpoints: &[&str], args: &[&str]) -> Output {
+    tnet_with_env(endpoints, args, &[])
+}
+
+/// [`tnet`] with extra environment variables (`EDITOR`...).
+pub fn tnet_with_env(endpoints: &[&str], args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(bin("tnet"))
+        .envs(env.iter().copied())
         .arg("--connect")
         .arg(endpoints.join(","))
         .args(args)

@@ -324,3 +324,49 @@ fn logs_follow_across_restarts() {
         l.contains("[tnet]") && l.contains("restarting")
     });
 }
+
+#[test]
+fn editing_the_hosts_copy_in_an_editor_restarts_the_daemon() {
+    let host = Host::start("editor");
+    let dir = tempfile::tempdir().expect("dir");
+    let toml = "task_name = \"versioned\"\ntask_type = \"daemon\"\ncommands = [\"echo version-one; sleep 100\"]\n";
+    let file = write_file(dir.path(), "v.toml", toml, 0o644);
+    host.tnet(&["run", path_str(&file)]).ok();
+    wait_until(Duration::from_secs(10), "version one runs", || {
+        host.tnet(&["logs", "versioned"])
+            .ok()
+            .stdout
+            .contains("version-one")
+            .then_some(())
+    });
+    // A scripted editor: what a user would do in $EDITOR.
+    let editor = write_file(
+        dir.path(),
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/version-one/version-two/' \"$1\"\n",
+        0o755,
+    );
+    let out = tnet_tests::tnet_with_env(
+        &[&host.endpoint()],
+        &["edit", "versioned"],
+        &[("EDITOR", path_str(&editor)), ("VISUAL", "")],
+    );
+    assert!(out.success, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("+commands = [\"echo version-two; sleep 100\"]"),
+        "{out:?}"
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the daemon restarted on the new definition",
+        || {
+            host.tnet(&["logs", "versioned"])
+                .ok()
+                .stdout
+                .contains("version-two")
+                .then_some(())
+        },
+    );
+    assert_eq!(host.state("versioned").as_deref(), Some("running"));
+}

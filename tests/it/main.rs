@@ -2,4 +2,5 @@
 
 mod daemons;
 mod foundation;
+mod generate;
 mod shell;

@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use tnet_proto::fabric::FabricArgs;
 
+pub use crate::generate::args::GenerateArgs;
+
 /// tnet: hand work to the machines on your network and keep an eye on it.
 #[derive(Debug, Parser)]
 #[command(
     name = "tnet",
     version,
     about,
-    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
+    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n\nWithout a subcommand, tnet writes a task file from flags and submits it (only writes it with --generate-only):\n  tnet --generate-only --type=service --run=\"myscript.py\" --files=./*   # writes servicetask.toml\n  tnet --generate-only --name=temperature_monitor --type=habit --edit  # writes habittask.toml, opens $EDITOR\n  tnet --generate-only --menu                                           # an interactive menu\n  tnet --type=habit --name=price --run='./price.sh' --every=5m          # writes habittask.toml and submits it\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
 )]
 pub struct Cli {
     /// Zenoh's common options.
@@ -20,9 +22,12 @@ pub struct Cli {
     /// Seconds to wait for hosts to answer.
     #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
-    /// What to do.
+    /// Generation flags, used when no subcommand is given.
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+    /// What to do; none to generate a task file from the flags.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The verbs.
@@ -75,6 +80,19 @@ pub enum Command {
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  tnet completions bash > ~/.local/share/bash-completion/completions/tnet\n  tnet completions zsh > \"${fpath[1]}/_tnet\"\n  tnet completions fish > ~/.config/fish/completions/tnet.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+/// `tnet completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `tnet run`.
@@ -137,6 +155,7 @@ pub struct EditArgs {
     /// The task: `name` or `host/name`.
     pub task: String,
     /// The new task file; its `necessary_files` are read from its folder.
+    /// Without it, the host's copy opens in $VISUAL/$EDITOR.
     #[arg(long, short)]
     pub file: Option<PathBuf>,
     /// Run the setup commands again before the commands.

@@ -8,12 +8,16 @@
 //! - [`files`]: which local files a task sends, and where they land (SPEC 3.4).
 //! - [`upload`]: content-hashed, chunked upload of those files.
 //! - [`output`]: tables and JSON for people and scripts.
+//! - [`generate`]: task files from flags or the interactive menu (no subcommand).
+//! - [`editor`]: editing a file in `$EDITOR` until it is valid.
 //! - [`cmd`]: one file per verb.
 
 pub mod args;
 pub mod client;
 pub mod cmd;
+pub mod editor;
 pub mod files;
+pub mod generate;
 pub mod output;
 pub mod target;
 pub mod upload;

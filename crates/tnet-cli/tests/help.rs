@@ -20,8 +20,20 @@ fn every_verb_has_help_with_an_example() {
     let top = help(&[]);
     assert!(top.contains("Example"), "{top}");
     for verb in [
-        "run", "edit", "events", "shell", "ssh", "ls", "status", "logs", "stop", "start",
-        "restart", "rm", "hosts",
+        "run",
+        "edit",
+        "events",
+        "shell",
+        "ssh",
+        "ls",
+        "status",
+        "logs",
+        "stop",
+        "start",
+        "restart",
+        "rm",
+        "hosts",
+        "completions",
     ] {
         assert!(top.contains(verb), "`tnet --help` does not list {verb}");
         let text = help(&[verb]);

@@ -13,13 +13,10 @@ use tnet_proto::task::parse_task;
 
 use crate::args::EditArgs;
 use crate::client::Client;
-use crate::{files, target, upload};
+use crate::{editor, files, target, upload};
 
 /// Changes a task.
 pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
-    let Some(path) = args.file.clone() else {
-        bail!("give the new task file with --file FILE (run it from the folder that holds the task's files)");
-    };
     let t = target::resolve(client, &args.task).await?;
     let status = match client
         .ask_host(
@@ -33,16 +30,35 @@ pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
         Response::Status(s) => s,
         other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read the task file {}", path.display()))?;
-    let file_name = path.to_string_lossy().into_owned();
-    let spec = parse_task(&file_name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let task_dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let local = files::collect(task_dir, &spec.necessary_files)?;
-    let entries = upload::hash_all(&local).await?;
+    let (file_name, text, local, entries) = match &args.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the task file {}", path.display()))?;
+            let file_name = path.to_string_lossy().into_owned();
+            let spec = parse_task(&file_name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let task_dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let local = files::collect(task_dir, &spec.necessary_files)?;
+            let entries = upload::hash_all(&local).await?;
+            (file_name, text, local, entries)
+        }
+        None => {
+            let Some(text) = edit_hosts_copy(&status.summary.name, &status.task_toml)? else {
+                eprintln!("nothing changed");
+                return Ok(1);
+            };
+            // The host's copy names the files as they were sent; they are not
+            // sent again from here (they may not exist on this machine).
+            (
+                format!("{}.toml", tnet_proto::task::safe_name(&status.summary.name)),
+                text,
+                Vec::new(),
+                status.files.clone(),
+            )
+        }
+    };
 
     let changes = describe_changes(&status.task_toml, &text, &status.files, &entries);
     if changes.is_empty() && !args.rerun_setup {
@@ -73,6 +89,33 @@ pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
         other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
     }
     Ok(0)
+}
+
+/// Opens the host's copy of a task file in `$VISUAL`/`$EDITOR` until it is
+/// valid (like `crontab -e`). `None` when the user gave up on an invalid file.
+fn edit_hosts_copy(name: &str, task_toml: &str) -> anyhow::Result<Option<String>> {
+    let dir = tempfile::Builder::new().prefix("tnet-edit-").tempdir()?;
+    let path = dir
+        .path()
+        .join(format!("{}.toml", tnet_proto::task::safe_name(name)));
+    std::fs::write(&path, task_toml)?;
+    let file_name = path.to_string_lossy().into_owned();
+    let old_files = parse_task(&file_name, task_toml)
+        .map(|s| s.necessary_files)
+        .unwrap_or_default();
+    match editor::edit_until_valid(&path, |text| {
+        parse_task(&file_name, text).map(|s| (text.to_owned(), s))
+    })? {
+        editor::Edited::GaveUp => Ok(None),
+        editor::Edited::Valid((text, spec)) => {
+            if spec.necessary_files != old_files {
+                eprintln!(
+                    "note: necessary_files changed, but editing the host's copy sends no files; to send them, run `tnet edit {name} --file FILE` from their folder"
+                );
+            }
+            Ok(Some(text))
+        }
+    }
 }
 
 /// A unified diff of the task file and a list of files added, changed and

@@ -10,18 +10,28 @@ use crate::{files, output, upload};
 
 /// Submits a task.
 pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read the task file {}", args.file.display()))?;
-    let file_name = args.file.to_string_lossy().into_owned();
+    submit(client, &args.file, args.host.as_deref(), args.json).await
+}
+
+/// Submits the task file at `file` to `host` (or the only host that is up);
+/// prints the created task, as JSON with `json`.
+pub async fn submit(
+    client: &Client,
+    file: &std::path::Path,
+    host: Option<&str>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the task file {}", file.display()))?;
+    let file_name = file.to_string_lossy().into_owned();
     // Every problem of the file is shown before anything is sent.
     let spec = parse_task(&file_name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let task_dir = args
-        .file
+    let task_dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     let local = files::collect(task_dir, &spec.necessary_files)?;
-    let host = pick_host(client, args.host.as_deref()).await?;
+    let host = pick_host(client, host).await?;
     let (entries, stats) = upload::upload(client, &host, &local).await?;
     eprintln!(
         "{} file(s): {} sent ({} bytes), {} already on `{host}`",
@@ -36,7 +46,7 @@ pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<u8> {
         files: entries,
     };
     match client.ask_host(&host, Request::Submit(request)).await? {
-        Response::Task(task) if args.json => output::json(&task)?,
+        Response::Task(task) if json => output::json(&task)?,
         Response::Task(task) => println!(
             "{}/{}: {} ({})",
             task.host, task.name, task.state, task.task_type

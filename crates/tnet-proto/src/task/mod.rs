@@ -14,9 +14,11 @@
 //! - [`problems`]: positions, "did you mean", the error shown to the user.
 //! - [`schedule`]: a habit's `time_between_runs`.
 //! - [`names`]: task names as folder names and key-expression chunks.
+//! - [`generate`]: the other way: a commented task file from a `TaskSpec`.
 
 mod details;
 mod fields;
+pub mod generate;
 pub mod names;
 pub mod parse;
 pub mod problems;
@@ -24,6 +26,8 @@ pub mod schedule;
 #[cfg(test)]
 mod tests;
 
+pub use details::DEFAULT_STOP_GRACE;
+pub use generate::{generate, Placeholder};
 pub use names::safe_name;
 pub use parse::parse_task;
 pub use problems::{Problem, TaskFileError};
@@ -35,6 +39,7 @@ use serde::Serialize;
 
 /// The three kinds of work a host does (SPEC 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskType {
     /// Kept running in the background, restarted by policy.
@@ -64,6 +69,7 @@ impl std::fmt::Display for TaskType {
 
 /// How a task's outcome is announced (SPEC 11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Notifier {
     /// Nothing is sent.
@@ -78,6 +84,15 @@ pub enum Notifier {
 impl Notifier {
     /// Every accepted spelling, for "did you mean" hints and help texts.
     pub const ALL: [&'static str; 3] = ["none", "email", "qmail"];
+
+    /// The spelling used in task files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notifier::None => "none",
+            Notifier::Email => "email",
+            Notifier::Qmail => "qmail",
+        }
+    }
 }
 
 /// `[task_details]`: who hears about the task's outcomes.
