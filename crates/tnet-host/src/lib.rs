@@ -9,6 +9,7 @@
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group today).
 //! - [`logs`]: each task's output, capped on disk and published live.
+//! - [`scheduler`]: when a habit runs, as pure functions of times.
 //! - [`supervisor`]: one actor per task that owns its process.
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
@@ -21,6 +22,7 @@ pub mod host;
 pub mod logs;
 pub mod paths;
 pub mod runner;
+pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod supervisor;
