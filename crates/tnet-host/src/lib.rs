@@ -13,11 +13,13 @@
 //! - [`supervisor`]: one actor per task that owns its process.
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
+//! - [`history`]: the recent runs of habits, served to late subscribers.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 
 pub mod blobs;
 pub mod config;
 pub mod handlers;
+pub mod history;
 pub mod host;
 pub mod logs;
 pub mod paths;
