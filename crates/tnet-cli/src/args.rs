@@ -11,7 +11,7 @@ use tnet_proto::fabric::FabricArgs;
     name = "tnet",
     version,
     about,
-    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
+    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n  tnet sub price                          # each run's output of a habit\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
 )]
 pub struct Cli {
     /// Zenoh's common options.
@@ -52,6 +52,11 @@ pub enum Command {
     /// Stop a task and delete it with its workspace and history.
     #[command(after_help = "Example:\n  tnet rm lab1/hello")]
     Rm(TaskArgs),
+    /// Print each run of habits as it happens; Ctrl-C ends it.
+    #[command(
+        after_help = "Example:\n  tnet sub price | grep -m1 '9.99'          # raw output of every run, on every host with `price`\n  tnet sub --json --last 3 lab1/price temp    # the last 3 runs of each, then live ones, as JSON lines"
+    )]
+    Sub(SubArgs),
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
@@ -106,4 +111,19 @@ pub struct LogsArgs {
     /// Show at most this many bytes from the end.
     #[arg(long, value_name = "BYTES")]
     pub tail: Option<u64>,
+}
+
+/// `tnet sub`.
+#[derive(Debug, Args)]
+pub struct SubArgs {
+    /// Habits: `name` (on every host that has it) or `host/name`.
+    #[arg(required = true, value_name = "HABIT")]
+    pub habits: Vec<String>,
+    /// One JSON line per run: its metadata (host, task, number, started,
+    /// duration_ms, exit_code, outcome...) and its output.
+    #[arg(long)]
+    pub json: bool,
+    /// Start with the last N runs each host keeps of each habit.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
 }

@@ -20,7 +20,7 @@ fn every_verb_has_help_with_an_example() {
     let top = help(&[]);
     assert!(top.contains("Example"), "{top}");
     for verb in [
-        "run", "ls", "status", "logs", "stop", "start", "restart", "rm", "hosts",
+        "run", "ls", "status", "logs", "stop", "start", "restart", "rm", "sub", "hosts",
     ] {
         assert!(top.contains(verb), "`tnet --help` does not list {verb}");
         let text = help(&[verb]);

@@ -6,6 +6,7 @@ mod logs;
 mod ls;
 mod run;
 mod status;
+mod sub;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Start(args) => control::run(&client, control::Verb::Start, args).await,
         Command::Restart(args) => control::run(&client, control::Verb::Restart, args).await,
         Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
+        Command::Sub(args) => sub::run(&client, args).await,
         Command::Hosts(args) => hosts::run(&client, args).await,
     }
 }
