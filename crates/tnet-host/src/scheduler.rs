@@ -280,11 +280,7 @@ mod tests {
         let local_day = |t: &DateTime<Utc>| t.with_timezone(&berlin).date_naive().to_string();
 
         // 2026-03-29: at 02:00 clocks jump to 03:00, so 02:30 does not exist.
-        let spring = slots(
-            &p,
-            utc("2026-03-27T12:00:00Z"),
-            utc("2026-03-30T12:00:00Z"),
-        );
+        let spring = slots(&p, utc("2026-03-27T12:00:00Z"), utc("2026-03-30T12:00:00Z"));
         let days: Vec<String> = spring.iter().map(local_day).collect();
         assert_eq!(
             days,
@@ -296,11 +292,7 @@ mod tests {
         assert_eq!(spring[2], utc("2026-03-30T00:30:00Z"), "02:30 CEST");
 
         // 2026-10-25: at 03:00 clocks go back to 02:00, so 02:30 happens twice.
-        let autumn = slots(
-            &p,
-            utc("2026-10-23T12:00:00Z"),
-            utc("2026-10-26T12:00:00Z"),
-        );
+        let autumn = slots(&p, utc("2026-10-23T12:00:00Z"), utc("2026-10-26T12:00:00Z"));
         let days: Vec<String> = autumn.iter().map(local_day).collect();
         assert_eq!(
             days,
@@ -317,14 +309,10 @@ mod tests {
         let ny = chrono_tz::America::New_York;
         let count_on = |schedule: &str, day: &str| {
             let p = plan(schedule, Some(ny), CatchUp::Skip);
-            slots(
-                &p,
-                utc("2026-03-01T00:00:00Z"),
-                utc("2026-11-30T00:00:00Z"),
-            )
-            .iter()
-            .filter(|t| t.with_timezone(&ny).date_naive().to_string() == day)
-            .count()
+            slots(&p, utc("2026-03-01T00:00:00Z"), utc("2026-11-30T00:00:00Z"))
+                .iter()
+                .filter(|t| t.with_timezone(&ny).date_naive().to_string() == day)
+                .count()
         };
         // 2026-03-08: 02:00 jumps to 03:00. 2026-11-01: 01:00-02:00 happens twice.
         assert_eq!(count_on("30 2 * * *", "2026-03-08"), 1);
@@ -353,10 +341,7 @@ mod tests {
         );
         let cron = plan("* * * * *", Some(chrono_tz::UTC), CatchUp::Skip);
         assert_eq!(
-            cron.due(
-                utc("2026-01-01T10:00:00Z"),
-                utc("2026-01-01T10:04:30Z")
-            ),
+            cron.due(utc("2026-01-01T10:00:00Z"), utc("2026-01-01T10:04:30Z")),
             Some(Due {
                 slot: utc("2026-01-01T10:04:00Z"),
                 passed_over: 3

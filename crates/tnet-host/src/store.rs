@@ -647,8 +647,13 @@ mod tests {
         assert_eq!(runs[4].started_at, "2026-01-01T00:00:05.000Z");
 
         // The byte limit: newest first, 6 + 2 bytes fit in 9, the next 2 do not.
-        let big = HistoryLimits { runs: 100, bytes: 9 };
-        let run = store.start_habit_run("h", "2026-01-01T00:00:06.000Z").expect("start");
+        let big = HistoryLimits {
+            runs: 100,
+            bytes: 9,
+        };
+        let run = store
+            .start_habit_run("h", "2026-01-01T00:00:06.000Z")
+            .expect("start");
         let end = RunEnd {
             duration_ms: 1,
             exit_code: Some(1),
@@ -660,7 +665,9 @@ mod tests {
             meta_json: "{}",
             bytes: b"123456",
         };
-        store.finish_habit_run(run.id, &end, Some(output), big).expect("finish");
+        store
+            .finish_habit_run(run.id, &end, Some(output), big)
+            .expect("finish");
         let history = store.habit_outputs("h", None).expect("history");
         assert_eq!(history.len(), 2, "{history:?}");
         assert_eq!(history[0].1, b"dd");

@@ -129,7 +129,9 @@ async fn find_habits(client: &Client, names: &[String]) -> anyhow::Result<Vec<Wa
             .collect();
         if matching.is_empty() {
             match host {
-                Some(h) => bail!("host `{h}` has no habit `{name}` (or is not up); `tnet ls` lists the tasks"),
+                Some(h) => bail!(
+                    "host `{h}` has no habit `{name}` (or is not up); `tnet ls` lists the tasks"
+                ),
                 None => bail!("no host has a habit named `{name}`; `tnet ls` lists the tasks"),
             }
         }
@@ -186,8 +188,9 @@ async fn read_history(
                 let text = msg::decode::<msg::ErrorReply>(text.as_bytes())
                     .map(|e| e.message)
                     .unwrap_or(text);
-                return Err(anyhow::anyhow!("{text}"))
-                    .with_context(|| format!("host `{host}` did not give the history of `{task}`"));
+                return Err(anyhow::anyhow!("{text}")).with_context(|| {
+                    format!("host `{host}` did not give the history of `{task}`")
+                });
             }
         }
     }
@@ -203,7 +206,10 @@ fn decode(sample: &Sample) -> Option<(HabitRun, Vec<u8>)> {
     match meta {
         Some(meta) => Some((meta, sample.payload().to_bytes().into_owned())),
         None => {
-            tracing::warn!("ignoring a publication on {} without run metadata", sample.key_expr());
+            tracing::warn!(
+                "ignoring a publication on {} without run metadata",
+                sample.key_expr()
+            );
             None
         }
     }

@@ -297,8 +297,7 @@ impl Actor {
             .habit
             .as_ref()
             .is_some_and(|h| h.ignore_nonzero_exits);
-        // A non-zero exit may be ordinary; a kill by a signal never is.
-        let succeeded = exit.success() || (ignore && exit.code().is_some());
+        let succeeded = judge(exit, ignore);
         let outcome = if succeeded { "succeeded" } else { "failed" };
         let meta = HabitRun {
             host: self.shared.name.clone(),
@@ -311,8 +310,7 @@ impl Actor {
             outcome: outcome.to_owned(),
             truncated: output.truncated,
         };
-        let meta_json = String::from_utf8(msg::encode(&meta))
-            .expect("serde_json writes UTF-8");
+        let meta_json = String::from_utf8(msg::encode(&meta)).expect("serde_json writes UTF-8");
         let end = RunEnd {
             duration_ms: meta.duration_ms,
             exit_code: meta.exit_code,
@@ -375,6 +373,13 @@ impl Actor {
         self.emit(kind, Some(run.number), exit.code(), message)
             .await;
     }
+}
+
+/// Whether a run that ended with `exit` succeeded (SPEC 7.3): with
+/// `ignore_nonzero_exits` a non-zero exit code is an ordinary run, not a
+/// failure; a kill by a signal is a failure either way.
+fn judge(exit: Exit, ignore_nonzero_exits: bool) -> bool {
+    exit.success() || (ignore_nonzero_exits && exit.code().is_some())
 }
 
 /// A control message as an interruption of the habit; `None` for `Start`
@@ -446,13 +451,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn nonzero_exits_fail_unless_ignored() {
+        assert!(judge(Exit::Code(0), false));
+        assert!(!judge(Exit::Code(3), false));
+        assert!(judge(Exit::Code(3), true));
+        assert!(!judge(Exit::Signal(9), true), "a kill is never ordinary");
+    }
+
     #[tokio::test]
     async fn stdout_is_kept_apart_and_everything_reaches_the_log() {
         let (log_tx, mut log_rx) = mpsc::channel(16);
         let (tx, captured, tee) = capture_stdout(log_tx);
-        tx.send(chunk(Stream::Stdout, b"price 12\n")).await.expect("send");
-        tx.send(chunk(Stream::Stderr, b"warning\n")).await.expect("send");
-        tx.send(chunk(Stream::Stdout, b"price 13\n")).await.expect("send");
+        tx.send(chunk(Stream::Stdout, b"price 12\n"))
+            .await
+            .expect("send");
+        tx.send(chunk(Stream::Stderr, b"warning\n"))
+            .await
+            .expect("send");
+        tx.send(chunk(Stream::Stdout, b"price 13\n"))
+            .await
+            .expect("send");
         drop(tx);
         tee.await.expect("tee ends when its senders are gone");
         let c = captured.lock().expect("lock");

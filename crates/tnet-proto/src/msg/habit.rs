@@ -65,6 +65,9 @@ mod tests {
         ] {
             assert!(json.get(field).is_some(), "missing {field}: {json}");
         }
-        assert_eq!(crate::msg::decode::<HabitRun>(&crate::msg::encode(&run)).ok(), Some(run));
+        assert_eq!(
+            crate::msg::decode::<HabitRun>(&crate::msg::encode(&run)).ok(),
+            Some(run)
+        );
     }
 }

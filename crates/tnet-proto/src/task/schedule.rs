@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(hint("Europe/Berln"), "did you mean `Europe/Berlin`?");
         assert_eq!(hint("New York"), "did you mean `America/New_York`?");
         assert!(hint("Mars/Olympus").contains("IANA"));
-        assert_eq!(parse_time_zone("").expect_err("empty").0, "`time_zone` is empty");
+        assert_eq!(
+            parse_time_zone("").expect_err("empty").0,
+            "`time_zone` is empty"
+        );
     }
 
     #[test]

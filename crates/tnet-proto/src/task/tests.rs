@@ -284,7 +284,10 @@ fn habit_time_zone_and_catch_up() {
         ]
     );
     let wrong_type = problems(&format!("{habit}catch_up = true\n"));
-    assert_eq!(wrong_type, ["6:12: `catch_up` must be a string, not a boolean"]);
+    assert_eq!(
+        wrong_type,
+        ["6:12: `catch_up` must be a string, not a boolean"]
+    );
 }
 
 #[test]
