@@ -42,7 +42,7 @@ pub enum Zone {
 #[derive(Debug, Clone)]
 enum Rule {
     Every(chrono::Duration),
-    Cron(croner::Cron),
+    Cron(Box<croner::Cron>),
 }
 
 /// A habit's schedule, ready to answer "when".
@@ -79,7 +79,7 @@ impl Plan {
     pub fn new(details: &HabitDetails) -> Option<Plan> {
         let rule = match &details.time_between_runs {
             Schedule::Every { every, .. } => Rule::Every(chrono::Duration::from_std(*every).ok()?),
-            cron @ Schedule::Cron { .. } => Rule::Cron(cron.cron()?),
+            cron @ Schedule::Cron { .. } => Rule::Cron(Box::new(cron.cron()?)),
         };
         Some(Plan {
             rule,
