@@ -11,9 +11,10 @@
 //!
 //! Each run's stdout (not stderr) is captured on its way to the task's log,
 //! kept in the habit's bounded history, and published on
-//! `tnet/<host>/habit/<task>` with a JSON [`HabitRun`] attachment. Only runs
-//! that ran to their end are published: skipped, stopped and lost runs have
-//! no output to give.
+//! `tnet/<host>/habit/<task>` with a JSON [`HabitRun`] attachment, from a
+//! task of its own so the network never delays the schedule. Only runs that
+//! ran to their end are published: skipped, stopped and lost runs have no
+//! output to give.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,7 +44,12 @@ pub const HISTORY: HistoryLimits = HistoryLimits {
 /// a background child that keeps stdout open must not hold the habit up.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
-type Publisher = zenoh::pubsub::Publisher<'static>;
+/// How many runs may wait for their publication; past it a run is not
+/// published (it is still kept in the history) rather than hold up the schedule.
+const PUBLISH_QUEUE: usize = 8;
+
+/// A run's output and its `HabitRun` JSON, on their way to the publisher.
+type Publication = (Vec<u8>, String);
 
 /// A run's stdout as captured so far.
 #[derive(Default)]
@@ -132,22 +138,35 @@ impl Actor {
         }
     }
 
-    /// The publisher of this habit's output; `None` (and a warning) if Zenoh refuses it.
-    async fn habit_publisher(&self) -> Option<Publisher> {
+    /// A queue to this habit's publisher, which runs in its own task: a slow
+    /// network or subscriber (publications block rather than drop) never
+    /// stalls the schedule. `None` (and a warning) if Zenoh refuses it.
+    async fn habit_publisher(&self) -> Option<mpsc::Sender<Publication>> {
         let key = keys::habit_output(&self.shared.name, &self.info.name);
-        match self
+        let publisher = match self
             .shared
             .session
             .declare_publisher(key)
             .congestion_control(CongestionControl::Block)
             .await
         {
-            Ok(publisher) => Some(publisher),
+            Ok(publisher) => publisher,
             Err(err) => {
                 tracing::warn!(task = %self.info.name, "cannot publish the habit's output: {err}");
-                None
+                return None;
             }
-        }
+        };
+        let (tx, mut rx) = mpsc::channel::<Publication>(PUBLISH_QUEUE);
+        let task = self.info.name.clone();
+        tokio::spawn(async move {
+            while let Some((bytes, meta_json)) = rx.recv().await {
+                if let Err(err) = publisher.put(bytes).attachment(meta_json).await {
+                    tracing::warn!(%task, "cannot publish a run's output: {err}");
+                }
+            }
+            // The habit stopped: its publisher is undeclared with this task.
+        });
+        Some(tx)
     }
 
     /// One run for `slot`: its commands in order (the first failure ends it),
@@ -157,7 +176,7 @@ impl Actor {
         &mut self,
         plan: &Plan,
         slot: DateTime<Utc>,
-        publisher: Option<&Publisher>,
+        publisher: Option<&mpsc::Sender<Publication>>,
     ) -> RunOutcome {
         let info = self.info.clone();
         let started = Instant::now();
@@ -289,7 +308,7 @@ impl Actor {
         took: Duration,
         exit: Exit,
         output: Captured,
-        publisher: Option<&Publisher>,
+        publisher: Option<&mpsc::Sender<Publication>>,
     ) {
         let info = self.info.clone();
         let ignore = info
@@ -332,8 +351,12 @@ impl Actor {
             tracing::warn!(task = %info.name, "{err}");
         }
         if let Some(publisher) = publisher {
-            if let Err(err) = publisher.put(output.bytes).attachment(meta_json).await {
-                tracing::warn!(task = %info.name, "cannot publish a run's output: {err}");
+            if publisher.try_send((output.bytes, meta_json)).is_err() {
+                tracing::warn!(
+                    task = %info.name,
+                    "run {} was not published: its subscribers are too slow (it is in the history)",
+                    run.number
+                );
             }
         }
         self.snap.send_modify(|s| {
