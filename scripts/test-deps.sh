@@ -15,3 +15,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+# The Python interoperability test (tests/python/) subscribes with the plain
+# Zenoh package whose version matches the zenoh crate in Cargo.lock.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("eclipse-zenoh") != "1.10.2")' 2>/dev/null; then
+  pip_args=(--quiet --disable-pip-version-check)
+  # Debian's python marks its packages as externally managed (PEP 668).
+  if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+    pip_args+=(--break-system-packages)
+  fi
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install "${pip_args[@]}" eclipse-zenoh==1.10.2
+fi

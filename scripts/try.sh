@@ -3,8 +3,8 @@
 # ~/.tasks, port 7449, LAN discovery) and hands it the example daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p tnet-host -p tnet-cli
-bin=target/release
+cargo build --locked -p tnet-host -p tnet-cli
+bin=target/debug
 if ! "$bin/tnet" hosts >/dev/null 2>&1; then
   nohup "$bin/tnet-host" >tnet-host.log 2>&1 &
   echo "started tnet-host (pid $!, log in tnet-host.log; stop it with: kill $!)"

@@ -4,9 +4,11 @@
 //! Nothing here sleeps and hopes: [`wait_until`] polls a condition (usually an
 //! answer from the host) until it holds or a deadline passes.
 
+use std::io::BufRead;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The directory holding the workspace's built binaries (`target/debug`).
@@ -160,6 +162,12 @@ impl Host {
         }
     }
 
+    /// Starts the host again on the same home and port after [`Host::kill9`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the host is still running");
+        self.spawn();
+    }
+
     /// Starts the host again on the same home and port.
     pub fn restart(&mut self) {
         self.kill9();
@@ -169,6 +177,17 @@ impl Host {
     /// Runs `tnet` against this host.
     pub fn tnet(&self, args: &[&str]) -> Output {
         tnet(&[&self.endpoint()], args)
+    }
+
+    /// Starts `tnet` against this host without waiting for it to end (`tnet sub`, `logs -f`).
+    pub fn tnet_streaming(&self, args: &[&str]) -> Streaming {
+        let mut cmd = Command::new(bin("tnet"));
+        cmd.arg("--connect")
+            .arg(self.endpoint())
+            .args(args)
+            .env_remove("TNET_CONNECT")
+            .env_remove("TNET_HOST");
+        Streaming::start(cmd)
     }
 
     /// The host's stderr so far.
@@ -302,7 +321,6 @@ impl Follower {
         {
             let tx = tx.clone();
             std::thread::spawn(move || {
-                use std::io::BufRead;
                 for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
                     if tx.send(line).is_err() {
                         return;
@@ -375,4 +393,131 @@ pub fn write_file(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
     std::fs::write(&path, text).expect("write");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     path
+}
+
+/// A command that keeps printing (`tnet sub`, a Python subscriber), read line
+/// by line as it goes; killed when dropped.
+pub struct Streaming {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Streaming {
+    /// Starts `cmd` with its stdout and stderr read in the background.
+    pub fn start(mut cmd: Command) -> Streaming {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { return };
+                let mut all = sink.lock().unwrap_or_else(|p| p.into_inner());
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        Streaming {
+            child: Some(child),
+            lines,
+            stderr,
+        }
+    }
+
+    /// What it wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The next line of its stdout, or `None` after `timeout` (or at its end).
+    pub fn next_line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// The next `n` lines, all within `timeout`; panics saying `what` otherwise.
+    pub fn lines(&self, n: usize, timeout: Duration, what: &str) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_line(left) {
+                Some(line) => out.push(line),
+                None => panic!(
+                    "timed out after {timeout:?} waiting for {what}: got {out:?}; stderr:\n{}",
+                    self.stderr()
+                ),
+            }
+        }
+        out
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits, at most ten seconds, for it to end.
+    pub fn interrupt(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGINT,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("it did not end within 10 s of Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits, at most `timeout`, for it to end by itself.
+    pub fn wait(mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "it did not end within {timeout:?}; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

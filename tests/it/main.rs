@@ -3,4 +3,5 @@
 mod daemons;
 mod foundation;
 mod generate;
+mod habits;
 mod shell;

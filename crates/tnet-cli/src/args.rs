@@ -13,7 +13,7 @@ pub use crate::generate::args::GenerateArgs;
     name = "tnet",
     version,
     about,
-    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n\nWithout a subcommand, tnet writes a task file from flags and submits it (only writes it with --generate-only):\n  tnet --generate-only --type=service --run=\"myscript.py\" --files=./*   # writes servicetask.toml\n  tnet --generate-only --name=temperature_monitor --type=habit --edit  # writes habittask.toml, opens $EDITOR\n  tnet --generate-only --menu                                           # an interactive menu\n  tnet --type=habit --name=price --run='./price.sh' --every=5m          # writes habittask.toml and submits it\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
+    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n  tnet sub price                          # each run's output of a habit\n\nWithout a subcommand, tnet writes a task file from flags and submits it (only writes it with --generate-only):\n  tnet --generate-only --type=service --run=\"myscript.py\" --files=./*   # writes servicetask.toml\n  tnet --generate-only --name=temperature_monitor --type=habit --edit  # writes habittask.toml, opens $EDITOR\n  tnet --generate-only --menu                                           # an interactive menu\n  tnet --type=habit --name=price --run='./price.sh' --every=5m          # writes habittask.toml and submits it\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
 )]
 pub struct Cli {
     /// Zenoh's common options.
@@ -77,6 +77,11 @@ pub enum Command {
         after_help = "Example:\n  tnet ssh hello\n  tnet ssh hello -c 'tail -f out.log' -- -i ~/.ssh/lab_key"
     )]
     Ssh(SshArgs),
+    /// Print each run of habits as it happens; Ctrl-C ends it.
+    #[command(
+        after_help = "Example:\n  tnet sub price | grep -m1 '9.99'          # raw output of every run, on every host with `price`\n  tnet sub --json --last 3 lab1/price temp    # the last 3 runs of each, then live ones, as JSON lines"
+    )]
+    Sub(SubArgs),
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
@@ -209,4 +214,19 @@ pub struct SshArgs {
     /// Options passed to `ssh` before the destination.
     #[arg(last = true)]
     pub ssh_args: Vec<String>,
+}
+
+/// `tnet sub`.
+#[derive(Debug, Args)]
+pub struct SubArgs {
+    /// Habits: `name` (on every host that has it) or `host/name`.
+    #[arg(required = true, value_name = "HABIT")]
+    pub habits: Vec<String>,
+    /// One JSON line per run: its metadata (host, task, number, started,
+    /// duration_ms, exit_code, outcome...) and its output.
+    #[arg(long)]
+    pub json: bool,
+    /// Start with the last N runs each host keeps of each habit.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
 }

@@ -32,6 +32,7 @@ fn every_verb_has_help_with_an_example() {
         "start",
         "restart",
         "rm",
+        "sub",
         "hosts",
         "completions",
     ] {

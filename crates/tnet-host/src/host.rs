@@ -166,7 +166,7 @@ impl Host {
             pid: snap.pid,
             restarts: snap.restarts,
             last_run: snap.last_run,
-            next_run: None,
+            next_run: snap.next_run,
             exit_code: snap.exit_code,
         }
     }

@@ -9,19 +9,23 @@
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group today).
 //! - [`logs`]: each task's output, capped on disk and published live.
+//! - [`scheduler`]: when a habit runs, as pure functions of times.
 //! - [`supervisor`]: one actor per task that owns its process.
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
+//! - [`history`]: the recent runs of habits, served to late subscribers.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 
 pub mod blobs;
 pub mod config;
 pub mod handlers;
+pub mod history;
 pub mod host;
 pub mod logs;
 pub mod paths;
 pub mod runner;
+pub mod scheduler;
 pub mod server;
 pub mod shell;
 pub mod store;

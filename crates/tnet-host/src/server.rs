@@ -18,6 +18,7 @@ use zenoh::query::Query;
 use crate::blobs::BlobStore;
 use crate::config::HostConfig;
 use crate::handlers;
+use crate::history;
 use crate::host::{Host, Shared};
 use crate::paths::Paths;
 use crate::runner::process::{kill_stale_group, ProcessRunner};
@@ -81,6 +82,10 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         .declare_queryable(keys::host_blob(&config.name))
         .await
         .map_err(|e| anyhow::anyhow!("cannot declare the upload queryable: {e}"))?;
+    let history = session
+        .declare_queryable(keys::all_habits(&config.name))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot declare the habit history queryable: {e}"))?;
     // Declared last: a client that sees the host alive can use it at once.
     let _token = session
         .liveliness()
@@ -98,6 +103,10 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
             },
             q = blob.recv_async() => match q {
                 Ok(query) => { tokio::spawn(answer_blob(host.clone(), query)); }
+                Err(_) => break,
+            },
+            q = history.recv_async() => match q {
+                Ok(query) => { tokio::spawn(history::answer(host.clone(), query)); }
                 Err(_) => break,
             },
             _ = tokio::signal::ctrl_c() => break,

@@ -75,6 +75,21 @@ pub fn habit_output(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/habit/{}", safe_name(task))
 }
 
+/// Every habit of a host, for the host's history queryable: `tnet/<host>/habit/*`.
+pub fn all_habits(host: &str) -> String {
+    format!("{ROOT}/{host}/habit/*")
+}
+
+/// The selector parameter of a history query on a habit's key: how many of
+/// the latest runs to answer with (`tnet/h1/habit/price?last=3`); without it
+/// the host answers with every run it keeps.
+pub const HISTORY_LAST: &str = "last";
+
+/// The selector parameters asking for the last `n` runs: `last=<n>`.
+pub fn history_parameters(n: usize) -> String {
+    format!("{HISTORY_LAST}={n}")
+}
+
 /// Queryable of a service: `tnet/<host>/service/<task>` (SPEC 6.1).
 pub fn service(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/service/{}", safe_name(task))
@@ -98,6 +113,9 @@ mod tests {
             "tnet/h1/habit/Game_Server"
         );
         assert_eq!(task_log("h1", "a/b*c"), "tnet/h1/log/a_b_c");
+        assert_eq!(habit_output(ANY_HOST, "price"), "tnet/*/habit/price");
+        assert_eq!(all_habits("h1"), "tnet/h1/habit/*");
+        assert_eq!(history_parameters(3), "last=3");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod run;
 mod shell;
 mod ssh;
 mod status;
+mod sub;
 
 use std::time::Duration;
 
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
         Command::Shell(args) => shell::run(&client, args).await,
         Command::Ssh(args) => ssh::run(&client, args).await,
+        Command::Sub(args) => sub::run(&client, args).await,
         Command::Hosts(args) => hosts::run(&client, args).await,
         Command::Completions(args) => completions::run(&args),
     }

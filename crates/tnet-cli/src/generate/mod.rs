@@ -148,6 +148,8 @@ impl Draft {
             Some(HabitDetails {
                 time_between_runs: Schedule::parse(text).map_err(|e| anyhow::anyhow!("{e}"))?,
                 ignore_nonzero_exits: self.ignore_nonzero_exits,
+                time_zone: None,
+                catch_up: tnet_proto::task::CatchUp::default(),
             })
         } else {
             None

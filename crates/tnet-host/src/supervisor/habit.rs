@@ -1,24 +1,526 @@
-//! What a habit does after setup. For now: run its commands once.
+//! What a habit does after setup: run its commands at each slot of its
+//! schedule (SPEC 7), and publish each run's stdout with its metadata.
+//!
+//! The habit is `scheduled` between runs and `running` during one. Each slot
+//! is consumed exactly once, recorded in the store in the same transaction
+//! as the run it starts (or the skip it records), so a host killed at any
+//! instant picks up after the last consumed slot with no burst of missed
+//! runs ([`Plan::resume`] and `catch_up`). A slot that comes due while the
+//! previous run still goes is not started twice: it is recorded as a
+//! `skipped` run, with a `skipped` event.
+//!
+//! Each run's stdout (not stderr) is captured on its way to the task's log,
+//! kept in the habit's bounded history, and published on
+//! `tnet/<host>/habit/<task>` with a JSON [`HabitRun`] attachment, from a
+//! task of its own so the network never delays the schedule. Only runs that
+//! ran to their end are published: skipped, stopped and lost runs have no
+//! output to give.
 
-use tnet_proto::msg::TaskState;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::{Actor, Interrupt, SeqEnd};
+use chrono::{DateTime, SecondsFormat, Utc};
+use tnet_proto::keys;
+use tnet_proto::msg::{self, EventKind, HabitRun, TaskState};
+use tokio::sync::mpsc;
+use zenoh::qos::CongestionControl;
+
+use super::{Actor, Control, Interrupt, STOP_GRACE};
+use crate::runner::{Exit, OutputChunk, Stream};
+use crate::scheduler::{until, Plan};
+use crate::store::{HabitOutput, HistoryLimits, RunEnd, StoredRun};
+
+/// The most stdout a run publishes and keeps; past it the payload is cut and
+/// the attachment says `truncated` (the log still has everything).
+pub const MAX_OUTPUT: usize = 8 << 20;
+
+/// How much output history each habit keeps for late subscribers.
+pub const HISTORY: HistoryLimits = HistoryLimits {
+    runs: 100,
+    bytes: 32 << 20,
+};
+
+/// How long, after a run's commands ended, its output may still be arriving:
+/// a background child that keeps stdout open must not hold the habit up.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// How many runs may wait for their publication; past it a run is not
+/// published (it is still kept in the history) rather than hold up the schedule.
+const PUBLISH_QUEUE: usize = 8;
+
+/// A run's output and its `HabitRun` JSON, on their way to the publisher.
+type Publication = (Vec<u8>, String);
+
+/// A run's stdout as captured so far.
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+/// How a run's commands ended.
+enum RunOutcome {
+    /// They ran to the end (or could not start); the slot after the last
+    /// one consumed meanwhile, `None` when the schedule has no more.
+    Ended { next: Option<DateTime<Utc>> },
+    /// A control message stopped them.
+    Interrupted(Interrupt),
+}
 
 impl Actor {
-    /// Runs the habit. `Some` when interrupted.
+    /// Runs the habit on its schedule until a control message stops it.
     pub(crate) async fn drive_habit(&mut self) -> Option<Interrupt> {
+        let interrupt = self.habit_loop().await;
+        self.snap.send_modify(|s| s.next_run = None);
+        interrupt
+    }
+
+    async fn habit_loop(&mut self) -> Option<Interrupt> {
         let info = self.info.clone();
-        self.set_state(TaskState::Running);
-        match self.run_sequence(&info.spec.commands, "run").await {
-            SeqEnd::Interrupted(i) => Some(i),
-            SeqEnd::Done(exit) => {
-                self.set_state(if exit.success() {
-                    TaskState::Finished
-                } else {
-                    TaskState::Failed
-                });
+        let plan = match info.spec.habit.as_ref().and_then(Plan::new) {
+            Some(plan) => plan,
+            None => {
+                // A validated habit always has a plan; this is a bug, said plainly.
+                tracing::error!(task = %info.name, "the habit has no usable schedule");
+                self.set_state(TaskState::Failed);
+                return None;
+            }
+        };
+        let publisher = self.habit_publisher().await;
+        let last = match self.shared.store.habit_last_slot(&info.safe_name) {
+            Ok(last) => last.as_deref().and_then(parse_time),
+            Err(err) => {
+                tracing::warn!(task = %info.name, "{err}");
                 None
             }
+        };
+        let Some(resume) = plan.resume(last, Utc::now()) else {
+            self.set_state(TaskState::Finished);
+            return None;
+        };
+        if resume.missed > 0 {
+            let catch_up = info.spec.habit.as_ref().map(|h| h.catch_up.as_str());
+            tracing::info!(
+                task = %info.name,
+                "{} run(s) were missed while the habit could not run (catch_up = \"{}\")",
+                resume.missed,
+                catch_up.unwrap_or_default(),
+            );
         }
+        let mut next = resume.slot;
+        loop {
+            self.snap.send_modify(|s| s.next_run = Some(rfc3339(next)));
+            self.set_state(TaskState::Scheduled);
+            tokio::select! {
+                ctl = self.rx.recv() => match interrupt_of(ctl) {
+                    Some(interrupt) => return Some(interrupt),
+                    None => continue,
+                },
+                () = tokio::time::sleep(until(next, Utc::now())) => {}
+            }
+            // Woken more than a period late (a suspended machine, a stalled
+            // host): the latest due slot runs, the ones before it are missed.
+            let slot = match plan.due(next, Utc::now()) {
+                Some(due) => {
+                    tracing::info!(task = %info.name, "woke late: {} run(s) missed", due.passed_over + 1);
+                    due.slot
+                }
+                None => next,
+            };
+            match self.habit_run(&plan, slot, publisher.as_ref()).await {
+                RunOutcome::Interrupted(interrupt) => return Some(interrupt),
+                RunOutcome::Ended { next: Some(n) } => next = n,
+                RunOutcome::Ended { next: None } => {
+                    self.set_state(TaskState::Finished);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// A queue to this habit's publisher, which runs in its own task: a slow
+    /// network or subscriber (publications block rather than drop) never
+    /// stalls the schedule. `None` (and a warning) if Zenoh refuses it.
+    async fn habit_publisher(&self) -> Option<mpsc::Sender<Publication>> {
+        let key = keys::habit_output(&self.shared.name, &self.info.name);
+        let publisher = match self
+            .shared
+            .session
+            .declare_publisher(key)
+            .congestion_control(CongestionControl::Block)
+            .await
+        {
+            Ok(publisher) => publisher,
+            Err(err) => {
+                tracing::warn!(task = %self.info.name, "cannot publish the habit's output: {err}");
+                return None;
+            }
+        };
+        let (tx, mut rx) = mpsc::channel::<Publication>(PUBLISH_QUEUE);
+        let task = self.info.name.clone();
+        tokio::spawn(async move {
+            while let Some((bytes, meta_json)) = rx.recv().await {
+                if let Err(err) = publisher.put(bytes).attachment(meta_json).await {
+                    tracing::warn!(%task, "cannot publish a run's output: {err}");
+                }
+            }
+            // The habit stopped: its publisher is undeclared with this task.
+        });
+        Some(tx)
+    }
+
+    /// One run for `slot`: its commands in order (the first failure ends it),
+    /// skipping the slots that come due meanwhile; then its record, its
+    /// output kept and published, and its event.
+    async fn habit_run(
+        &mut self,
+        plan: &Plan,
+        slot: DateTime<Utc>,
+        publisher: Option<&mpsc::Sender<Publication>>,
+    ) -> RunOutcome {
+        let info = self.info.clone();
+        let started = Instant::now();
+        let run = match self
+            .shared
+            .store
+            .start_habit_run(&info.safe_name, &rfc3339(slot))
+        {
+            Ok(run) => run,
+            Err(err) => {
+                // Without its record a run would be invisible: none is started.
+                tracing::warn!(task = %info.name, "{err}");
+                let message = format!("a run of `{}` could not start: {err}", info.name);
+                self.emit(EventKind::Failed, None, None, message).await;
+                return RunOutcome::Ended {
+                    next: plan.following(slot),
+                };
+            }
+        };
+        self.snap
+            .send_modify(|s| s.last_run = Some(run.started_at.clone()));
+        self.set_state(TaskState::Running);
+
+        let (out_tx, captured, tee) = capture_stdout(self.output.clone());
+        let mut next = plan.following(slot);
+        let mut exit = Exit::Code(0);
+        for command in &info.spec.commands {
+            let spec = self.command_spec(command);
+            let mut exec = match self.shared.runner.spawn(&spec, out_tx.clone()) {
+                Ok(exec) => exec,
+                Err(err) => {
+                    let msg = format!("tnet: cannot start `{command}`: {err}\n");
+                    let _ = out_tx
+                        .send(OutputChunk {
+                            stream: Stream::Stderr,
+                            bytes: msg.into_bytes(),
+                        })
+                        .await;
+                    exit = Exit::Code(127);
+                    break;
+                }
+            };
+            self.snap.send_modify(|s| s.pid = exec.pid());
+            if let Some(loc) = exec.locator() {
+                if let Err(err) = self.shared.store.set_run_locator(run.id, &loc) {
+                    tracing::warn!(task = %info.name, "{err}");
+                }
+            }
+            exit = loop {
+                tokio::select! {
+                    ended = exec.wait() => break ended.unwrap_or_else(|err| {
+                        tracing::warn!(task = %info.name, "lost track of a command: {err}");
+                        Exit::Code(-1)
+                    }),
+                    ctl = self.rx.recv() => {
+                        let Some(interrupt) = interrupt_of(ctl) else { continue };
+                        if let Err(err) = exec.terminate(STOP_GRACE).await {
+                            tracing::warn!(task = %info.name, "stopping a command failed: {err}");
+                        }
+                        let end = RunEnd {
+                            duration_ms: millis(started.elapsed()),
+                            exit_code: None,
+                            outcome: "stopped",
+                        };
+                        if let Err(err) = self.shared.store.finish_habit_run(run.id, &end, None, HISTORY) {
+                            tracing::warn!(task = %info.name, "{err}");
+                        }
+                        drop(out_tx);
+                        tee.abort();
+                        return RunOutcome::Interrupted(interrupt);
+                    }
+                    () = tokio::time::sleep(next.map_or(Duration::MAX, |n| until(n, Utc::now()))), if next.is_some() => {
+                        next = self.skip_overlapped(plan, next, &run).await;
+                    }
+                }
+            };
+            if !exit.success() {
+                break;
+            }
+        }
+        drop(out_tx);
+        // Every chunk read from the pipes, unless something keeps them open.
+        let _ = tokio::time::timeout(OUTPUT_GRACE, tee).await;
+        let output = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
+        self.finish_habit_run(run, slot, started.elapsed(), exit, output, publisher)
+            .await;
+        RunOutcome::Ended { next }
+    }
+
+    /// A slot came due while a run still goes: record it as skipped, and
+    /// return the slot after it.
+    async fn skip_overlapped(
+        &mut self,
+        plan: &Plan,
+        next: Option<DateTime<Utc>>,
+        current: &StoredRun,
+    ) -> Option<DateTime<Utc>> {
+        let due = next?;
+        // Normally exactly this slot; after a stall, the latest due one stands for all.
+        let slot = plan.due(due, Utc::now()).map_or(due, |d| d.slot);
+        let following = plan.following(slot);
+        let info = self.info.clone();
+        match self
+            .shared
+            .store
+            .skip_habit_run(&info.safe_name, &rfc3339(slot))
+        {
+            Ok(skipped) => {
+                let message = format!(
+                    "run {} of `{}` skipped: run {} was still going when it was due",
+                    skipped.number, info.name, current.number
+                );
+                self.emit(EventKind::Skipped, Some(skipped.number), None, message)
+                    .await;
+            }
+            Err(err) => tracing::warn!(task = %info.name, "{err}"),
+        }
+        if let Some(n) = following {
+            self.snap.send_modify(|s| s.next_run = Some(rfc3339(n)));
+        }
+        following
+    }
+
+    /// Records the end of a run, keeps and publishes its output, and tells the world.
+    async fn finish_habit_run(
+        &mut self,
+        run: StoredRun,
+        slot: DateTime<Utc>,
+        took: Duration,
+        exit: Exit,
+        output: Captured,
+        publisher: Option<&mpsc::Sender<Publication>>,
+    ) {
+        let info = self.info.clone();
+        let ignore = info
+            .spec
+            .habit
+            .as_ref()
+            .is_some_and(|h| h.ignore_nonzero_exits);
+        let succeeded = judge(exit, ignore);
+        let outcome = if succeeded { "succeeded" } else { "failed" };
+        let meta = HabitRun {
+            host: self.shared.name.clone(),
+            task: info.name.clone(),
+            number: run.number,
+            scheduled: rfc3339(slot),
+            started: run.started_at.clone(),
+            duration_ms: millis(took),
+            exit_code: exit.code(),
+            outcome: outcome.to_owned(),
+            truncated: output.truncated,
+        };
+        let meta_json = String::from_utf8(msg::encode(&meta)).expect("serde_json writes UTF-8");
+        let end = RunEnd {
+            duration_ms: meta.duration_ms,
+            exit_code: meta.exit_code,
+            outcome,
+        };
+        let kept = HabitOutput {
+            task: &info.safe_name,
+            number: run.number,
+            meta_json: &meta_json,
+            bytes: &output.bytes,
+        };
+        // Kept before it is published, so a subscriber that hears of this run
+        // and asks for the history finds it there.
+        if let Err(err) = self
+            .shared
+            .store
+            .finish_habit_run(run.id, &end, Some(kept), HISTORY)
+        {
+            tracing::warn!(task = %info.name, "{err}");
+        }
+        if let Some(publisher) = publisher {
+            if publisher.try_send((output.bytes, meta_json)).is_err() {
+                tracing::warn!(
+                    task = %info.name,
+                    "run {} was not published: its subscribers are too slow (it is in the history)",
+                    run.number
+                );
+            }
+        }
+        self.snap.send_modify(|s| {
+            s.exit_code = exit.code();
+            s.pid = None;
+        });
+        self.set_state(TaskState::Scheduled);
+        let (kind, message) = match (succeeded, exit) {
+            (true, Exit::Code(0)) => (
+                EventKind::Succeeded,
+                format!("run {} of `{}` succeeded", run.number, info.name),
+            ),
+            (true, _) => (
+                EventKind::Succeeded,
+                format!(
+                    "run {} of `{}` exited with {} (ignored: ignore_nonzero_exits = true)",
+                    run.number,
+                    info.name,
+                    exit.code().unwrap_or_default()
+                ),
+            ),
+            (false, Exit::Code(code)) => (
+                EventKind::Failed,
+                format!(
+                    "run {} of `{}` failed with exit code {code} (`tnet logs {}` shows why)",
+                    run.number, info.name, info.name
+                ),
+            ),
+            (false, Exit::Signal(signal)) => (
+                EventKind::Failed,
+                format!(
+                    "run {} of `{}` was killed by signal {signal}",
+                    run.number, info.name
+                ),
+            ),
+        };
+        self.emit(kind, Some(run.number), exit.code(), message)
+            .await;
+    }
+}
+
+/// Whether a run that ended with `exit` succeeded (SPEC 7.3): with
+/// `ignore_nonzero_exits` a non-zero exit code is an ordinary run, not a
+/// failure; a kill by a signal is a failure either way.
+fn judge(exit: Exit, ignore_nonzero_exits: bool) -> bool {
+    exit.success() || (ignore_nonzero_exits && exit.code().is_some())
+}
+
+/// A control message as an interruption of the habit; `None` for `Start`
+/// (the habit is already on its schedule).
+fn interrupt_of(ctl: Option<Control>) -> Option<Interrupt> {
+    match ctl {
+        Some(Control::Start) => None,
+        Some(Control::Restart) => Some(Interrupt::Restart),
+        Some(Control::Stop(ack)) => Some(Interrupt::Stop(ack)),
+        Some(Control::Shutdown(ack)) => Some(Interrupt::Shutdown(ack)),
+        // Every handle is gone: the host is ending.
+        None => Some(Interrupt::Shutdown(tokio::sync::oneshot::channel().0)),
+    }
+}
+
+/// A sender for a run's commands whose chunks all go on to `log`, and whose
+/// stdout is also kept (up to [`MAX_OUTPUT`]) for publication.
+fn capture_stdout(
+    log: mpsc::Sender<OutputChunk>,
+) -> (
+    mpsc::Sender<OutputChunk>,
+    Arc<Mutex<Captured>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = mpsc::channel::<OutputChunk>(64);
+    let captured = Arc::new(Mutex::new(Captured::default()));
+    let keep = captured.clone();
+    let tee = tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            if chunk.stream == Stream::Stdout {
+                let mut c = keep.lock().unwrap_or_else(|p| p.into_inner());
+                let room = MAX_OUTPUT.saturating_sub(c.bytes.len());
+                if chunk.bytes.len() > room {
+                    c.truncated = true;
+                }
+                let take = chunk.bytes.len().min(room);
+                c.bytes.extend_from_slice(&chunk.bytes[..take]);
+            }
+            // The log is the task's whole output; without it nothing is lost here.
+            let _ = log.send(chunk).await;
+        }
+    });
+    (tx, captured, tee)
+}
+
+/// An instant as the store and the wire write it: RFC 3339, UTC, milliseconds.
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(stream: Stream, bytes: &[u8]) -> OutputChunk {
+        OutputChunk {
+            stream,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn nonzero_exits_fail_unless_ignored() {
+        assert!(judge(Exit::Code(0), false));
+        assert!(!judge(Exit::Code(3), false));
+        assert!(judge(Exit::Code(3), true));
+        assert!(!judge(Exit::Signal(9), true), "a kill is never ordinary");
+    }
+
+    #[tokio::test]
+    async fn stdout_is_kept_apart_and_everything_reaches_the_log() {
+        let (log_tx, mut log_rx) = mpsc::channel(16);
+        let (tx, captured, tee) = capture_stdout(log_tx);
+        tx.send(chunk(Stream::Stdout, b"price 12\n"))
+            .await
+            .expect("send");
+        tx.send(chunk(Stream::Stderr, b"warning\n"))
+            .await
+            .expect("send");
+        tx.send(chunk(Stream::Stdout, b"price 13\n"))
+            .await
+            .expect("send");
+        drop(tx);
+        tee.await.expect("tee ends when its senders are gone");
+        let c = captured.lock().expect("lock");
+        assert_eq!(c.bytes, b"price 12\nprice 13\n");
+        assert!(!c.truncated);
+        let mut logged = Vec::new();
+        while let Ok(chunk) = log_rx.try_recv() {
+            logged.extend(chunk.bytes);
+        }
+        assert_eq!(logged, b"price 12\nwarning\nprice 13\n");
+    }
+
+    #[tokio::test]
+    async fn a_loud_run_is_cut_at_the_limit() {
+        let (log_tx, mut log_rx) = mpsc::channel(16);
+        let drain = tokio::spawn(async move { while log_rx.recv().await.is_some() {} });
+        let (tx, captured, tee) = capture_stdout(log_tx);
+        let big = vec![b'x'; 3 << 20];
+        for _ in 0..3 {
+            tx.send(chunk(Stream::Stdout, &big)).await.expect("send");
+        }
+        drop(tx);
+        tee.await.expect("tee");
+        drain.await.expect("drain");
+        let c = captured.lock().expect("lock");
+        assert_eq!(c.bytes.len(), MAX_OUTPUT);
+        assert!(c.truncated);
     }
 }

@@ -52,6 +52,8 @@ pub struct Snapshot {
     pub restarts: u32,
     /// Start of the last run.
     pub last_run: Option<String>,
+    /// When the next run is due (habits), RFC 3339.
+    pub next_run: Option<String>,
     /// Exit code of the last finished run.
     pub exit_code: Option<i32>,
 }
@@ -138,6 +140,7 @@ pub fn spawn(
         pid: None,
         restarts,
         last_run: None,
+        next_run: None,
         exit_code: None,
     });
     let (out_tx, out_rx) = mpsc::channel(64);

@@ -8,11 +8,13 @@
 
 mod event;
 mod files;
+mod habit;
 mod request;
 mod response;
 
 pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
+pub use habit::HabitRun;
 pub use request::{
     EditRequest, LogsRequest, MissingBlobsRequest, Request, ShellExit, ShellRequest, ShellSize,
     SubmitRequest, TaskRef, VerifyBlobRequest,

@@ -7,9 +7,10 @@ use std::ops::Range;
 use super::fields::{str_value, string_list, type_name, Key, Section, Value};
 use super::parse::place_of;
 use super::problems::{suggestion, Problems};
-use super::schedule::Schedule;
+use super::schedule::{parse_time_zone, Schedule};
 use super::{
-    DaemonDetails, DockerSettings, HabitDetails, Notifications, Notifier, ServiceDetails, TaskType,
+    CatchUp, DaemonDetails, DockerSettings, HabitDetails, Notifications, Notifier, ServiceDetails,
+    TaskType,
 };
 
 /// Each table, as its header is written, and the keys valid in it.
@@ -33,7 +34,12 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
     ),
     (
         "[habit_details]",
-        &["time_between_runs", "ignore_nonzero_exits"],
+        &[
+            "time_between_runs",
+            "ignore_nonzero_exits",
+            "time_zone",
+            "catch_up",
+        ],
     ),
     ("[service_details]", &["service_fail_is_command_fail"]),
     ("[docker_settings]", DOCKER_KEYS),
@@ -203,6 +209,8 @@ fn habit_details(
 ) -> Option<HabitDetails> {
     let is_habit = task_type == Some(TaskType::Habit);
     let ignore_nonzero_exits = section.is_some_and(|s| s.bool(problems, "ignore_nonzero_exits"));
+    let time_zone = section.and_then(|s| time_zone(problems, s));
+    let catch_up = section.map_or(CatchUp::Skip, |s| catch_up(problems, s));
     let entry = section.and_then(|s| s.entry("time_between_runs"));
     let Some((_, value)) = entry else {
         if is_habit {
@@ -222,10 +230,47 @@ fn habit_details(
         Ok(time_between_runs) => is_habit.then_some(HabitDetails {
             time_between_runs,
             ignore_nonzero_exits,
+            time_zone,
+            catch_up,
         }),
         Err(message) => {
             problems.add(value.span(), message);
             None
+        }
+    }
+}
+
+/// `[habit_details] time_zone`: an IANA name, or `"local"`; `None` (the
+/// host's zone) when missing or wrong (which is recorded).
+fn time_zone(problems: &mut Problems, section: Section) -> Option<chrono_tz::Tz> {
+    let (_, value) = section.entry("time_zone")?;
+    let text = str_value(problems, "time_zone", value)?;
+    match parse_time_zone(text) {
+        Ok(zone) => zone,
+        Err((message, hint)) => {
+            problems.add_hint(value.span(), message, hint);
+            None
+        }
+    }
+}
+
+/// `[habit_details] catch_up`: `skip` (the default) or `latest`.
+fn catch_up(problems: &mut Problems, section: Section) -> CatchUp {
+    let Some(text) = section.string(problems, "catch_up") else {
+        return CatchUp::Skip;
+    };
+    match text {
+        "skip" => CatchUp::Skip,
+        "latest" => CatchUp::Latest,
+        other => {
+            if let Some((_, value)) = section.entry("catch_up") {
+                problems.add_hint(
+                    value.span(),
+                    format!("unknown catch_up `{other}`"),
+                    suggestion(other, &CatchUp::ALL),
+                );
+            }
+            CatchUp::Skip
         }
     }
 }

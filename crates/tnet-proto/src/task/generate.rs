@@ -206,10 +206,15 @@ fn duration(d: std::time::Duration) -> String {
 /// `[habit_details]`: the schedule.
 fn habit_table(spec: &TaskSpec, placeholders: &[Placeholder]) -> Table {
     let mut t = table(&["When the commands run; each run's output is published (`tnet sub`)."]);
-    let (schedule, ignore) = match &spec.habit {
-        Some(habit) => (habit.time_between_runs.as_str(), habit.ignore_nonzero_exits),
+    let (schedule, ignore, catch_up, zone) = match &spec.habit {
+        Some(h) => (
+            h.time_between_runs.as_str(),
+            h.ignore_nonzero_exits,
+            h.catch_up,
+            h.time_zone,
+        ),
         // Only a spec built by hand lacks it; the parser then names the field.
-        None => ("", false),
+        None => ("", false, crate::task::CatchUp::default(), None),
     };
     let mut note =
         vec!["\"5m\", \"1h 30m\", \"90s\", or a cron expression like \"*/5 * * * *\" (5 fields)."];
@@ -223,6 +228,20 @@ fn habit_table(spec: &TaskSpec, placeholders: &[Placeholder]) -> Table {
         ignore,
         &["true: a run that exits non-zero is not reported as a failure."],
     );
+    put(
+        &mut t,
+        "catch_up",
+        catch_up.as_str(),
+        &["After the host was down: skip (missed runs are dropped) | latest (one run at once)."],
+    );
+    if let Some(zone) = zone {
+        put(
+            &mut t,
+            "time_zone",
+            zone.name(),
+            &["The time zone of a cron schedule (default: the host's)."],
+        );
+    }
     t
 }
 
@@ -357,6 +376,8 @@ mod tests {
             habit: (task_type == TaskType::Habit).then(|| HabitDetails {
                 time_between_runs: Schedule::parse("*/5 * * * *").expect("valid"),
                 ignore_nonzero_exits: true,
+                time_zone: None,
+                catch_up: crate::task::CatchUp::default(),
             }),
             service: ServiceDetails {
                 service_fail_is_command_fail: task_type == TaskType::Service,
@@ -393,6 +414,8 @@ mod tests {
             habit: (task_type == TaskType::Habit).then(|| HabitDetails {
                 time_between_runs: Schedule::parse("90s").expect("valid"),
                 ignore_nonzero_exits: false,
+                time_zone: None,
+                catch_up: crate::task::CatchUp::default(),
             }),
             service: ServiceDetails::default(),
             docker: DockerSettings::default(),
@@ -448,6 +471,8 @@ mod tests {
         spec.habit = Some(HabitDetails {
             time_between_runs: Schedule::parse(PLACEHOLDER_SCHEDULE).expect("valid"),
             ignore_nonzero_exits: false,
+            time_zone: None,
+            catch_up: crate::task::CatchUp::default(),
         });
         let text = generate(&spec, &[Placeholder::Commands, Placeholder::Schedule]);
         assert_eq!(text.matches("PLACEHOLDER").count(), 2, "{text}");

@@ -12,7 +12,7 @@
 //! - `details`: the `[..._details]` and docker tables.
 //! - `fields`: typed reads of one table, each wrong type a problem.
 //! - [`problems`]: positions, "did you mean", the error shown to the user.
-//! - [`schedule`]: a habit's `time_between_runs`.
+//! - [`schedule`]: a habit's `time_between_runs` and `time_zone`.
 //! - [`names`]: task names as folder names and key-expression chunks.
 //! - [`generate`]: the other way: a commented task file from a `TaskSpec`.
 
@@ -31,7 +31,7 @@ pub use generate::{generate, Placeholder};
 pub use names::safe_name;
 pub use parse::parse_task;
 pub use problems::{Problem, TaskFileError};
-pub use schedule::Schedule;
+pub use schedule::{parse_time_zone, Schedule};
 
 use std::time::Duration;
 
@@ -174,6 +174,37 @@ pub struct HabitDetails {
     pub time_between_runs: Schedule,
     /// A non-zero exit is an ordinary run, not a failure.
     pub ignore_nonzero_exits: bool,
+    /// The zone a cron expression is read in; `None` is the host's own local
+    /// time zone. Intervals (`"5m"`) are durations and ignore it.
+    pub time_zone: Option<chrono_tz::Tz>,
+    /// What happens to runs missed while the habit could not run (host down, task stopped).
+    pub catch_up: CatchUp,
+}
+
+/// `[habit_details] catch_up`: what a habit does about runs it missed while
+/// its host was down or the task was stopped. Never a burst: at most one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    /// Missed runs are dropped; the next run is the next one due (cron(8)'s way).
+    #[default]
+    Skip,
+    /// If any run was missed, one run happens at once, then the schedule goes on
+    /// (anacron's and systemd's `Persistent=true` way).
+    Latest,
+}
+
+impl CatchUp {
+    /// Every accepted spelling, for "did you mean" hints and help texts.
+    pub const ALL: [&'static str; 2] = ["skip", "latest"];
+
+    /// The spelling used in task files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatchUp::Skip => "skip",
+            CatchUp::Latest => "latest",
+        }
+    }
 }
 
 /// `[service_details]` (SPEC 6).

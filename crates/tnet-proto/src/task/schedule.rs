@@ -1,4 +1,5 @@
-//! A habit's `time_between_runs` (SPEC 3.1, 7): a fixed interval or a cron expression.
+//! A habit's `time_between_runs` (SPEC 3.1, 7): a fixed interval or a cron
+//! expression; and its `time_zone`, the zone a cron expression is read in.
 
 use std::fmt;
 use std::time::Duration;
@@ -103,6 +104,63 @@ fn ever_matches(cron: &croner::Cron) -> bool {
     cron.find_next_occurrence(&start, true).is_ok()
 }
 
+/// The word that names the host's own time zone in `time_zone` (the default).
+pub const LOCAL_ZONE: &str = "local";
+
+/// Reads a `time_zone` value: an IANA name such as `"Europe/Berlin"` or
+/// `"UTC"`, or `"local"` for the host's own zone (`None`). The error is a
+/// message and, when a name is close, a hint naming it.
+pub fn parse_time_zone(text: &str) -> Result<Option<chrono_tz::Tz>, (String, String)> {
+    let text = text.trim();
+    if text == LOCAL_ZONE {
+        return Ok(None);
+    }
+    if let Ok(zone) = text.parse::<chrono_tz::Tz>() {
+        return Ok(Some(zone));
+    }
+    let message = if text.is_empty() {
+        "`time_zone` is empty".to_owned()
+    } else {
+        format!("unknown time zone `{text}`")
+    };
+    let hint = match zone_like(text) {
+        Some(name) => format!("did you mean `{name}`?"),
+        None => format!(
+            "write an IANA time zone name like \"Europe/Berlin\" or \"UTC\", \
+             or \"{LOCAL_ZONE}\" for the host's own"
+        ),
+    };
+    Err((message, hint))
+}
+
+/// The IANA name closest to `word`: the same name in other letter case, the
+/// only zone whose city is `word` (`Berlin`), or a close spelling.
+fn zone_like(word: &str) -> Option<&'static str> {
+    // Below this, suggestions pair unrelated cities.
+    const THRESHOLD: f64 = 0.9;
+    let word = word.to_lowercase().replace(' ', "_");
+    if word.is_empty() {
+        return None;
+    }
+    let names = || chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+    if let Some(same) = names().find(|n| n.to_lowercase() == word) {
+        return Some(same);
+    }
+    let mut cities = names().filter(|n| {
+        n.rsplit('/')
+            .next()
+            .is_some_and(|city| city.to_lowercase() == word)
+    });
+    if let (Some(only), None) = (cities.next(), cities.next()) {
+        return Some(only);
+    }
+    names()
+        .map(|n| (strsim::jaro_winkler(&word, &n.to_lowercase()), n))
+        .filter(|(score, _)| *score >= THRESHOLD)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
+}
+
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -176,6 +234,26 @@ mod tests {
         let err = Schedule::parse("0 0 30 2 *").expect_err("February 30th");
         assert!(err.contains("never matches"), "{err}");
         assert!(Schedule::parse("0 0 29 2 *").is_ok(), "leap days exist");
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(parse_time_zone("local"), Ok(None));
+        assert_eq!(
+            parse_time_zone(" Europe/Berlin "),
+            Ok(Some(chrono_tz::Europe::Berlin))
+        );
+        assert_eq!(parse_time_zone("UTC"), Ok(Some(chrono_tz::UTC)));
+        let hint = |text: &str| parse_time_zone(text).expect_err(text).1;
+        assert_eq!(hint("europe/berlin"), "did you mean `Europe/Berlin`?");
+        assert_eq!(hint("Berlin"), "did you mean `Europe/Berlin`?");
+        assert_eq!(hint("Europe/Berln"), "did you mean `Europe/Berlin`?");
+        assert_eq!(hint("New York"), "did you mean `America/New_York`?");
+        assert!(hint("Mars/Olympus").contains("IANA"));
+        assert_eq!(
+            parse_time_zone("").expect_err("empty").0,
+            "`time_zone` is empty"
+        );
     }
 
     #[test]

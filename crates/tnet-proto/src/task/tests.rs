@@ -75,6 +75,9 @@ fn seed_habit() {
         }
     );
     assert_eq!(spec.docker, DockerSettings::default());
+    // The fields the seed does not have take their defaults.
+    assert_eq!(habit.time_zone, None, "the host's own time zone");
+    assert_eq!(habit.catch_up, CatchUp::Skip);
 }
 
 #[test]
@@ -255,6 +258,36 @@ fn habit_schedules() {
     // A schedule that is written is checked even where it is not used.
     let daemon = "task_name = \"d\"\ntask_type = \"daemon\"\n[habit_details]\ntime_between_runs = \"soon\"\n";
     assert_eq!(problems(daemon).len(), 1);
+}
+
+#[test]
+fn habit_time_zone_and_catch_up() {
+    let habit = "task_name = \"h\"\ntask_type = \"habit\"\ncommands = [\"date\"]\n\
+                 [habit_details]\ntime_between_runs = \"30 2 * * *\"\n";
+    let spec = parse(&format!(
+        "{habit}time_zone = \"America/New_York\"\ncatch_up = \"latest\"\n"
+    ));
+    let details = spec.habit.expect("a habit");
+    assert_eq!(details.time_zone, Some(chrono_tz::America::New_York));
+    assert_eq!(details.catch_up, CatchUp::Latest);
+    let local = parse(&format!("{habit}time_zone = \"local\"\n"));
+    assert_eq!(local.habit.expect("a habit").time_zone, None);
+    // Every mistake at once, each with its fix.
+    assert_eq!(
+        problems(&format!(
+            "{habit}time_zone = \"europe/paris\"\ncatch_up = \"lastest\"\ncatchup = \"skip\"\n"
+        )),
+        [
+            "6:13: unknown time zone `europe/paris` (did you mean `Europe/Paris`?)",
+            "7:12: unknown catch_up `lastest` (did you mean `latest`?)",
+            "8:1: unknown key `catchup` in [habit_details] (did you mean `catch_up`?)",
+        ]
+    );
+    let wrong_type = problems(&format!("{habit}catch_up = true\n"));
+    assert_eq!(
+        wrong_type,
+        ["6:12: `catch_up` must be a string, not a boolean"]
+    );
 }
 
 #[test]

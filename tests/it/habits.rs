@@ -1,0 +1,466 @@
+//! Habits (SPEC 7): commands on a schedule, each run recorded, its stdout
+//! published for `tnet sub` and for any Zenoh client, and a schedule that
+//! survives its host being killed without a burst of missed runs.
+//!
+//! Schedules here are one second, so every wait is a few seconds at most,
+//! and every wait is bounded. Subscriptions may miss the runs published in
+//! the moment they are being declared (Zenoh's declaration race): the tests
+//! check what follows the first run received, never that it is the first.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tnet_tests::{wait_until, Host, Streaming};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A one-second habit's task file in `dir`, with `extra` lines in `[habit_details]`.
+fn habit(dir: &Path, name: &str, command: &str, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "task_name = \"{name}\"\ntask_type = \"habit\"\ncommands = [{command:?}]\n\n\
+             [habit_details]\ntime_between_runs = \"1s\"\n{extra}"
+        ),
+    )
+    .expect("write the task file");
+    path
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {value}"));
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .with_timezone(&Utc)
+}
+
+fn millis(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_milliseconds()
+}
+
+/// `tnet status <task> --json`.
+fn status(host: &Host, task: &str) -> Value {
+    host.tnet(&["status", task, "--json"]).ok().json()
+}
+
+/// The runs of a task with this outcome, oldest first.
+fn runs_with(host: &Host, task: &str, outcome: &str) -> Vec<Value> {
+    status(host, task)["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["outcome"] == outcome)
+        .cloned()
+        .collect()
+}
+
+/// Waits until `task` has at least `n` runs with this outcome, and returns them.
+fn wait_runs(host: &Host, task: &str, outcome: &str, n: usize) -> Vec<Value> {
+    wait_until(
+        WAIT,
+        &format!("{task} has {n} {outcome} runs (log:\n{})", host.log()),
+        || {
+            let runs = runs_with(host, task, outcome);
+            (runs.len() >= n).then_some(runs)
+        },
+    )
+}
+
+/// `n` JSON lines from a `tnet sub --json`.
+fn json_runs(sub: &Streaming, n: usize, what: &str) -> Vec<Value> {
+    sub.lines(n, WAIT, what)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn numbers(runs: &[Value]) -> Vec<u64> {
+    runs.iter()
+        .map(|r| r["number"].as_u64().expect("a run number"))
+        .collect()
+}
+
+fn assert_consecutive(runs: &[Value]) {
+    let n = numbers(runs);
+    assert!(
+        n.windows(2).all(|w| w[1] == w[0] + 1),
+        "runs are not consecutive: {n:?}"
+    );
+}
+
+#[test]
+fn the_seed_habit_runs_on_schedule_and_sub_receives_each_run() {
+    let host = Host::start("seedbox");
+    // The seed's habit, with its binary somewhere absolute like
+    // /home/matthew/scripts/my_binary, a stand-in script, and a short interval.
+    let scripts = tempfile::tempdir().expect("scripts dir");
+    let binary = scripts.path().join("my_binary");
+    std::fs::write(
+        &binary,
+        "#!/bin/sh\necho \"my_binary called with $* at $(date +%s%N)\"\necho 'to stderr' >&2\n",
+    )
+    .expect("write my_binary");
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let dir = tempfile::tempdir().expect("task dir");
+    let task = dir.path().join("seed-habit.toml");
+    std::fs::write(
+        &task,
+        format!(
+            "[general]\ntask_name = \"my_binary\"\ntask_type = \"habit\"\n\
+             commands = [\"./my_binary --timeout=10\"]\nnecessary_files = [\"{}\"]\n\
+             run_in_docker = false\n\n[habit_details]\ntime_between_runs = \"1s\"\n\
+             ignore_nonzero_exits = false\n\n[docker_details]\ndocker_img_id = \"Ubuntu 22.04\"\n\
+             apt_pkgs = []\npip_pkgs = []\nstart_container_on_reboot = false\n",
+            binary.display()
+        ),
+    )
+    .expect("write the task file");
+    host.tnet(&["run", path_str(&task)]).ok();
+
+    let raw = host.tnet_streaming(&["sub", "my_binary"]);
+    let json = host.tnet_streaming(&["sub", "--json", "seedbox/my_binary"]);
+    let runs = json_runs(&json, 3, "three runs as JSON lines");
+    assert_consecutive(&runs);
+    for (i, run) in runs.iter().enumerate() {
+        assert_eq!(run["host"], "seedbox", "{run}");
+        assert_eq!(run["task"], "my_binary", "{run}");
+        assert_eq!(run["outcome"], "succeeded", "{run}");
+        assert_eq!(run["exit_code"], 0, "{run}");
+        let output = run["output"].as_str().expect("output");
+        assert!(
+            output.starts_with("my_binary called with --timeout=10 at "),
+            "stdout only, stderr stays in the log: {output:?}"
+        );
+        assert!(time(&run["started"]) >= time(&run["scheduled"]), "{run}");
+        if i > 0 {
+            // On schedule: each slot exactly one interval after the one before.
+            let step = millis(time(&runs[i - 1]["scheduled"]), time(&run["scheduled"]));
+            assert_eq!(step, 1000, "{runs:?}");
+        }
+    }
+    for line in raw.lines(2, WAIT, "two runs of raw output") {
+        assert!(
+            line.starts_with("my_binary called with --timeout=10 at "),
+            "{line:?}"
+        );
+    }
+
+    // Every run is a row, and status says when the next one is due.
+    let s = status(&host, "my_binary");
+    assert!(s["state"] == "scheduled" || s["state"] == "running", "{s}");
+    let next = time(&s["next_run"]);
+    assert!(next > time(&s["last_run"]), "{s}");
+    let recorded = s["runs"].as_array().expect("runs");
+    for run in &runs {
+        let row = recorded
+            .iter()
+            .find(|r| r["number"] == run["number"])
+            .unwrap_or_else(|| panic!("run {} is not in the status: {s}", run["number"]));
+        assert_eq!(row["started"], run["started"]);
+        assert_eq!(row["exit_code"], 0);
+        assert!(row["duration_ms"].is_u64(), "{row}");
+    }
+    let ls = host.tasks();
+    assert!(ls[0]["next_run"].is_string(), "{ls:?}");
+    assert!(ls[0]["last_run"].is_string(), "{ls:?}");
+    let logs = host.tnet(&["logs", "my_binary"]).ok();
+    assert!(logs.stdout.contains("to stderr"), "{logs:?}");
+
+    // Ctrl-C unsubscribes and exits 0.
+    assert_eq!(json.interrupt().code(), Some(0));
+    assert_eq!(raw.interrupt().code(), Some(0));
+}
+
+#[test]
+fn a_late_subscriber_gets_the_last_three_runs_then_live_ones() {
+    let host = Host::start("latebox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let task = habit(dir.path(), "price", "echo \"price $(date +%s%N)\"", "");
+    host.tnet(&["run", path_str(&task)]).ok();
+    wait_runs(&host, "price", "succeeded", 4);
+
+    let joined = Utc::now();
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "3", "price"]);
+    let runs = json_runs(&sub, 5, "three past runs and two live ones");
+    assert_consecutive(&runs);
+    for past in &runs[..3] {
+        assert!(time(&past["started"]) < joined, "not a past run: {past}");
+    }
+    assert!(
+        time(&runs[4]["started"]) > joined,
+        "not a live run: {}",
+        runs[4]
+    );
+    assert!(runs[0]["number"].as_u64() >= Some(2), "{runs:?}");
+
+    // A plain subscriber that joins late gets only what comes next.
+    let plain = host.tnet_streaming(&["sub", "--json", "price"]);
+    let later = json_runs(&plain, 1, "a live run");
+    assert!(time(&later[0]["started"]) > joined);
+}
+
+#[test]
+fn a_failing_run_is_a_failure_unless_nonzero_exits_are_ignored() {
+    let host = Host::start("failbox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let counted = habit(dir.path(), "counted", "echo trying; exit 3", "");
+    let ignored = habit(
+        dir.path(),
+        "ignored",
+        "echo trying; exit 3",
+        "ignore_nonzero_exits = true\n",
+    );
+    host.tnet(&["run", path_str(&counted)]).ok();
+    host.tnet(&["run", path_str(&ignored)]).ok();
+
+    let failed = wait_runs(&host, "counted", "failed", 2);
+    assert!(failed.iter().all(|r| r["exit_code"] == 3), "{failed:?}");
+    assert!(runs_with(&host, "counted", "succeeded").is_empty());
+    let ordinary = wait_runs(&host, "ignored", "succeeded", 2);
+    assert!(
+        ordinary.iter().all(|r| r["exit_code"] == 3),
+        "the exit code is still recorded: {ordinary:?}"
+    );
+    assert!(runs_with(&host, "ignored", "failed").is_empty());
+
+    // Subscribers see the same judgement, with the exit code, and the output.
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "1", "counted", "ignored"]);
+    let runs = json_runs(&sub, 2, "the last run of each");
+    for run in &runs {
+        let expected = if run["task"] == "counted" {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        assert_eq!(run["outcome"], expected, "{run}");
+        assert_eq!(run["exit_code"], 3, "{run}");
+        assert_eq!(run["output"], "trying\n", "{run}");
+    }
+    // The habit itself keeps its schedule either way.
+    for task in ["counted", "ignored"] {
+        assert!(status(&host, task)["next_run"].is_string());
+    }
+}
+
+#[test]
+fn a_run_still_going_when_the_next_is_due_is_not_started_twice() {
+    let host = Host::start("slowbox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let task = habit(
+        dir.path(),
+        "slow",
+        "date +%s%N >> starts; sleep 2.5; echo done",
+        "",
+    );
+    host.tnet(&["run", path_str(&task)]).ok();
+    let done = wait_runs(&host, "slow", "succeeded", 2);
+    let skipped = runs_with(&host, "slow", "skipped");
+    assert!(
+        skipped.len() >= 2,
+        "the slots during a 2.5 s run are recorded as skipped: {}",
+        status(&host, "slow")
+    );
+    assert!(skipped
+        .iter()
+        .all(|r| r["duration_ms"] == 0 && r["exit_code"].is_null()));
+    // Never two at once: each run started after the one before had ended.
+    for pair in done.windows(2) {
+        let gap = millis(time(&pair[0]["started"]), time(&pair[1]["started"]));
+        let took = pair[0]["duration_ms"].as_i64().expect("duration");
+        assert!(
+            gap >= took,
+            "run {} overlapped: {pair:?}",
+            pair[1]["number"]
+        );
+    }
+    let starts = std::fs::read_to_string(host.home.join("slow/starts")).expect("starts");
+    let stamps: Vec<u128> = starts.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(
+        stamps.windows(2).all(|w| w[1] - w[0] >= 2_500_000_000),
+        "{stamps:?}"
+    );
+}
+
+#[test]
+fn a_host_down_for_over_three_intervals_comes_back_without_a_burst() {
+    let mut host = Host::start("downbox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let steady = habit(dir.path(), "steady", "echo steady", "");
+    let eager = habit(dir.path(), "eager", "echo eager", "catch_up = \"latest\"\n");
+    host.tnet(&["run", path_str(&steady)]).ok();
+    host.tnet(&["run", path_str(&eager)]).ok();
+    wait_runs(&host, "steady", "succeeded", 2);
+    wait_runs(&host, "eager", "succeeded", 2);
+
+    host.kill9();
+    let killed = Utc::now();
+    // The downtime under test: more than three one-second intervals.
+    std::thread::sleep(Duration::from_millis(4500));
+    let back = Utc::now();
+    host.start_again();
+    for task in ["steady", "eager"] {
+        wait_until(
+            WAIT,
+            &format!("{task} runs again after the restart"),
+            || {
+                let after = runs_with(&host, task, "succeeded")
+                    .into_iter()
+                    .filter(|r| time(&r["started"]) > back)
+                    .count();
+                (after >= 3).then_some(())
+            },
+        );
+        // Stopped, so the history read below is complete and final.
+        host.tnet(&["stop", task]).ok();
+    }
+
+    for task in ["steady", "eager"] {
+        let published = runs_with(&host, task, "succeeded");
+        let n = published.len().to_string();
+        let sub = host.tnet_streaming(&["sub", "--json", "--last", &n, task]);
+        let runs = json_runs(&sub, published.len(), "the whole history");
+        let before: Vec<&Value> = runs
+            .iter()
+            .filter(|r| time(&r["started"]) < killed)
+            .collect();
+        let after: Vec<&Value> = runs.iter().filter(|r| time(&r["started"]) > back).collect();
+        assert_eq!(
+            before.len() + after.len(),
+            runs.len(),
+            "{task}: a run while the host was down? {runs:?}"
+        );
+        assert!(after.len() >= 3, "{task}: {runs:?}");
+        // The schedule carries on in the same phase: every slot is a whole
+        // number of intervals after the first one.
+        let first = time(&runs[0]["scheduled"]);
+        for run in &runs {
+            assert_eq!(
+                millis(first, time(&run["scheduled"])) % 1000,
+                0,
+                "{task}: out of phase: {run}"
+            );
+        }
+        // No burst: at most one run (eager's catch-up) for a slot the host missed.
+        let for_missed_slots = after
+            .iter()
+            .filter(|r| time(&r["scheduled"]) < back)
+            .count();
+        let limit = if task == "eager" { 1 } else { 0 };
+        assert!(
+            for_missed_slots <= limit,
+            "{task}: {for_missed_slots} missed runs replayed: {after:?}"
+        );
+        let close_starts = after
+            .windows(2)
+            .filter(|w| millis(time(&w[0]["started"]), time(&w[1]["started"])) < 500)
+            .count();
+        assert!(
+            close_starts <= limit,
+            "{task}: runs in a burst after the restart: {after:?}"
+        );
+    }
+    assert!(
+        host.log().contains("missed while the habit could not run"),
+        "{}",
+        host.log()
+    );
+}
+
+/// Whether `python3` can `import zenoh`; under CI a missing module is a failure.
+fn python_with_zenoh() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import zenoh"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with the `zenoh` module is required under CI: run scripts/test-deps.sh \
+             (pip install eclipse-zenoh==1.10.2)"
+        );
+        eprintln!(
+            "SKIPPED: python3 cannot `import zenoh`; install it with \
+             `pip install eclipse-zenoh==1.10.2` (scripts/test-deps.sh) to run this test"
+        );
+    }
+    found
+}
+
+#[test]
+fn a_python_program_with_plain_zenoh_reads_output_and_metadata() {
+    if !python_with_zenoh() {
+        return;
+    }
+    let host = Host::start("pybox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let task = habit(dir.path(), "weather", "echo 'sunny, 21 C'", "");
+    host.tnet(&["run", path_str(&task)]).ok();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sub_habits.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u").arg(&script).arg(host.endpoint()).arg("2");
+    let python = Streaming::start(cmd);
+    let mut live = Vec::new();
+    let mut history = Vec::new();
+    loop {
+        let line = python.next_line(WAIT).unwrap_or_else(|| {
+            panic!(
+                "the Python subscriber went quiet; stderr:\n{}",
+                python.stderr()
+            )
+        });
+        let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        match msg["via"].as_str() {
+            Some("live") => live.push(msg),
+            Some("history") => history.push(msg),
+            Some("done") => break,
+            Some("ready") => {}
+            _ => panic!("unexpected line from Python: {line}"),
+        }
+    }
+    assert_eq!(python.wait(WAIT).code(), Some(0));
+
+    assert_eq!(live.len(), 2);
+    for msg in live.iter().chain(&history) {
+        assert_eq!(msg["key"], "tnet/pybox/habit/weather", "{msg}");
+        assert_eq!(msg["payload"], "sunny, 21 C\n", "{msg}");
+        let meta = &msg["attachment"];
+        assert_eq!(meta["host"], "pybox", "{msg}");
+        assert_eq!(meta["task"], "weather", "{msg}");
+        assert_eq!(meta["exit_code"], 0, "{msg}");
+        assert_eq!(meta["outcome"], "succeeded", "{msg}");
+        assert!(
+            meta["number"].is_u64() && meta["duration_ms"].is_u64(),
+            "{msg}"
+        );
+        time(&meta["started"]);
+    }
+    assert_eq!(
+        history.len(),
+        2,
+        "a late joiner's query gets the last two runs"
+    );
+    assert_consecutive(
+        &history
+            .iter()
+            .map(|m| m["attachment"].clone())
+            .collect::<Vec<_>>(),
+    );
+    assert_consecutive(
+        &live
+            .iter()
+            .map(|m| m["attachment"].clone())
+            .collect::<Vec<_>>(),
+    );
+}
