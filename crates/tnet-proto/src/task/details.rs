@@ -28,7 +28,7 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
         "[habit_details]",
         &["time_between_runs", "ignore_nonzero_exits"],
     ),
-    ("[service_details]", &["service_fail_is_command_fail"]),
+    ("[service_details]", super::service::KEYS),
     ("[docker_settings]", DOCKER_KEYS),
     ("[docker_details]", DOCKER_KEYS),
 ];
@@ -82,8 +82,8 @@ pub(crate) fn read(
         restart_on_success: s.bool(problems, "restart_on_success"),
         wait_after_setup: s.bool(problems, "wait_after_setup"),
     });
-    let service = service.map_or_else(ServiceDetails::default, |s| ServiceDetails {
-        service_fail_is_command_fail: s.bool(problems, "service_fail_is_command_fail"),
+    let service = service.map_or_else(ServiceDetails::default, |s| {
+        super::service::read(problems, s)
     });
     let habit = habit_details(problems, habit, task_type, task_type_span);
     let docker_table = match (docker_settings, docker_details) {
