@@ -184,6 +184,21 @@ async fn publish_output(
     }
 }
 
+/// One of a task's commands, in its workspace, with the environment every
+/// command of a task gets (`TNET_HOST`, `TNET_TASK`, `TNET_WORKSPACE`).
+pub(crate) fn command_spec(shared: &Shared, info: &TaskInfo, command: &str) -> CommandSpec {
+    let workdir = shared.paths.workspace(&info.safe_name);
+    let env = vec![
+        ("TNET_HOST".into(), shared.name.clone()),
+        ("TNET_TASK".into(), info.name.clone()),
+        (
+            "TNET_WORKSPACE".into(),
+            workdir.to_string_lossy().into_owned(),
+        ),
+    ];
+    CommandSpec::new(command, workdir, env)
+}
+
 /// Why a sequence of commands stopped before its end.
 pub(crate) enum Interrupt {
     Stop(oneshot::Sender<()>),
@@ -333,19 +348,7 @@ impl Actor {
     }
 
     fn command_spec(&self, command: &str) -> CommandSpec {
-        let workdir = self.shared.paths.workspace(&self.info.safe_name);
-        CommandSpec {
-            command: command.to_owned(),
-            env: vec![
-                ("TNET_HOST".into(), self.shared.name.clone()),
-                ("TNET_TASK".into(), self.info.name.clone()),
-                (
-                    "TNET_WORKSPACE".into(),
-                    workdir.to_string_lossy().into_owned(),
-                ),
-            ],
-            workdir,
-        }
+        command_spec(&self.shared, &self.info, command)
     }
 
     /// Runs commands in order, stopping at the first that fails, as one recorded run.
