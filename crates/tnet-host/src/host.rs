@@ -31,6 +31,8 @@ pub struct Shared {
     pub session: zenoh::Session,
     /// How commands are started.
     pub runner: Arc<dyn Runner>,
+    /// Callers of services, followed so their calls end when they go.
+    pub callers: Arc<crate::callers::Callers>,
 }
 
 /// The host: shared state plus the task table.

@@ -6,15 +6,18 @@
 //! - [`paths`]: where the host keeps workspaces and its own records.
 //! - [`store`]: the SQLite store of tasks and run history.
 //! - [`blobs`]: uploaded file contents, addressed by hash.
+//! - [`callers`]: who is calling services, so a call whose caller left is cancelled.
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group today).
 //! - [`logs`]: each task's output, capped on disk and published live.
-//! - [`supervisor`]: one actor per task that owns its process.
+//! - [`supervisor`]: one actor per task that owns its process; a service's
+//!   actor takes calls (`supervisor/service/`).
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 
 pub mod blobs;
+pub mod callers;
 pub mod config;
 pub mod handlers;
 pub mod host;

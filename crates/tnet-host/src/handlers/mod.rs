@@ -6,6 +6,7 @@ mod host_info;
 mod list;
 mod logs;
 mod remove;
+mod services;
 mod status;
 mod submit;
 
@@ -34,6 +35,7 @@ pub async fn dispatch(host: &Host, envelope: RequestEnvelope) -> Response {
         Request::VerifyBlob(r) => blobs::verify(host, r).await,
         Request::Submit(r) => submit::handle(host, r).await,
         Request::List => list::handle(host),
+        Request::Services => services::handle(host),
         Request::HostInfo => host_info::handle(host),
         Request::Status(r) => status::handle(host, r),
         Request::Logs(r) => logs::handle(host, r),

@@ -23,6 +23,8 @@ mod daemon;
 mod habit;
 mod service;
 
+pub use service::read_call_group;
+
 /// How long a stopped command has between TERM and KILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 

@@ -16,6 +16,8 @@ pub enum Request {
     Submit(SubmitRequest),
     /// Every task on the host.
     List,
+    /// Every service on the host, with how to call it.
+    Services,
     /// About the host itself.
     HostInfo,
     /// One task in detail.

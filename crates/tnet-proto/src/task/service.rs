@@ -245,7 +245,11 @@ mod tests {
 
     #[test]
     fn media_types_need_a_type_and_a_subtype() {
-        for ok in ["image/png", "text/plain; charset=utf-8", "application/vnd.api+json"] {
+        for ok in [
+            "image/png",
+            "text/plain; charset=utf-8",
+            "application/vnd.api+json",
+        ] {
             assert!(is_media_type(ok), "{ok}");
         }
         for bad in ["png", "image/", "/png", "image png/x", "a/b/c", ""] {

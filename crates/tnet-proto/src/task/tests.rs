@@ -466,7 +466,10 @@ max_concurrent_calls = 2
             },
         ]
     );
-    assert_eq!(s.example.as_deref(), Some("tnet call s --input cat.png -- 3"));
+    assert_eq!(
+        s.example.as_deref(),
+        Some("tnet call s --input cat.png -- 3")
+    );
     assert_eq!(s.timeout, Duration::from_secs(90));
     assert_eq!(s.max_concurrent_calls, 2);
 }
