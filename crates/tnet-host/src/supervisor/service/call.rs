@@ -229,7 +229,7 @@ async fn execute(
         };
         let err = CallError {
             kind: ErrorKind::CommandFailed,
-            message: format!("the command of service `{}` {how}", ctx.info.name),
+            message: format!("the service's command {how}"),
             end: Some(end),
         };
         reply_error(query, &err);
@@ -355,7 +355,8 @@ fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
                 file.write_all(slice)?;
             }
         }
-        file.into_inner().map_err(|e| e.into_error())?.sync_data()
+        // Not synced to disk: the input only has to outlive this call.
+        file.flush()
     })?;
     Ok(path)
 }
