@@ -20,7 +20,8 @@ fn every_verb_has_help_with_an_example() {
     let top = help(&[]);
     assert!(top.contains("Example"), "{top}");
     for verb in [
-        "run", "ls", "status", "logs", "stop", "start", "restart", "rm", "hosts",
+        "run", "ls", "status", "logs", "stop", "start", "restart", "rm", "hosts", "call",
+        "services",
     ] {
         assert!(top.contains(verb), "`tnet --help` does not list {verb}");
         let text = help(&[verb]);

@@ -1,10 +1,12 @@
 //! One file per verb; [`run`] dispatches from one `match`.
 
+pub mod call;
 mod control;
 mod hosts;
 mod logs;
 mod ls;
 mod run;
+mod services;
 mod status;
 
 use std::time::Duration;
@@ -13,26 +15,49 @@ use anyhow::Context;
 
 use crate::args::{Cli, Command};
 use crate::client::Client;
+use crate::hostcache::HostCache;
+
+/// How long to wait for hosts to answer unless `--timeout` says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    anyhow::ensure!(
-        cli.timeout > 0.0 && cli.timeout.is_finite(),
-        "--timeout must be a positive number of seconds"
-    );
-    let timeout = Duration::from_secs_f64(cli.timeout);
+    let given = match cli.timeout {
+        Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+        Some(_) => anyhow::bail!("--timeout must be a positive number of seconds"),
+        None => None,
+    };
+    let timeout = given.unwrap_or(DEFAULT_TIMEOUT);
+    let command = match cli.command {
+        // A call finds its host its own way (the host cache), and for it
+        // --timeout is the call's time limit.
+        Command::Call(args) => return call::run(&cli.fabric, timeout, given, args).await,
+        other => other,
+    };
     let client = Client::open(&cli.fabric, timeout)
         .await
         .context("cannot reach the tnet network")?;
-    match cli.command {
-        Command::Run(args) => run::run(&client, args).await,
-        Command::Ls(args) => ls::run(&client, args).await,
-        Command::Status(args) => status::run(&client, args).await,
-        Command::Logs(args) => logs::run(&client, args).await,
-        Command::Stop(args) => control::run(&client, control::Verb::Stop, args).await,
-        Command::Start(args) => control::run(&client, control::Verb::Start, args).await,
-        Command::Restart(args) => control::run(&client, control::Verb::Restart, args).await,
-        Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
-        Command::Hosts(args) => hosts::run(&client, args).await,
+    let code = dispatch(&client, command).await;
+    if client.scouts() {
+        HostCache::remember(&client.session).await;
+    }
+    code
+}
+
+/// Runs a verb that works through one ordinary session.
+async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
+    match command {
+        // `run` sends calls to `call::run` before any session is opened.
+        Command::Call(_) => anyhow::bail!("`tnet call` opens its own session"),
+        Command::Services(args) => services::run(client, args).await,
+        Command::Run(args) => run::run(client, args).await,
+        Command::Ls(args) => ls::run(client, args).await,
+        Command::Status(args) => status::run(client, args).await,
+        Command::Logs(args) => logs::run(client, args).await,
+        Command::Stop(args) => control::run(client, control::Verb::Stop, args).await,
+        Command::Start(args) => control::run(client, control::Verb::Start, args).await,
+        Command::Restart(args) => control::run(client, control::Verb::Restart, args).await,
+        Command::Rm(args) => control::run(client, control::Verb::Remove, args).await,
+        Command::Hosts(args) => hosts::run(client, args).await,
     }
 }
