@@ -12,3 +12,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+# The Python test calls a service with the eclipse-zenoh package alone (no tnet
+# code); its version matches the zenoh crate.
+if ! python3 -m pip show eclipse-zenoh 2>/dev/null | grep -qx 'Version: 1.10.2'; then
+  if ! command -v python3 >/dev/null; then
+    echo "test-deps: please install python3 (and pip)" >&2
+    exit 1
+  fi
+  python3 -m pip install --quiet eclipse-zenoh==1.10.2
+fi

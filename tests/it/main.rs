@@ -1,3 +1,4 @@
 //! End-to-end tests: real `tnet-host` processes driven by the real `tnet`.
 
 mod foundation;
+mod services;
