@@ -727,3 +727,42 @@ fn tnet_call_finds_its_host_by_scouting_then_through_the_host_cache() {
     let remembered = std::fs::read_to_string(&cache_file).expect("the host cache");
     assert!(remembered.contains(&port), "{remembered}");
 }
+
+#[test]
+fn a_host_killed_during_a_call_ends_the_call_when_it_starts_again() {
+    let mut host = Host::start("svc-crash");
+    let _task = submit(
+        &host,
+        "hang",
+        &format!(
+            "task_name = \"hang\"\ntask_type = \"service\"\nsetup_commands = [\"mkdir -p pids\"]\n\
+             commands = ['{HANG}']\n"
+        ),
+        &[],
+    );
+    let mut caller = tnet_command(&[&host.endpoint()])
+        .args(["call", "hang"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tnet call starts");
+    let pids_dir = host.home.join("hang/pids");
+    let pids = wait_until(Duration::from_secs(20), "the call's command runs", || {
+        let pids = pids_in(&pids_dir);
+        (pids.len() == 2).then_some(pids)
+    });
+    // kill -9: the call's processes outlive the host...
+    host.kill9();
+    assert!(pids.iter().all(|p| process_alive(*p)));
+    // ...until it starts again and ends what its previous life left running.
+    host.restart();
+    wait_until(
+        Duration::from_secs(15),
+        "the old call's processes are gone",
+        || pids.iter().all(|p| !process_alive(*p)).then_some(()),
+    );
+    host.wait_state("hang", "ready");
+    let _ = caller.kill();
+    let _ = caller.wait();
+}
