@@ -417,6 +417,59 @@ fn ten_calls_with_a_limit_of_two_run_two_at_a_time() {
 }
 
 #[test]
+fn calls_beyond_the_limit_wait_in_arrival_order() {
+    let host = Host::start("svc-fifo");
+    let _task = submit(
+        &host,
+        "gate",
+        "task_name = \"gate\"\ntask_type = \"service\"\n\
+         commands = ['while [ ! -e gate ]; do sleep 0.02; done; echo \"$1\" >> order.log; cat']\n\
+         [service_details]\nmax_concurrent_calls = 1\n",
+        &[],
+    );
+    let load = |field: &str| -> u64 {
+        let list = host.tnet(&["services", "--json"]).ok().json();
+        list[0][field].as_u64().unwrap_or(u64::MAX)
+    };
+    let endpoint = host.endpoint();
+    let mut callers = Vec::new();
+    for i in 0..6u64 {
+        let endpoint = endpoint.clone();
+        callers.push(std::thread::spawn(move || {
+            let mut cmd = tnet_command(&[&endpoint]);
+            cmd.args(["call", "gate", "--input", "-", "--", &i.to_string()]);
+            run_bounded(cmd, format!("call-{i}").as_bytes(), COMMAND_LIMIT)
+        }));
+        // Each caller arrives only once the one before it is in its place.
+        if i == 0 {
+            wait_until(Duration::from_secs(20), "the first call runs", || {
+                (load("calls_running") == 1).then_some(())
+            });
+        } else {
+            wait_until(
+                Duration::from_secs(20),
+                &format!("{i} call(s) wait"),
+                || (load("calls_waiting") == i).then_some(()),
+            );
+        }
+    }
+    let text = host.tnet(&["services"]).ok().stdout;
+    assert!(text.contains("now:    1 running, 5 waiting"), "{text}");
+    std::fs::write(host.home.join("gate/gate"), "").expect("open the gate");
+    for (i, caller) in callers.into_iter().enumerate() {
+        let out = caller.join().expect("a caller thread");
+        assert!(out.success, "call {i}: {out:?}");
+        assert_eq!(out.stdout, format!("call-{i}"));
+    }
+    let order = std::fs::read_to_string(host.home.join("gate/order.log")).expect("order.log");
+    assert_eq!(
+        order, "0\n1\n2\n3\n4\n5\n",
+        "calls ran out of arrival order"
+    );
+    assert_eq!((load("calls_running"), load("calls_waiting")), (0, 0));
+}
+
+#[test]
 fn a_caller_that_goes_away_cancels_its_call() {
     let host = Host::start("svc-leave");
     let _task = submit(

@@ -81,6 +81,13 @@ fn describe(out: &mut impl Write, s: &ServiceInfo) -> std::io::Result<()> {
         "  limits: {} call(s) at once, {limit} each{failing}",
         s.max_concurrent_calls
     )?;
+    if s.calls_running + s.calls_waiting > 0 {
+        writeln!(
+            out,
+            "  now:    {} running, {} waiting",
+            s.calls_running, s.calls_waiting
+        )?;
+    }
     writeln!(out, "  call:   {}", s.call)
 }
 

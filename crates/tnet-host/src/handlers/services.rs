@@ -12,13 +12,16 @@ pub fn handle(host: &Host) -> Result<Response, ErrorReply> {
         .iter()
         .filter(|t| t.info.spec.task_type == TaskType::Service)
         .map(|t| {
-            ServiceInfo::new(
+            let mut info = ServiceInfo::new(
                 &host.shared.name,
                 &t.info.name,
                 &t.info.safe_name,
                 t.snapshot().state,
                 &t.info.spec.service,
-            )
+            );
+            info.calls_running = t.load.running();
+            info.calls_waiting = t.load.waiting();
+            info
         })
         .collect();
     Ok(Response::Services { services })

@@ -23,7 +23,7 @@ mod daemon;
 mod habit;
 mod service;
 
-pub use service::read_call_group;
+pub use service::{read_call_group, CallLoad};
 
 /// How long a stopped command has between TERM and KILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -80,6 +80,8 @@ pub struct SupervisorHandle {
     snapshot: watch::Receiver<Snapshot>,
     /// The task.
     pub info: Arc<TaskInfo>,
+    /// Calls running and waiting now (services only; zero otherwise).
+    pub load: Arc<CallLoad>,
 }
 
 impl SupervisorHandle {
@@ -143,6 +145,7 @@ pub fn spawn(
     });
     let (out_tx, out_rx) = mpsc::channel(64);
     tokio::spawn(publish_output(shared.clone(), info.clone(), out_rx));
+    let load = Arc::new(CallLoad::default());
     let actor = Actor {
         shared,
         info: info.clone(),
@@ -150,9 +153,11 @@ pub fn spawn(
         snap: snap_tx,
         output: out_tx,
         setup_done,
+        load: load.clone(),
     };
     tokio::spawn(actor.run(matches!(initial, Initial::Start)));
     SupervisorHandle {
+        load,
         tx,
         snapshot: snap_rx,
         info,
@@ -221,6 +226,7 @@ pub(crate) struct Actor {
     snap: watch::Sender<Snapshot>,
     output: mpsc::Sender<OutputChunk>,
     setup_done: bool,
+    load: Arc<CallLoad>,
 }
 
 impl Actor {

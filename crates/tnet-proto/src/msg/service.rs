@@ -133,6 +133,12 @@ pub struct ServiceInfo {
     pub max_concurrent_calls: u32,
     /// Whether a non-zero exit is a failed call (SPEC 6.2).
     pub fail_is_command_fail: bool,
+    /// Calls whose commands run now.
+    #[serde(default)]
+    pub calls_running: u32,
+    /// Calls waiting for a turn now (beyond `max_concurrent_calls`).
+    #[serde(default)]
+    pub calls_waiting: u32,
 }
 
 /// What a service takes as input.
@@ -172,6 +178,8 @@ impl ServiceInfo {
             timeout_ms: u64::try_from(details.timeout.as_millis()).unwrap_or(u64::MAX),
             max_concurrent_calls: details.max_concurrent_calls,
             fail_is_command_fail: details.service_fail_is_command_fail,
+            calls_running: 0,
+            calls_waiting: 0,
         }
     }
 }

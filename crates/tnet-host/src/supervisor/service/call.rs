@@ -50,6 +50,8 @@ pub(crate) struct CallContext {
     pub(crate) stop: CancellationToken,
     /// The task's log: a call's standard error is kept there.
     pub(crate) log: mpsc::Sender<OutputChunk>,
+    /// Calls running and waiting, for `tnet services`.
+    pub(crate) load: Arc<super::CallLoad>,
 }
 
 /// A finished call, for the task's run history.
@@ -92,6 +94,7 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
     let deadline = tokio::time::Instant::from_std(arrived + limit);
     let mut caller = ctx.shared.callers.watch(request.caller.as_deref());
 
+    let waiting = ctx.load.wait();
     let permit = tokio::select! {
         permit = ctx.limiter.clone().acquire_owned() => match permit {
             Ok(permit) => permit,
@@ -114,6 +117,8 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
         () = ctx.stop.cancelled() => return stopped(query, ctx),
     };
 
+    drop(waiting);
+    let _running = ctx.load.run();
     let dir = ctx
         .shared
         .paths

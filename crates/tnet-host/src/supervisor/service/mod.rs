@@ -10,6 +10,7 @@
 
 mod call;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use tnet_proto::keys;
@@ -23,6 +24,53 @@ use call::{CallContext, CallRecord};
 
 /// The process group recorded in a call's folder, if any (see [`crate::paths::Paths::calls`]).
 pub use call::read_group as read_call_group;
+
+/// How many calls of a service run, and how many wait for a turn, now.
+#[derive(Debug, Default)]
+pub struct CallLoad {
+    running: AtomicU32,
+    waiting: AtomicU32,
+}
+
+impl CallLoad {
+    /// Calls whose commands run now.
+    pub fn running(&self) -> u32 {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Calls waiting for a turn now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts one call in a [`CallLoad`] counter for as long as it lives.
+pub(crate) struct Counted<'a>(&'a AtomicU32);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl CallLoad {
+    /// Counts a call waiting for a turn.
+    pub(crate) fn wait(&self) -> Counted<'_> {
+        Counted::new(&self.waiting)
+    }
+
+    /// Counts a call that runs.
+    pub(crate) fn run(&self) -> Counted<'_> {
+        Counted::new(&self.running)
+    }
+}
 
 impl Actor {
     /// Takes calls until told to stop. `Some` when interrupted.
@@ -57,6 +105,7 @@ impl Actor {
             )),
             stop: CancellationToken::new(),
             log: self.output.clone(),
+            load: self.load.clone(),
         });
         self.set_state(TaskState::Ready);
         tracing::info!(task = %self.info.name, "service ready");
