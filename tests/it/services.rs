@@ -354,7 +354,7 @@ fn a_call_past_its_time_limit_is_killed_and_the_caller_told() {
 
 const CONC_SH: &str = r#"#!/bin/sh
 echo "start $(date +%s%N)" >> calls.log
-sleep 0.3
+sleep 1
 echo "end $(date +%s%N)" >> calls.log
 cat
 "#;

@@ -16,9 +16,9 @@ use zenoh::liveliness::LivelinessToken;
 use zenoh::query::ConsolidationMode;
 use zenoh::Session;
 
-/// How long a call with no time limit of its own may go on before the caller
-/// gives up on the host; the host enforces the service's own limit.
-pub const NO_LIMIT: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a call may go on before the caller gives up on the host, when it
+/// has no time limit of its own (the host enforces the service's) or a longer one.
+pub const NO_LIMIT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Extra time given to a host past a call's time limit, to kill the command
 /// and say so, before the caller stops waiting.
@@ -89,7 +89,9 @@ impl<'s> Caller<'s> {
                 .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
             caller: Some(self.id.clone()),
         };
-        let patience = spec.timeout.map_or(NO_LIMIT, |t| t + LIMIT_MARGIN);
+        let patience = spec
+            .timeout
+            .map_or(NO_LIMIT, |t| t.saturating_add(LIMIT_MARGIN).min(NO_LIMIT));
         let key = keys::service(host, &spec.service);
         let replies = self
             .session

@@ -22,12 +22,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let given = match cli.timeout {
-        Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+    let given = match cli.timeout.map(Duration::try_from_secs_f64) {
+        Some(Ok(limit)) if !limit.is_zero() => Some(limit),
         Some(_) => anyhow::bail!("--timeout must be a positive number of seconds"),
         None => None,
     };
-    let timeout = given.unwrap_or(DEFAULT_TIMEOUT);
+    // Capped: Zenoh adds it to the clock.
+    let timeout = given.unwrap_or(DEFAULT_TIMEOUT).min(crate::call::NO_LIMIT);
     let command = match cli.command {
         // A call finds its host its own way (the host cache), and for it
         // --timeout is the call's time limit.

@@ -35,6 +35,10 @@ use crate::supervisor::{command_spec, TaskInfo};
 /// early (time limit, caller gone, service stopped).
 const CALL_GRACE: Duration = Duration::from_secs(2);
 
+/// The longest time limit a call can have, whatever a caller asks for
+/// (so that no deadline overflows the clock).
+const LONGEST_CALL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// The name of the file in a call's folder that records its process group.
 pub const GROUP_FILE: &str = "group";
 
@@ -90,7 +94,8 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
     let limit = request
         .timeout_ms
         .map(Duration::from_millis)
-        .unwrap_or(ctx.info.spec.service.timeout);
+        .unwrap_or(ctx.info.spec.service.timeout)
+        .min(LONGEST_CALL);
     let deadline = tokio::time::Instant::from_std(arrived + limit);
     let mut caller = ctx.shared.callers.watch(request.caller.as_deref());
 
