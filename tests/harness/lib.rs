@@ -56,16 +56,87 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
 }
 
 /// What a finished `tnet` command printed.
-#[derive(Debug)]
 pub struct Output {
     /// Whether it exited 0.
     pub success: bool,
     /// Its exit code.
     pub code: Option<i32>,
-    /// Standard output.
+    /// Standard output (lossy UTF-8).
     pub stdout: String,
+    /// Standard output as bytes, for binary results.
+    pub bytes: Vec<u8>,
     /// Standard error.
     pub stderr: String,
+}
+
+impl std::fmt::Debug for Output {
+    // Leaves out the bytes (a test may carry megabytes of them).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut stdout = self.stdout.clone();
+        if stdout.len() > 4000 {
+            stdout.truncate(4000);
+            stdout.push_str("...");
+        }
+        f.debug_struct("Output")
+            .field("code", &self.code)
+            .field("stdout", &stdout)
+            .field("stderr", &self.stderr)
+            .finish()
+    }
+}
+
+/// How long any one command of a test may run before the test fails.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `cmd` to its end with `stdin` as its input, failing the test if it
+/// takes longer than `limit` (the command is killed then).
+pub fn run_bounded(mut cmd: Command, stdin: &[u8], limit: Duration) -> Output {
+    use std::io::{Read, Write};
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut input = child.stdin.take().expect("piped stdin");
+    let stdin = stdin.to_vec();
+    // Threads, so a command that writes a lot while reading never blocks the test.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut out = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = out.read_to_end(&mut bytes);
+        bytes
+    });
+    let mut err = child.stderr.take().expect("piped stderr");
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    let bytes = reader.join().expect("stdout reader");
+    Output {
+        success: status.success(),
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
+        stderr: err_reader.join().expect("stderr reader"),
+    }
 }
 
 impl Output {
@@ -90,12 +161,25 @@ pub struct Host {
     pub home: PathBuf,
     /// Its loopback port.
     pub port: u16,
+    /// Whether it takes part in multicast scouting.
+    scouting: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Host {
     /// Starts a host called `name` in a fresh temporary home and waits until it answers.
     pub fn start(name: &str) -> Host {
+        Host::start_on(name, false)
+    }
+
+    /// Starts a host that takes part in multicast scouting and listens on
+    /// every interface (loopback locators are not advertised), for tests of
+    /// discovery. Give it a name no other test uses.
+    pub fn start_scouting(name: &str) -> Host {
+        Host::start_on(name, true)
+    }
+
+    fn start_on(name: &str, scouting: bool) -> Host {
         let dir = tempfile::tempdir().expect("a temporary home");
         let home = dir.path().join("tasks");
         let mut host = Host {
@@ -103,10 +187,16 @@ impl Host {
             name: name.to_owned(),
             home,
             port: free_port(),
+            scouting,
             _dir: Some(dir),
         };
         host.spawn();
         host
+    }
+
+    /// The host process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the host runs").id()
     }
 
     /// The endpoint clients connect to.
@@ -125,10 +215,14 @@ impl Host {
             .append(true)
             .open(self.log_path())
             .expect("host log");
-        let child = Command::new(bin("tnet-host"))
-            .args(["--name", &self.name, "--home"])
-            .arg(&self.home)
-            .args(["-l", &self.endpoint(), "--no-multicast-scouting"])
+        let mut cmd = Command::new(bin("tnet-host"));
+        cmd.args(["--name", &self.name, "--home"]).arg(&self.home);
+        if self.scouting {
+            cmd.args(["-l", &format!("tcp/0.0.0.0:{}", self.port)]);
+        } else {
+            cmd.args(["-l", &self.endpoint(), "--no-multicast-scouting"]);
+        }
+        let child = cmd
             .env_remove("TNET_CONNECT")
             .env_remove("TNET_HOME")
             .env("RUST_LOG", "info,zenoh=warn")
@@ -190,6 +284,11 @@ impl Host {
         Streaming::start(cmd)
     }
 
+    /// Runs `tnet` against this host with `input` on its standard input.
+    pub fn tnet_input(&self, args: &[&str], input: &[u8]) -> Output {
+        tnet_with_input(&[&self.endpoint()], args, input)
+    }
+
     /// The host's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
@@ -248,27 +347,32 @@ impl Drop for Host {
 
 /// Runs the real `tnet` connected to `endpoints`, with scouting off.
 pub fn tnet(endpoints: &[&str], args: &[&str]) -> Output {
-    tnet_with_env(endpoints, args, &[])
+    tnet_with_input(endpoints, args, b"")
 }
 
 /// [`tnet`] with extra environment variables (`EDITOR`...).
 pub fn tnet_with_env(endpoints: &[&str], args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(bin("tnet"))
-        .envs(env.iter().copied())
-        .arg("--connect")
+    let mut cmd = tnet_command(endpoints);
+    cmd.args(args).envs(env.iter().copied());
+    run_bounded(cmd, b"", COMMAND_LIMIT)
+}
+
+/// Like [`tnet`], with `input` on its standard input.
+pub fn tnet_with_input(endpoints: &[&str], args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = tnet_command(endpoints);
+    cmd.args(args);
+    run_bounded(cmd, input, COMMAND_LIMIT)
+}
+
+/// The real `tnet` connected to `endpoints` with scouting off, ready for
+/// arguments; for commands a test runs in the background.
+pub fn tnet_command(endpoints: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("tnet"));
+    cmd.arg("--connect")
         .arg(endpoints.join(","))
-        .args(args)
         .env_remove("TNET_CONNECT")
-        .env_remove("TNET_HOST")
-        .stdin(Stdio::null())
-        .output()
-        .expect("tnet runs");
-    Output {
-        success: out.status.success(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env_remove("TNET_HOST");
+    cmd
 }
 
 /// Whether a process is alive (and not a zombie).

@@ -4,4 +4,5 @@ mod daemons;
 mod foundation;
 mod generate;
 mod habits;
+mod services;
 mod shell;

@@ -13,15 +13,16 @@ pub use crate::generate::args::GenerateArgs;
     name = "tnet",
     version,
     about,
-    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n  tnet sub price                          # each run's output of a habit\n\nWithout a subcommand, tnet writes a task file from flags and submits it (only writes it with --generate-only):\n  tnet --generate-only --type=service --run=\"myscript.py\" --files=./*   # writes servicetask.toml\n  tnet --generate-only --name=temperature_monitor --type=habit --edit  # writes habittask.toml, opens $EDITOR\n  tnet --generate-only --menu                                           # an interactive menu\n  tnet --type=habit --name=price --run='./price.sh' --every=5m          # writes habittask.toml and submits it\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
+    after_help = "Examples:\n  tnet run examples/hello-daemon.toml     # send a task to the only host, start it\n  tnet ls                                 # every task on every host\n  tnet logs -f hello                      # follow its output\n  tnet sub price                          # each run's output of a habit\n  echo hi | tnet call upper --input -     # call a service\n\nWithout a subcommand, tnet writes a task file from flags and submits it (only writes it with --generate-only):\n  tnet --generate-only --type=service --run=\"myscript.py\" --files=./*   # writes servicetask.toml\n  tnet --generate-only --name=temperature_monitor --type=habit --edit  # writes habittask.toml, opens $EDITOR\n  tnet --generate-only --menu                                           # an interactive menu\n  tnet --type=habit --name=price --run='./price.sh' --every=5m          # writes habittask.toml and submits it\n\nHosts are found on the LAN with no configuration; elsewhere use --connect tcp/HOST:7449 or TNET_CONNECT."
 )]
 pub struct Cli {
     /// Zenoh's common options.
     #[command(flatten)]
     pub fabric: FabricArgs,
-    /// Seconds to wait for hosts to answer.
-    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
-    pub timeout: f64,
+    /// Seconds to wait for hosts to answer (default 10). For `tnet call`: the
+    /// call's time limit instead of the service's own `timeout`.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
     /// Generation flags, used when no subcommand is given.
     #[command(flatten)]
     pub generate: GenerateArgs,
@@ -90,6 +91,14 @@ pub enum Command {
         after_help = "Example:\n  tnet completions bash > ~/.local/share/bash-completion/completions/tnet\n  tnet completions zsh > \"${fpath[1]}/_tnet\"\n  tnet completions fish > ~/.config/fish/completions/tnet.fish"
     )]
     Completions(CompletionsArgs),
+    /// Call a service with your input; its result goes to standard output.
+    #[command(after_help = CALL_HELP)]
+    Call(CallArgs),
+    /// List every service on every host, with how to call it.
+    #[command(
+        after_help = "Example:\n  tnet services                 # each service, its input, arguments and a call line\n  tnet services --watch --json  # services as they come and go"
+    )]
+    Services(ServicesArgs),
 }
 
 /// `tnet completions`.
@@ -98,6 +107,49 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+const CALL_HELP: &str = "Example:
+  tnet call upper --input notes.txt            # the result on standard output
+  echo hello | tnet call upper --input -       # input from a pipe
+  tnet call lab1/classify --input cat.png -o labels.json --timeout 30 -- 3
+
+The arguments after `--` reach the service's commands as \"$@\" and TNET_ARGS.
+Exit status: 0 when the result is delivered; the command's own exit status when
+the service counts a failed command as a failed call; 124 when the call ran past
+its time limit; 1 for any other error.";
+
+/// `tnet call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The service: `name`, or `host/name` to call one host's.
+    pub service: String,
+    /// The input: a file, or `-` for standard input (default: no input).
+    #[arg(short, long, value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+    /// Write the result to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The host to call (default: the first to answer among those offering the service).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Print JSON: the call's outcome, exit code, stderr and the result in base64.
+    #[arg(long)]
+    pub json: bool,
+    /// Arguments for the service's commands, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+/// `tnet services`.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing services as they appear and disappear, until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// `tnet run`.

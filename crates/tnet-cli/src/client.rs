@@ -8,9 +8,11 @@ use tnet_proto::keys;
 use tnet_proto::msg::{self, Request, RequestEnvelope, Response, ResponseEnvelope};
 use zenoh::query::{ConsolidationMode, Querier};
 
+use crate::discovery;
+
 /// How long a fresh session waits to hear of a host's queryable before asking
 /// anyway: declarations arrive a moment after the connection opens.
-const DISCOVERY_WAIT: Duration = Duration::from_secs(2);
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(2);
 
 async fn matched(querier: &Querier<'_>) -> bool {
     querier
@@ -59,17 +61,37 @@ pub fn zenoh_config(fabric: &FabricArgs) -> anyhow::Result<zenoh::Config> {
             .map_err(|e| anyhow::anyhow!("cannot read Zenoh config {}: {e}", path.display()))?,
         None => zenoh::Config::default(),
     };
-    for (key, value) in fabric.inserts(Role::Client) {
-        zc.insert_json5(&key, &value)
+    let mut inserts = fabric.inserts(Role::Client);
+    // The session's own admin space says which address each host was reached
+    // at, for the host cache. Only the session's links are there, and the
+    // command line lives for a moment.
+    inserts.push(("adminspace/enabled".to_owned(), "true".to_owned()));
+    insert_all(&mut zc, &inserts)?;
+    Ok(zc)
+}
+
+/// Applies `(path, json5 value)` settings to a Zenoh configuration.
+pub fn insert_all(zc: &mut zenoh::Config, inserts: &[(String, String)]) -> anyhow::Result<()> {
+    for (key, value) in inserts {
+        zc.insert_json5(key, value)
             .map_err(|e| anyhow::anyhow!("bad Zenoh setting {key}={value}: {e}"))?;
     }
-    Ok(zc)
+    Ok(())
 }
 
 impl Client {
     /// Opens a session.
     pub async fn open(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Client> {
-        let session = zenoh::open(zenoh_config(fabric)?).await.map_err(|e| {
+        Client::open_with(zenoh_config(fabric)?, fabric, timeout).await
+    }
+
+    /// Opens a session with a configuration built for the purpose (see `discovery`).
+    pub async fn open_with(
+        config: zenoh::Config,
+        fabric: &FabricArgs,
+        timeout: Duration,
+    ) -> anyhow::Result<Client> {
+        let session = zenoh::open(config).await.map_err(|e| {
             let to = if fabric.connect.is_empty() { String::new() } else { format!(" to {}", fabric.connect.join(", ")) };
             anyhow::anyhow!("cannot connect{to}: {e}\nIs a tnet-host running there? Check the address and port (default 7449).")
         })?;
@@ -78,6 +100,12 @@ impl Client {
             timeout,
             fabric: fabric.clone(),
         })
+    }
+
+    /// Whether hosts are found by multicast scouting rather than configured
+    /// endpoints or a configuration file: then where they were found is worth remembering.
+    pub fn scouts(&self) -> bool {
+        discovery::scouting_only(&self.fabric)
     }
 
     /// What to tell a user when no host answers.

@@ -4,6 +4,9 @@
 //!
 //! - [`args`]: the command line, parsed with clap.
 //! - [`client`]: a Zenoh session and the request helpers every verb uses.
+//! - [`call`]: calling a service and receiving its streamed result (a library API).
+//! - [`discovery`]: finding a service's host fast (configured, cached, scouted).
+//! - [`hostcache`]: where hosts were found last time (`~/.cache/tnet/hosts.json`).
 //! - [`target`]: naming a task (`name` or `host/name`) and finding its host.
 //! - [`files`]: which local files a task sends, and where they land (SPEC 3.4).
 //! - [`upload`]: content-hashed, chunked upload of those files.
@@ -13,11 +16,14 @@
 //! - [`cmd`]: one file per verb.
 
 pub mod args;
+pub mod call;
 pub mod client;
 pub mod cmd;
+pub mod discovery;
 pub mod editor;
 pub mod files;
 pub mod generate;
+pub mod hostcache;
 pub mod output;
 pub mod target;
 pub mod upload;

@@ -35,6 +35,8 @@ fn every_verb_has_help_with_an_example() {
         "sub",
         "hosts",
         "completions",
+        "call",
+        "services",
     ] {
         assert!(top.contains(verb), "`tnet --help` does not list {verb}");
         let text = help(&[verb]);

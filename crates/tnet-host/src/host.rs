@@ -33,6 +33,8 @@ pub struct Shared {
     pub runner: Arc<dyn Runner>,
     /// What `tnet ssh` is told.
     pub ssh: tnet_proto::msg::SshInfo,
+    /// Callers of services, followed so their calls end when they go.
+    pub callers: Arc<crate::callers::Callers>,
 }
 
 /// The host: shared state plus the task table.

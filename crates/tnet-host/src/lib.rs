@@ -6,11 +6,13 @@
 //! - [`paths`]: where the host keeps workspaces and its own records.
 //! - [`store`]: the SQLite store of tasks and run history.
 //! - [`blobs`]: uploaded file contents, addressed by hash.
+//! - [`callers`]: who is calling services, so a call whose caller left is cancelled.
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group today).
 //! - [`logs`]: each task's output, capped on disk and published live.
 //! - [`scheduler`]: when a habit runs, as pure functions of times.
-//! - [`supervisor`]: one actor per task that owns its process.
+//! - [`supervisor`]: one actor per task that owns its process; a service's
+//!   actor takes calls (`supervisor/service/`).
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
 //! - [`history`]: the recent runs of habits, served to late subscribers.
@@ -18,6 +20,7 @@
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 
 pub mod blobs;
+pub mod callers;
 pub mod config;
 pub mod handlers;
 pub mod history;

@@ -58,6 +58,12 @@ impl Paths {
         self.records().join("logs")
     }
 
+    /// One folder per service call in progress (its input, its process
+    /// group); whatever is left at start belongs to calls a dead host left behind.
+    pub fn calls(&self) -> PathBuf {
+        self.records().join("calls")
+    }
+
     /// Creates every folder the host writes to.
     pub fn create_all(&self) -> std::io::Result<()> {
         for dir in [
@@ -67,6 +73,7 @@ impl Paths {
             self.partial_blobs(),
             self.staging(),
             self.logs(),
+            self.calls(),
         ] {
             std::fs::create_dir_all(dir)?;
         }

@@ -1,4 +1,5 @@
 //! The host on the network: its Zenoh session, liveliness token and queryables.
+//! (Each service declares its own queryable and token: see `supervisor/service/`.)
 //!
 //! Each query is answered in its own Tokio task, so a slow request (an upload
 //! being verified, a stop waiting for a grace period) never holds up another.
@@ -14,8 +15,10 @@ use tnet_proto::msg::{
 };
 use tnet_proto::PROTOCOL_VERSION;
 use zenoh::query::Query;
+use zenoh::sample::SampleKind;
 
 use crate::blobs::BlobStore;
+use crate::callers::Callers;
 use crate::config::HostConfig;
 use crate::handlers;
 use crate::history;
@@ -56,12 +59,30 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         })
         .await?;
     }
+    end_stale_calls(&paths).await?;
     store.recover()?;
     let blobs = BlobStore::open(&paths).context("cannot open the upload store")?;
 
     let session = zenoh::open(zenoh_config(&config)?)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the Zenoh session: {e}"))?;
+    let callers = Arc::new(Callers::default());
+    // Declared before any service takes calls, with history, so every
+    // caller's token is known before its first call is read.
+    let departures = callers.clone();
+    let _caller_tokens = session
+        .liveliness()
+        .declare_subscriber(keys::all_callers())
+        .history(true)
+        .callback(move |sample| {
+            if sample.kind() == SampleKind::Delete {
+                if let Some(caller) = keys::caller_of(sample.key_expr().as_str()) {
+                    departures.departed(caller);
+                }
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot follow service callers: {e}"))?;
     let shared = Arc::new(Shared {
         name: config.name.clone(),
         paths,
@@ -70,6 +91,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         session: session.clone(),
         runner: Arc::new(ProcessRunner),
         ssh: config.ssh.clone(),
+        callers,
     });
     let host = Arc::new(Host::new(shared));
     host.restore()?;
@@ -117,6 +139,26 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     futures::future::join_all(host.all().iter().map(|t| t.shutdown())).await;
     let _ = session.close().await;
     Ok(())
+}
+
+/// Ends the process groups of service calls a dead host left running, and
+/// clears their folders.
+async fn end_stale_calls(paths: &Paths) -> anyhow::Result<()> {
+    let calls = paths.calls();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let Ok(entries) = std::fs::read_dir(&calls) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            if let Some(locator) = crate::supervisor::read_call_group(&entry.path()) {
+                kill_stale_group(&locator, STOP_GRACE);
+            }
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("cannot clear {}", entry.path().display()))?;
+        }
+        Ok(())
+    })
+    .await?
 }
 
 fn clear_staging(paths: &Paths) -> anyhow::Result<()> {

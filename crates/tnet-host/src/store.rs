@@ -162,6 +162,21 @@ pub struct HistoryLimits {
     pub bytes: u64,
 }
 
+/// A run recorded once it is over.
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    /// `call` for a service call.
+    pub phase: &'static str,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Length.
+    pub duration_ms: u64,
+    /// Exit code, if the command exited.
+    pub exit_code: Option<i32>,
+    /// See `tnet_proto::msg::RunRecord::outcome`.
+    pub outcome: &'static str,
+}
+
 /// The store.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -383,6 +398,35 @@ impl Store {
             exit_code: None,
             outcome: "running".into(),
         })
+    }
+
+    /// Records a run that is already over (a service call), numbered after the task's others.
+    pub fn record_run(&self, task: &str, run: &FinishedRun) -> Result<u64> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(ctx("record a run"))?;
+        let number: u64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
+                [task],
+                |r| r.get(0),
+            )
+            .map_err(ctx("number a run"))?;
+        tx.execute(
+            "INSERT INTO runs (task, number, phase, started_at, duration_ms, exit_code, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                task,
+                number,
+                run.phase,
+                run.started_at,
+                run.duration_ms,
+                run.exit_code,
+                run.outcome
+            ],
+        )
+        .map_err(ctx("record a run"))?;
+        tx.commit().map_err(ctx("record a run"))?;
+        Ok(number)
     }
 
     /// Records the end of a run.

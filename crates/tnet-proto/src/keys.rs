@@ -95,6 +95,65 @@ pub fn service(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/service/{}", safe_name(task))
 }
 
+/// Liveliness token of a service that takes calls.
+///
+/// Deliberately the same key as its queryable ([`service`]): liveliness tokens
+/// and queryables are separate declarations in Zenoh, and one key per service
+/// is simpler for callers in any language ("watch the key you call").
+pub fn service_token(host: &str, task: &str) -> String {
+    service(host, task)
+}
+
+/// Every service on every host, for liveliness queries and subscriptions: `tnet/*/service/*`.
+pub fn all_services() -> String {
+    format!("{ROOT}/{ANY_HOST}/service/*")
+}
+
+/// The service `task` on any host that offers it: `tnet/*/service/<task>`.
+pub fn service_anywhere(task: &str) -> String {
+    service(ANY_HOST, task)
+}
+
+/// The host and service of a key built by [`service`].
+pub fn service_of(key: &str) -> Option<(&str, &str)> {
+    let mut parts = key.split('/');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(ROOT), Some(host), Some("service"), Some(task), None)
+            if !host.is_empty() && !task.is_empty() =>
+        {
+            Some((host, task))
+        }
+        _ => None,
+    }
+}
+
+/// Liveliness token a caller declares so a host can cancel its calls when it
+/// goes away: `tnet/@caller/<session id>`.
+///
+/// `@caller` is a verbatim chunk: the `*` in `tnet/*/...` never matches it,
+/// so no pattern over hosts ever sees callers.
+pub fn caller(session_id: &str) -> String {
+    format!("{ROOT}/@caller/{}", safe_name(session_id))
+}
+
+/// Every caller token: `tnet/@caller/*`.
+pub fn all_callers() -> String {
+    format!("{ROOT}/@caller/*")
+}
+
+/// The session id of a key built by [`caller`].
+pub fn caller_of(key: &str) -> Option<&str> {
+    key.strip_prefix(ROOT)?
+        .strip_prefix("/@caller/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// The host part of a key built here, if it is one of tnet's.
 pub fn host_of(key: &str) -> Option<&str> {
     let mut parts = key.split('/');
@@ -116,6 +175,18 @@ mod tests {
         assert_eq!(habit_output(ANY_HOST, "price"), "tnet/*/habit/price");
         assert_eq!(all_habits("h1"), "tnet/h1/habit/*");
         assert_eq!(history_parameters(3), "last=3");
+    }
+
+    #[test]
+    fn service_and_caller_keys_read_back() {
+        assert_eq!(service("h1", "Game Server"), "tnet/h1/service/Game_Server");
+        assert_eq!(service_of("tnet/h1/service/up"), Some(("h1", "up")));
+        assert_eq!(service_of("tnet/h1/service/up/x"), None);
+        assert_eq!(service_of("tnet/h1/habit/up"), None);
+        assert_eq!(service_anywhere("up"), "tnet/*/service/up");
+        assert_eq!(caller("abc123"), "tnet/@caller/abc123");
+        assert_eq!(caller_of(&caller("abc123")), Some("abc123"));
+        assert_eq!(caller_of("tnet/h1/alive"), None);
     }
 
     #[test]

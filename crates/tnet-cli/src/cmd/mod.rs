@@ -1,5 +1,6 @@
 //! One file per verb; [`run`] dispatches from one `match`.
 
+pub mod call;
 mod completions;
 mod control;
 mod edit;
@@ -9,6 +10,7 @@ mod hosts;
 mod logs;
 mod ls;
 mod run;
+mod services;
 mod shell;
 mod ssh;
 mod status;
@@ -17,18 +19,24 @@ mod sub;
 use std::time::Duration;
 
 use anyhow::Context;
+use tnet_proto::fabric::FabricArgs;
 
 use crate::args::{Cli, Command};
 use crate::client::Client;
-use tnet_proto::fabric::FabricArgs;
+use crate::hostcache::HostCache;
+
+/// How long to wait for hosts to answer unless `--timeout` says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    anyhow::ensure!(
-        cli.timeout > 0.0 && cli.timeout.is_finite(),
-        "--timeout must be a positive number of seconds"
-    );
-    let timeout = Duration::from_secs_f64(cli.timeout);
+    let given = match cli.timeout.map(Duration::try_from_secs_f64) {
+        Some(Ok(limit)) if !limit.is_zero() => Some(limit),
+        Some(_) => anyhow::bail!("--timeout must be a positive number of seconds"),
+        None => None,
+    };
+    // Capped: Zenoh adds it to the clock.
+    let timeout = given.unwrap_or(DEFAULT_TIMEOUT).min(crate::call::NO_LIMIT);
     let Some(command) = cli.command else {
         return generate::run(cli.generate, &cli.fabric, timeout).await;
     };
@@ -36,27 +44,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         !cli.generate.any(),
         "the task-file flags (--type, --run, --generate-only, ...) go without a subcommand: `tnet --generate-only --type=daemon ...`"
     );
-    if let Command::Completions(args) = &command {
+    let command = match command {
         // Needs no host, so it opens no session.
-        return completions::run(args);
-    }
+        Command::Completions(args) => return completions::run(&args),
+        // A call finds its host its own way (the host cache), and for it
+        // --timeout is the call's time limit.
+        Command::Call(args) => return call::run(&cli.fabric, timeout, given, args).await,
+        other => other,
+    };
     let client = connect(&cli.fabric, timeout).await?;
+    let code = dispatch(&client, command).await;
+    if client.scouts() {
+        HostCache::remember(&client.session).await;
+    }
+    code
+}
+
+/// Runs a verb that works through one ordinary session.
+async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Run(args) => run::run(&client, args).await,
-        Command::Edit(args) => edit::run(&client, args).await,
-        Command::Events(args) => events::run(&client, args).await,
-        Command::Ls(args) => ls::run(&client, args).await,
-        Command::Status(args) => status::run(&client, args).await,
-        Command::Logs(args) => logs::run(&client, args).await,
-        Command::Stop(args) => control::run(&client, control::Verb::Stop, args).await,
-        Command::Start(args) => control::run(&client, control::Verb::Start, args).await,
-        Command::Restart(args) => control::run(&client, control::Verb::Restart, args).await,
-        Command::Rm(args) => control::run(&client, control::Verb::Remove, args).await,
-        Command::Shell(args) => shell::run(&client, args).await,
-        Command::Ssh(args) => ssh::run(&client, args).await,
-        Command::Sub(args) => sub::run(&client, args).await,
-        Command::Hosts(args) => hosts::run(&client, args).await,
-        Command::Completions(args) => completions::run(&args),
+        // `run` handles these before any session is opened.
+        Command::Call(_) | Command::Completions(_) => {
+            anyhow::bail!("this verb opens no ordinary session")
+        }
+        Command::Services(args) => services::run(client, args).await,
+        Command::Run(args) => run::run(client, args).await,
+        Command::Edit(args) => edit::run(client, args).await,
+        Command::Events(args) => events::run(client, args).await,
+        Command::Ls(args) => ls::run(client, args).await,
+        Command::Status(args) => status::run(client, args).await,
+        Command::Logs(args) => logs::run(client, args).await,
+        Command::Stop(args) => control::run(client, control::Verb::Stop, args).await,
+        Command::Start(args) => control::run(client, control::Verb::Start, args).await,
+        Command::Restart(args) => control::run(client, control::Verb::Restart, args).await,
+        Command::Rm(args) => control::run(client, control::Verb::Remove, args).await,
+        Command::Shell(args) => shell::run(client, args).await,
+        Command::Ssh(args) => ssh::run(client, args).await,
+        Command::Sub(args) => sub::run(client, args).await,
+        Command::Hosts(args) => hosts::run(client, args).await,
     }
 }
 

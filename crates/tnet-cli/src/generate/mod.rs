@@ -106,6 +106,7 @@ impl Draft {
             ignore_nonzero_exits: args.ignore_nonzero_exits,
             service: ServiceDetails {
                 service_fail_is_command_fail: args.service_fail_is_command_fail,
+                ..ServiceDetails::default()
             },
             docker,
         })

@@ -7,6 +7,7 @@ mod host_info;
 mod list;
 mod logs;
 mod remove;
+mod services;
 mod shell;
 mod status;
 mod submit;
@@ -38,6 +39,7 @@ pub async fn dispatch(host: &Host, envelope: RequestEnvelope) -> Response {
         Request::Edit(r) => edit::handle(host, r).await,
         Request::List => list::handle(host),
         Request::OpenShell(r) => shell::handle(host, r).await,
+        Request::Services => services::handle(host),
         Request::HostInfo => host_info::handle(host),
         Request::Status(r) => status::handle(host, r),
         Request::Logs(r) => logs::handle(host, r),

@@ -3,8 +3,13 @@
 //! A [`Runner`] turns one command line into an [`Execution`]; the supervisor
 //! drives executions without knowing whether they are process groups (the
 //! [`process`] runner) or containers (the Docker runner, to come). Output is
-//! sent as [`OutputChunk`]s over a bounded channel, so a loud command is slowed
-//! by back-pressure instead of filling the host's memory.
+//! sent as [`OutputChunk`]s over a bounded channel the caller chooses (the
+//! task's log, or one service call's result), so a loud command is slowed by
+//! back-pressure instead of filling the host's memory.
+//!
+//! Everything a runner needs is in [`CommandSpec`] as plain data (a command
+//! line, arguments, environment, a file for standard input), so a container
+//! runner can do the same with a bind mount and an attached stdin.
 
 pub mod process;
 
@@ -41,6 +46,24 @@ pub struct CommandSpec {
     pub workdir: PathBuf,
     /// Extra environment variables (`TNET_TASK`, `TNET_HOST`...).
     pub env: Vec<(String, String)>,
+    /// The shell's positional parameters (`$1`, `"$@"`): a service caller's arguments.
+    pub args: Vec<String>,
+    /// A file whose bytes are the command's standard input (a service call's
+    /// input); `None` gives it an empty one.
+    pub stdin: Option<PathBuf>,
+}
+
+impl CommandSpec {
+    /// `command` in `workdir` with `env`, no arguments and empty input.
+    pub fn new(command: &str, workdir: PathBuf, env: Vec<(String, String)>) -> Self {
+        CommandSpec {
+            command: command.to_owned(),
+            workdir,
+            env,
+            args: Vec::new(),
+            stdin: None,
+        }
+    }
 }
 
 /// How an execution ended.

@@ -28,12 +28,19 @@ impl Runner for ProcessRunner {
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
     ) -> io::Result<Box<dyn Execution>> {
+        let stdin = match &spec.stdin {
+            Some(path) => Stdio::from(std::fs::File::open(path)?),
+            None => Stdio::null(),
+        };
         let mut cmd = Command::new("sh");
+        // `sh -c CMD NAME ARGS...`: NAME becomes `$0` and ARGS `$1`... (`"$@"`).
         cmd.arg("-c")
             .arg(&spec.command)
+            .arg("sh")
+            .args(&spec.args)
             .current_dir(&spec.workdir)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -66,7 +73,8 @@ async fn pump(
     stream: Stream,
     output: mpsc::Sender<OutputChunk>,
 ) {
-    let mut buf = vec![0u8; 16 * 1024];
+    // Large reads keep a loud command (a 100 MiB service result) cheap to move.
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => return,
@@ -193,4 +201,35 @@ pub fn kill_stale_group(locator: &Locator, grace: Duration) {
         std::thread::sleep(Duration::from_millis(20));
     }
     signal_group(locator.pgid, Signal::SIGKILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn input_comes_from_a_file_and_arguments_are_positional() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("input");
+        std::fs::write(&input, b"from the file\n").expect("write");
+        let mut spec = CommandSpec::new(
+            r#"cat; printf '%s|' "$@"; echo "$#""#,
+            dir.path().to_path_buf(),
+            Vec::new(),
+        );
+        spec.args = vec!["a b".into(), "$HOME".into()];
+        spec.stdin = Some(input);
+        let (tx, mut rx) = mpsc::channel(4);
+        let mut exec = ProcessRunner.spawn(&spec, tx).expect("spawns");
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            assert_eq!(chunk.stream, Stream::Stdout);
+            out.extend(chunk.bytes);
+        }
+        assert_eq!(exec.wait().await.expect("waits"), Exit::Code(0));
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "from the file\na b|$HOME|2\n"
+        );
+    }
 }

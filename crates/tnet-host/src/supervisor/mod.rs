@@ -23,6 +23,8 @@ mod daemon;
 mod habit;
 mod service;
 
+pub use service::{read_call_group, CallLoad};
+
 /// How long the processes of a host that died have between TERM and KILL
 /// when the host comes back (a task's own stops use its `stop_grace`).
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -81,6 +83,8 @@ pub struct SupervisorHandle {
     snapshot: watch::Receiver<Snapshot>,
     /// The task.
     pub info: Arc<TaskInfo>,
+    /// Calls running and waiting now (services only; zero otherwise).
+    pub load: Arc<CallLoad>,
 }
 
 impl SupervisorHandle {
@@ -145,6 +149,7 @@ pub fn spawn(
     });
     let (out_tx, out_rx) = mpsc::channel(64);
     tokio::spawn(publish_output(shared.clone(), info.clone(), out_rx));
+    let load = Arc::new(CallLoad::default());
     let actor = Actor {
         shared,
         info: info.clone(),
@@ -153,9 +158,11 @@ pub fn spawn(
         output: out_tx,
         setup_done,
         last_run_number: None,
+        load: load.clone(),
     };
     tokio::spawn(actor.run(matches!(initial, Initial::Start)));
     SupervisorHandle {
+        load,
         tx,
         snapshot: snap_rx,
         info,
@@ -184,6 +191,21 @@ async fn publish_output(
     }
 }
 
+/// One of a task's commands, in its workspace, with the environment every
+/// command of a task gets (`TNET_HOST`, `TNET_TASK`, `TNET_WORKSPACE`).
+pub(crate) fn command_spec(shared: &Shared, info: &TaskInfo, command: &str) -> CommandSpec {
+    let workdir = shared.paths.workspace(&info.safe_name);
+    let env = vec![
+        ("TNET_HOST".into(), shared.name.clone()),
+        ("TNET_TASK".into(), info.name.clone()),
+        (
+            "TNET_WORKSPACE".into(),
+            workdir.to_string_lossy().into_owned(),
+        ),
+    ];
+    CommandSpec::new(command, workdir, env)
+}
+
 /// Why a sequence of commands stopped before its end.
 pub(crate) enum Interrupt {
     Stop(oneshot::Sender<()>),
@@ -206,6 +228,7 @@ pub(crate) struct Actor {
     setup_done: bool,
     /// Number of the run `run_sequence` recorded last, for events.
     last_run_number: Option<u64>,
+    load: Arc<CallLoad>,
 }
 
 impl Actor {
@@ -365,19 +388,7 @@ impl Actor {
     }
 
     fn command_spec(&self, command: &str) -> CommandSpec {
-        let workdir = self.shared.paths.workspace(&self.info.safe_name);
-        CommandSpec {
-            command: command.to_owned(),
-            env: vec![
-                ("TNET_HOST".into(), self.shared.name.clone()),
-                ("TNET_TASK".into(), self.info.name.clone()),
-                (
-                    "TNET_WORKSPACE".into(),
-                    workdir.to_string_lossy().into_owned(),
-                ),
-            ],
-            workdir,
-        }
+        command_spec(&self.shared, &self.info, command)
     }
 
     /// Runs commands in order, stopping at the first that fails, as one recorded run.

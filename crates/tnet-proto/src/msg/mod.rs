@@ -4,13 +4,15 @@
 //! payload is a JSON [`RequestEnvelope`]; the host answers with one JSON
 //! [`ResponseEnvelope`]. JSON keeps the protocol readable from any language
 //! (a Python script can drive a host with no tnet code). File contents never
-//! travel as JSON: they go as raw bytes in [`BlobChunk`] queries.
+//! travel as JSON: they go as raw bytes in [`BlobChunk`] queries, and a
+//! service call's input and output are raw bytes too (see [`service`]).
 
 mod event;
 mod files;
 mod habit;
 mod request;
 mod response;
+pub mod service;
 
 pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
@@ -22,6 +24,10 @@ pub use request::{
 pub use response::{
     ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, SshInfo, TaskState, TaskStatus,
     TaskSummary,
+};
+pub use service::{
+    call_line, CallEnd, CallError, CallRequest, ResultMeta, ServiceInfo, ServiceInput,
+    RESULT_CHUNK, STDERR_TAIL,
 };
 
 use serde::{Deserialize, Serialize};
@@ -121,6 +127,7 @@ mod tests {
                 seq: 1,
             }),
             Response::Removed { name: "t".into() },
+            Response::Services { services: vec![] },
             Response::HostInfo(HostInfo {
                 host: "h".into(),
                 version: "0".into(),

@@ -20,6 +20,8 @@ pub enum Request {
     List,
     /// Open a shell in a task's workspace.
     OpenShell(ShellRequest),
+    /// Every service on the host, with how to call it.
+    Services,
     /// About the host itself.
     HostInfo,
     /// One task in detail.

@@ -36,6 +36,11 @@ pub enum Response {
         /// The session id.
         session: String,
     },
+    /// The host's services and how to call them.
+    Services {
+        /// By name.
+        services: Vec<super::ServiceInfo>,
+    },
     /// The request failed.
     Error(ErrorReply),
 }
@@ -60,6 +65,13 @@ pub enum ErrorKind {
     Unsupported,
     /// The host could not do it (disk full, permissions...).
     HostFailure,
+    /// A service call ran past its time limit; its processes were killed.
+    Timeout,
+    /// A service's command exited non-zero and the service counts that as a
+    /// failed call (`service_fail_is_command_fail = true`).
+    CommandFailed,
+    /// A service call was cancelled: the service was stopped during it.
+    Cancelled,
 }
 
 /// A failed request.
@@ -161,7 +173,7 @@ pub struct TaskSummary {
 pub struct RunRecord {
     /// 1 for the first run of the task, counting up.
     pub number: u64,
-    /// `setup` or `run`.
+    /// `setup`, `run`, or `call` (one call of a service).
     pub phase: String,
     /// Start, RFC 3339.
     pub started: String,
@@ -169,7 +181,9 @@ pub struct RunRecord {
     pub duration_ms: Option<u64>,
     /// Exit code; `None` while it runs or when killed by a signal.
     pub exit_code: Option<i32>,
-    /// `running`, `succeeded`, `failed`, `stopped`, `skipped`, or `lost` (the host died during it).
+    /// `running`, `succeeded`, `failed`, `stopped`, `skipped`, or `lost` (the
+    /// host died during it); a call may also end `timeout`, `cancelled` or
+    /// `rejected` (its request could not be read).
     pub outcome: String,
 }
 

@@ -41,7 +41,7 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
             "catch_up",
         ],
     ),
-    ("[service_details]", &["service_fail_is_command_fail"]),
+    ("[service_details]", super::service::KEYS),
     ("[docker_settings]", DOCKER_KEYS),
     ("[docker_details]", DOCKER_KEYS),
 ];
@@ -110,8 +110,8 @@ pub(crate) fn read(
             crashloop_after: s.count(problems, "crashloop_after", 1, d.crashloop_after),
         }
     });
-    let service = service.map_or_else(ServiceDetails::default, |s| ServiceDetails {
-        service_fail_is_command_fail: s.bool(problems, "service_fail_is_command_fail"),
+    let service = service.map_or_else(ServiceDetails::default, |s| {
+        super::service::read(problems, s)
     });
     let habit = habit_details(problems, habit, task_type, task_type_span);
     let docker_table = match (docker_settings, docker_details) {

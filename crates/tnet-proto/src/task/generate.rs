@@ -257,6 +257,60 @@ fn service_table(spec: &TaskSpec) -> Table {
             "false: it is still a result, with its exit code and stderr.",
         ],
     );
+    let service = &spec.service;
+    put(
+        &mut t,
+        "description",
+        service.description.as_str(),
+        &["What the service does, for `tnet services`."],
+    );
+    put(
+        &mut t,
+        "input",
+        service.input.as_str(),
+        &["What a call sends: none | text | file (on stdin and in the file named by $TNET_INPUT)."],
+    );
+    if let Some(media) = &service.input_media_type {
+        put(
+            &mut t,
+            "input_media_type",
+            media.as_str(),
+            &["The input's media type, like \"image/png\"."],
+        );
+    }
+    let mut arguments = Array::new();
+    for a in &service.arguments {
+        let mut entry = toml_edit::InlineTable::new();
+        entry.insert("name", a.name.as_str().into());
+        entry.insert("help", a.help.as_str().into());
+        arguments.push(entry);
+    }
+    put(
+        &mut t,
+        "arguments",
+        arguments,
+        &["Named arguments, given after `--` in `tnet call`: [{ name = \"lang\", help = \"...\" }]."],
+    );
+    if let Some(example) = &service.example {
+        put(
+            &mut t,
+            "example",
+            example.as_str(),
+            &["A ready-to-paste call."],
+        );
+    }
+    put(
+        &mut t,
+        "timeout",
+        duration(service.timeout),
+        &["A call's time limit (`tnet call --timeout` overrides it)."],
+    );
+    put(
+        &mut t,
+        "max_concurrent_calls",
+        i64::from(service.max_concurrent_calls),
+        &["Calls that run at once; more wait in order."],
+    );
     t
 }
 
@@ -381,6 +435,7 @@ mod tests {
             }),
             service: ServiceDetails {
                 service_fail_is_command_fail: task_type == TaskType::Service,
+                ..ServiceDetails::default()
             },
             docker: if run_in_docker {
                 DockerSettings {

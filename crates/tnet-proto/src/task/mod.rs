@@ -15,6 +15,7 @@
 //! - [`schedule`]: a habit's `time_between_runs` and `time_zone`.
 //! - [`names`]: task names as folder names and key-expression chunks.
 //! - [`generate`]: the other way: a commented task file from a `TaskSpec`.
+//! - `service`: the `[service_details]` table.
 
 mod details;
 mod fields;
@@ -23,6 +24,7 @@ pub mod names;
 pub mod parse;
 pub mod problems;
 pub mod schedule;
+mod service;
 #[cfg(test)]
 mod tests;
 
@@ -207,11 +209,93 @@ impl CatchUp {
     }
 }
 
-/// `[service_details]` (SPEC 6).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// `[service_details]` (SPEC 6): how a call runs, and how the service
+/// describes itself to callers (`tnet services`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceDetails {
     /// A non-zero exit is a failed call rather than a delivered result.
     pub service_fail_is_command_fail: bool,
+    /// What the service does, in a sentence; empty when not given.
+    pub description: String,
+    /// What a caller sends.
+    pub input: InputKind,
+    /// The input's media type (`image/png`), when it has one.
+    pub input_media_type: Option<String>,
+    /// The arguments the commands understand, in order, for people: tnet
+    /// passes a caller's arguments through as they are.
+    pub arguments: Vec<ServiceArgument>,
+    /// A ready-to-paste `tnet call` line, when the author wrote one.
+    pub example: Option<String>,
+    /// How long a call may take (queue and run) before it is killed; a
+    /// caller may ask for another limit per call.
+    #[serde(serialize_with = "human_duration")]
+    pub timeout: Duration,
+    /// Calls that run at once; more wait their turn in arrival order.
+    pub max_concurrent_calls: u32,
+}
+
+/// A call's time limit when the task file gives none.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Calls of one service that run at once when the task file does not say.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 4;
+/// The most `max_concurrent_calls` may be: each call is a process group.
+pub const MAX_CONCURRENT_CALLS: u32 = 1024;
+
+impl Default for ServiceDetails {
+    fn default() -> Self {
+        ServiceDetails {
+            service_fail_is_command_fail: false,
+            description: String::new(),
+            input: InputKind::default(),
+            input_media_type: None,
+            arguments: Vec::new(),
+            example: None,
+            timeout: DEFAULT_CALL_TIMEOUT,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+        }
+    }
+}
+
+/// `[service_details] input`: what a caller of a service sends. The host
+/// passes any bytes it gets; this tells people (and `tnet services`) what makes sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Nothing: the service ignores its input.
+    None,
+    /// Text, typically piped in: `echo hi | tnet call upper --input -`.
+    #[default]
+    Text,
+    /// A file's bytes: `tnet call classify --input cat.png`.
+    File,
+}
+
+impl InputKind {
+    /// Every accepted spelling, for "did you mean" hints and help texts.
+    pub const ALL: [&'static str; 3] = ["none", "text", "file"];
+
+    /// The spelling used in task files and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::None => "none",
+            InputKind::Text => "text",
+            InputKind::File => "file",
+        }
+    }
+}
+
+/// One entry of `[service_details] arguments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ServiceArgument {
+    /// How the usage line shows it: `lang`, or a flag such as `--top`.
+    pub name: String,
+    /// What it means, for people.
+    pub help: String,
+}
+
+/// A duration as people write it in task files (`"5m"`).
+fn human_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
 /// `[docker_settings]` (also spelled `[docker_details]`) (SPEC 8).

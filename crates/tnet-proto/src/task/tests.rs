@@ -448,3 +448,97 @@ fn check_no_panic(text: &str) {
         assert!(e.problems.iter().all(|p| p.line >= 1 && p.column >= 1));
     }
 }
+
+const SERVICE: &str = "task_name = \"s\"\ntask_type = \"service\"\ncommands = [\"cat\"]\n";
+
+#[test]
+fn service_details_default_when_absent() {
+    let spec = parse(SERVICE);
+    assert_eq!(spec.service, ServiceDetails::default());
+    assert_eq!(spec.service.timeout, DEFAULT_CALL_TIMEOUT);
+    assert_eq!(spec.service.max_concurrent_calls, 4);
+    assert_eq!(spec.service.input, InputKind::Text);
+    // The seed's table, with only its one field, keeps the other defaults.
+    let spec = parse(&format!(
+        "{SERVICE}[service_details]\nservice_fail_is_command_fail = true\n"
+    ));
+    assert!(spec.service.service_fail_is_command_fail);
+    assert_eq!(spec.service.max_concurrent_calls, 4);
+}
+
+#[test]
+fn service_calling_structure_is_read() {
+    let spec = parse(&format!(
+        r#"{SERVICE}[service_details]
+description = "  Labels what is in a photo "
+input = "file"
+input_media_type = "image/png"
+arguments = [
+  {{ name = "top", help = "how many labels" }},
+  {{ name = "--verbose" }},
+]
+example = "tnet call s --input cat.png -- 3"
+timeout = "1m 30s"
+max_concurrent_calls = 2
+"#
+    ));
+    let s = spec.service;
+    assert_eq!(s.description, "Labels what is in a photo");
+    assert_eq!(s.input, InputKind::File);
+    assert_eq!(s.input_media_type.as_deref(), Some("image/png"));
+    assert_eq!(
+        s.arguments,
+        [
+            ServiceArgument {
+                name: "top".into(),
+                help: "how many labels".into()
+            },
+            ServiceArgument {
+                name: "--verbose".into(),
+                help: String::new()
+            },
+        ]
+    );
+    assert_eq!(
+        s.example.as_deref(),
+        Some("tnet call s --input cat.png -- 3")
+    );
+    assert_eq!(s.timeout, Duration::from_secs(90));
+    assert_eq!(s.max_concurrent_calls, 2);
+}
+
+#[test]
+fn service_mistakes_are_all_reported() {
+    let text = format!(
+        r#"{SERVICE}[service_details]
+input = "files"
+input_media_type = "png"
+arguments = [{{ name = "a", hlep = "x" }}, "b", {{ help = "no name" }}, {{ name = "a" }}]
+timeout = "soon"
+max_concurrent_calls = 0
+max_concurent_calls = 3
+"#
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "5:9: unknown input `files` (did you mean `file`?)",
+            "6:20: `png` is not a media type (write a type and a subtype, like \"image/png\" or \"text/csv\")",
+            "7:28: unknown key `hlep` in [service_details] arguments (did you mean `help`?)",
+            "7:42: each entry of `arguments` must be a table, not a string (write { name = \"lang\", help = \"language of the answer\" })",
+            "7:47: an argument without a `name` (write { name = \"lang\", help = \"language of the answer\" })",
+            "7:69: the argument `a` is listed twice",
+            "8:11: `soon` is not a duration (write a duration like \"30s\", \"5m\" or \"1h 30m\")",
+            "9:24: `max_concurrent_calls` must be from 1 to 1024, not 0",
+            "10:1: unknown key `max_concurent_calls` in [service_details] (did you mean `max_concurrent_calls`?)",
+        ]
+    );
+    let text = format!("{SERVICE}[service_details]\ntimeout = 30\nmax_concurrent_calls = \"2\"\n");
+    assert_eq!(
+        problems(&text),
+        [
+            "5:11: `timeout` must be a string, not an integer (write a duration like \"30s\", \"5m\" or \"1h 30m\")",
+            "6:24: `max_concurrent_calls` must be a whole number, not a string",
+        ]
+    );
+}

@@ -1,0 +1,169 @@
+//! Finding the host of a service quickly, for `tnet call`.
+//!
+//! In order:
+//! 1. endpoints the user configured (`--connect`, `TNET_CONNECT`, `-c`):
+//!    used as they are;
+//! 2. otherwise the endpoints remembered in the host cache ([`hostcache`]),
+//!    dialled directly with multicast scouting off, so the session opens as
+//!    soon as those hosts have sent their declarations (milliseconds), not
+//!    after the scouting delay;
+//! 3. if that finds no host offering the service (the cache is empty or
+//!    stale, or the service is on a host not seen before), a session with
+//!    multicast scouting, as every other verb uses.
+//!
+//! With no host named, the first host whose liveliness token says it offers
+//! the service is used: a query on `tnet/*/service/<name>` would run the
+//! call on every host that offers it.
+//!
+//! [`hostcache`]: crate::hostcache
+
+use std::time::Duration;
+
+use anyhow::bail;
+use tnet_proto::fabric::FabricArgs;
+
+use crate::call;
+use crate::client::{insert_all, zenoh_config, Client, DISCOVERY_WAIT};
+use crate::hostcache::HostCache;
+
+/// Most time a session on remembered endpoints waits for them to connect and
+/// declare what they offer; only a remembered host that is gone makes it wait this long.
+const CACHED_OPEN_DELAY_MS: u64 = 200;
+
+/// Most time to hear from remembered hosts whether they offer the service.
+const CACHED_LOOKUP: Duration = Duration::from_millis(500);
+
+/// How the host of a call was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Through endpoints or a configuration the user gave.
+    Configured,
+    /// Through the endpoints remembered in the host cache.
+    Cache,
+    /// Through multicast scouting.
+    Scouting,
+}
+
+/// A session and a host in it that offers the service.
+pub struct Found {
+    /// The session.
+    pub client: Client,
+    /// The host to call.
+    pub host: String,
+    /// How it was reached.
+    pub route: Route,
+}
+
+/// Whether hosts are found only by multicast scouting (nothing configured).
+pub fn scouting_only(fabric: &FabricArgs) -> bool {
+    fabric.connect.is_empty()
+        && fabric.config.is_none()
+        && fabric.scouting()
+        && fabric.mode.as_deref().unwrap_or("peer") == "peer"
+}
+
+/// Opens a session and finds `host` (or, with none named, the first host)
+/// offering `service`.
+pub async fn find_service(
+    fabric: &FabricArgs,
+    timeout: Duration,
+    host: Option<&str>,
+    service: &str,
+) -> anyhow::Result<Found> {
+    if !scouting_only(fabric) {
+        let client = Client::open(fabric, timeout).await?;
+        return match locate(&client, host, service, DISCOVERY_WAIT, true).await? {
+            Some(host) => Ok(Found {
+                client,
+                host,
+                route: Route::Configured,
+            }),
+            None => bail!("{}", not_found(&client, host, service)),
+        };
+    }
+    let endpoints = HostCache::load().endpoints();
+    if !endpoints.is_empty() {
+        match open_remembered(fabric, timeout, &endpoints).await {
+            Ok(client) => {
+                tracing::debug!("session open on {} remembered endpoint(s)", endpoints.len());
+                if let Some(host) = locate(&client, host, service, CACHED_LOOKUP, false).await? {
+                    tracing::debug!(%host, "found through the host cache");
+                    return Ok(Found {
+                        client,
+                        host,
+                        route: Route::Cache,
+                    });
+                }
+                tracing::debug!("the host cache does not lead to `{service}`; scouting");
+            }
+            Err(err) => tracing::debug!("the host cache did not work ({err:#}); scouting"),
+        }
+    }
+    let client = Client::open(fabric, timeout).await?;
+    match locate(&client, host, service, DISCOVERY_WAIT, true).await? {
+        Some(host) => Ok(Found {
+            client,
+            host,
+            route: Route::Scouting,
+        }),
+        None => bail!("{}", not_found(&client, host, service)),
+    }
+}
+
+/// A session that dials `endpoints` with scouting off.
+async fn open_remembered(
+    fabric: &FabricArgs,
+    timeout: Duration,
+    endpoints: &[String],
+) -> anyhow::Result<Client> {
+    let mut config = zenoh_config(fabric)?;
+    let list = serde_json::Value::from(endpoints.to_vec()).to_string();
+    insert_all(
+        &mut config,
+        &[
+            ("connect/endpoints".to_owned(), list),
+            // A remembered host that is gone must not fail the session: the others may do.
+            ("connect/exit_on_failure".to_owned(), "false".to_owned()),
+            ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+            (
+                "scouting/delay".to_owned(),
+                CACHED_OPEN_DELAY_MS.to_string(),
+            ),
+        ],
+    )?;
+    Client::open_with(config, fabric, timeout).await
+}
+
+/// Finds the host to call in `client`'s session. `patient`: also wait for
+/// hosts still connecting (right after scouting).
+async fn locate(
+    client: &Client,
+    host: Option<&str>,
+    service: &str,
+    wait: Duration,
+    patient: bool,
+) -> anyhow::Result<Option<String>> {
+    let session = &client.session;
+    match host {
+        Some(host) => Ok(call::host_offers(session, host, service, wait)
+            .await?
+            .then(|| host.to_owned())),
+        None if patient => call::first_host_to_appear(session, service, wait).await,
+        None => call::first_host(session, service, wait).await,
+    }
+}
+
+/// What to tell a user when no host offers the service.
+fn not_found(client: &Client, host: Option<&str>, service: &str) -> String {
+    match host {
+        Some(host) => format!(
+            "host `{host}` does not offer service `{service}` (or is not up); `tnet services` lists the services"
+        ),
+        None if client.scouts() => format!(
+            "no host offers service `{service}`: `tnet services` lists the services, `tnet hosts` the hosts that are up"
+        ),
+        None => format!(
+            "no host reached through the configured endpoints offers service `{service}`; `tnet services` lists the services"
+        ),
+    }
+}

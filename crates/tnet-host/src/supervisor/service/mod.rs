@@ -1,0 +1,167 @@
+//! What a service does after setup (SPEC 6): take calls while it is ready.
+//!
+//! The actor declares the service's queryable and liveliness token (both on
+//! [`keys::service`]), enters `ready`, and hands each query to a call task
+//! ([`call`]). Calls run at most `max_concurrent_calls` at once; the others
+//! wait for a permit of a fair semaphore, so they start in arrival order. A
+//! stop, restart or shutdown first withdraws the token and the queryable (no
+//! new calls arrive), then cancels the calls in progress and waits for them.
+//! Each finished call is recorded as a run with phase `call`.
+
+mod call;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use tnet_proto::keys;
+use tnet_proto::msg::{EventKind, TaskState};
+use tokio::sync::{oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{Actor, Control, Interrupt};
+use call::{CallContext, CallRecord};
+
+/// The process group recorded in a call's folder, if any (see [`crate::paths::Paths::calls`]).
+pub use call::read_group as read_call_group;
+
+/// How many calls of a service run, and how many wait for a turn, now.
+#[derive(Debug, Default)]
+pub struct CallLoad {
+    running: AtomicU32,
+    waiting: AtomicU32,
+}
+
+impl CallLoad {
+    /// Calls whose commands run now.
+    pub fn running(&self) -> u32 {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Calls waiting for a turn now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts one call in a [`CallLoad`] counter for as long as it lives.
+pub(crate) struct Counted<'a>(&'a AtomicU32);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl CallLoad {
+    /// Counts a call waiting for a turn.
+    pub(crate) fn wait(&self) -> Counted<'_> {
+        Counted::new(&self.waiting)
+    }
+
+    /// Counts a call that runs.
+    pub(crate) fn run(&self) -> Counted<'_> {
+        Counted::new(&self.running)
+    }
+}
+
+impl Actor {
+    /// Takes calls until told to stop. `Some` when interrupted.
+    pub(crate) async fn drive_service(&mut self) -> Option<Interrupt> {
+        let key = keys::service(&self.shared.name, &self.info.safe_name);
+        let session = self.shared.session.clone();
+        let declared = async {
+            let queryable = session.declare_queryable(&key).await?;
+            let token = session
+                .liveliness()
+                .declare_token(keys::service_token(&self.shared.name, &self.info.safe_name))
+                .await?;
+            Ok::<_, zenoh::Error>((queryable, token))
+        }
+        .await;
+        let (queryable, token) = match declared {
+            Ok(pair) => pair,
+            Err(err) => {
+                self.set_state(TaskState::Failed);
+                let msg = format!("service `{}` cannot take calls: {err}", self.info.name);
+                tracing::error!(task = %self.info.name, "{msg}");
+                self.emit(EventKind::Failed, None, None, msg).await;
+                return None;
+            }
+        };
+        let ctx = Arc::new(CallContext {
+            shared: self.shared.clone(),
+            info: self.info.clone(),
+            key,
+            limiter: Arc::new(Semaphore::new(
+                self.info.spec.service.max_concurrent_calls as usize,
+            )),
+            stop: CancellationToken::new(),
+            log: self.output.clone(),
+            load: self.load.clone(),
+        });
+        self.set_state(TaskState::Ready);
+        tracing::info!(task = %self.info.name, "service ready");
+
+        let mut calls: JoinSet<CallRecord> = JoinSet::new();
+        let interrupt = loop {
+            tokio::select! {
+                query = queryable.recv_async() => match query {
+                    Ok(query) => { calls.spawn(call::serve(ctx.clone(), query)); }
+                    // The session is closing: the host is going down.
+                    Err(_) => break Interrupt::Shutdown(oneshot::channel().0),
+                },
+                Some(done) = calls.join_next(), if !calls.is_empty() => self.record_call(done),
+                ctl = self.rx.recv() => match ctl {
+                    Some(Control::Start) => continue,
+                    Some(Control::Restart) => break Interrupt::Restart,
+                    Some(Control::Stop(ack)) => break Interrupt::Stop(ack),
+                    Some(Control::Shutdown(ack)) => break Interrupt::Shutdown(ack),
+                    None => break Interrupt::Shutdown(oneshot::channel().0),
+                },
+            }
+        };
+        // No new calls from here: callers see the service go at once.
+        if let Err(err) = token.undeclare().await {
+            tracing::debug!(task = %self.info.name, "withdrawing the token: {err}");
+        }
+        if let Err(err) = queryable.undeclare().await {
+            tracing::debug!(task = %self.info.name, "withdrawing the queryable: {err}");
+        }
+        ctx.stop.cancel();
+        while let Some(done) = calls.join_next().await {
+            self.record_call(done);
+        }
+        Some(interrupt)
+    }
+
+    /// Shows a finished call in the task's state and records it as a run.
+    fn record_call(&self, done: Result<CallRecord, tokio::task::JoinError>) {
+        let record = match done {
+            Ok(record) => record,
+            Err(err) => {
+                tracing::error!(task = %self.info.name, "a call task failed: {err}");
+                return;
+            }
+        };
+        self.snap.send_modify(|s| {
+            s.last_run = Some(record.run.started_at.clone());
+            s.exit_code = record.run.exit_code;
+        });
+        let shared = self.shared.clone();
+        let task = self.info.safe_name.clone();
+        // Off the actor: the store syncs to disk, and calls must not wait for it.
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = shared.store.record_run(&task, &record.run) {
+                tracing::warn!(task = %task, "{err}");
+            }
+        });
+    }
+}
