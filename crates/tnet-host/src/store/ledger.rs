@@ -211,11 +211,19 @@ fn write_batches(conn: &Mutex<Connection>, queue: std_mpsc::Receiver<Job>) {
 fn write(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Done>> {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
-        Err(e) => return batch.iter().map(|_| Err(fail("begin a batch", &e))).collect(),
+        Err(e) => {
+            return batch
+                .iter()
+                .map(|_| Err(fail("begin a batch", &e)))
+                .collect()
+        }
     };
     let mut results: Vec<Result<Done>> = batch.iter().map(|job| apply(&tx, &job.op)).collect();
     if let Err(e) = tx.commit() {
-        results = batch.iter().map(|_| Err(fail("commit a batch", &e))).collect();
+        results = batch
+            .iter()
+            .map(|_| Err(fail("commit a batch", &e)))
+            .collect();
     }
     results
 }
@@ -423,7 +431,10 @@ mod tests {
 
         // The byte limit: newest first, 6 + 2 bytes fit in 9, the next 2 do not.
         let ledger = store.ledger();
-        let big = HistoryLimits { runs: 100, bytes: 9 };
+        let big = HistoryLimits {
+            runs: 100,
+            bytes: 9,
+        };
         let run = ledger
             .start_habit_run("h", "2026-01-01T00:00:06.000Z", &now_rfc3339())
             .await
