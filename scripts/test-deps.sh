@@ -21,7 +21,8 @@ fi
 if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("eclipse-zenoh") != "1.10.2")' 2>/dev/null; then
   pip_args=(--quiet --disable-pip-version-check)
   # Debian's python marks its packages as externally managed (PEP 668).
-  if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+  pip_help=$(python3 -m pip install --help 2>/dev/null || true)
+  if [[ $pip_help == *--break-system-packages* ]]; then
     pip_args+=(--break-system-packages)
   fi
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install "${pip_args[@]}" eclipse-zenoh==1.10.2

@@ -7,9 +7,13 @@
 //! short and none awaits while holding it.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+pub mod ledger;
+
+pub use ledger::{HabitOutput, HistoryLimits, Ledger, RunEnd};
 
 /// Errors of the store, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -22,11 +26,22 @@ pub enum StoreError {
         /// Why it failed.
         source: rusqlite::Error,
     },
+    /// A transaction of the ledger failed; every record in it reports this.
+    #[error("task store: {action}: {message}")]
+    Batch {
+        /// What the ledger was doing.
+        action: &'static str,
+        /// Why it failed.
+        message: String,
+    },
+    /// The ledger's writer thread is gone (the host is ending).
+    #[error("task store: the writer of habit runs has stopped")]
+    LedgerClosed,
 }
 
-type Result<T> = std::result::Result<T, StoreError>;
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
-fn ctx(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(crate) fn ctx(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sqlite { action, source }
 }
 
@@ -129,39 +144,6 @@ pub struct StoredRun {
     pub outcome: String,
 }
 
-/// How a run ended, as recorded.
-#[derive(Debug, Clone, Copy)]
-pub struct RunEnd<'a> {
-    /// How long it ran.
-    pub duration_ms: u64,
-    /// Its exit code, if it exited.
-    pub exit_code: Option<i32>,
-    /// See `tnet_proto::msg::RunRecord::outcome`.
-    pub outcome: &'a str,
-}
-
-/// A habit run's published output, kept for late subscribers.
-#[derive(Debug, Clone, Copy)]
-pub struct HabitOutput<'a> {
-    /// The habit's safe name.
-    pub task: &'a str,
-    /// The run's number.
-    pub number: u64,
-    /// Its `HabitRun` metadata, as JSON.
-    pub meta_json: &'a str,
-    /// Its stdout (possibly cut at the host's limit).
-    pub bytes: &'a [u8],
-}
-
-/// How much output history a habit keeps.
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryLimits {
-    /// At most this many runs.
-    pub runs: usize,
-    /// At most this many bytes of output in all.
-    pub bytes: u64,
-}
-
 /// A run recorded once it is over.
 #[derive(Debug, Clone)]
 pub struct FinishedRun {
@@ -179,7 +161,10 @@ pub struct FinishedRun {
 
 /// The store.
 pub struct Store {
-    conn: Mutex<Connection>,
+    /// Shared with the ledger's writer thread: one connection, so writers
+    /// queue on this mutex instead of polling SQLite's busy lock.
+    conn: Arc<Mutex<Connection>>,
+    ledger: Ledger,
 }
 
 impl Store {
@@ -196,9 +181,16 @@ impl Store {
             .map_err(ctx("create the schema"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(ctx("set the schema version"))?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Store {
-            conn: Mutex::new(conn),
+            ledger: Ledger::start(conn.clone())?,
+            conn,
         })
+    }
+
+    /// The writer of habit runs, which groups them into few transactions.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -488,96 +480,6 @@ impl Store {
             .map_err(ctx("read a habit's schedule"))
     }
 
-    /// Records the start of a habit run for `slot`, and that the slot is
-    /// consumed, in one transaction: a host killed at any instant never runs
-    /// a slot twice.
-    pub fn start_habit_run(&self, task: &str, slot: &str) -> Result<StoredRun> {
-        self.habit_run(task, slot, None)
-    }
-
-    /// Records a habit run that was due while the previous one still ran
-    /// (`skipped`, started at its slot, no duration), and that its slot is consumed.
-    pub fn skip_habit_run(&self, task: &str, slot: &str) -> Result<StoredRun> {
-        self.habit_run(task, slot, Some(slot))
-    }
-
-    fn habit_run(&self, task: &str, slot: &str, skipped_at: Option<&str>) -> Result<StoredRun> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(ctx("start a habit run"))?;
-        let number: u64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
-                [task],
-                |r| r.get(0),
-            )
-            .map_err(ctx("number a run"))?;
-        let (started_at, duration_ms, outcome) = match skipped_at {
-            Some(at) => (at.to_owned(), Some(0), "skipped"),
-            None => (now_rfc3339(), None, "running"),
-        };
-        tx.execute(
-            "INSERT INTO runs (task, number, phase, started_at, duration_ms, outcome) VALUES (?1, ?2, 'run', ?3, ?4, ?5)",
-            params![task, number, started_at, duration_ms, outcome],
-        )
-        .map_err(ctx("start a habit run"))?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO habit_schedule (task, last_slot) VALUES (?1, ?2)
-             ON CONFLICT(task) DO UPDATE SET last_slot = excluded.last_slot",
-            params![task, slot],
-        )
-        .map_err(ctx("record a habit's schedule"))?;
-        tx.commit().map_err(ctx("start a habit run"))?;
-        Ok(StoredRun {
-            id,
-            number,
-            phase: "run".to_owned(),
-            started_at,
-            duration_ms,
-            exit_code: None,
-            outcome: outcome.to_owned(),
-        })
-    }
-
-    /// Records the end of a habit run and, when it published output, keeps that
-    /// output in the habit's history, in one transaction; then trims the
-    /// history to the newest `keep.runs` runs holding at most `keep.bytes`.
-    pub fn finish_habit_run(
-        &self,
-        id: i64,
-        end: &RunEnd<'_>,
-        output: Option<HabitOutput<'_>>,
-        keep: HistoryLimits,
-    ) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(ctx("finish a habit run"))?;
-        tx.execute(
-            "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
-            params![id, end.duration_ms, end.exit_code, end.outcome],
-        )
-        .map_err(ctx("finish a habit run"))?;
-        if let Some(out) = output {
-            tx.execute(
-                "INSERT OR REPLACE INTO habit_outputs (task, number, meta_json, output) VALUES (?1, ?2, ?3, ?4)",
-                params![out.task, out.number, out.meta_json, out.bytes],
-            )
-            .map_err(ctx("keep a habit's output"))?;
-            tx.execute(
-                "DELETE FROM habit_outputs WHERE task = ?1 AND number IN (
-                     SELECT number FROM (
-                         SELECT number,
-                                ROW_NUMBER() OVER newest AS n,
-                                SUM(length(output)) OVER newest AS bytes
-                         FROM habit_outputs WHERE task = ?1
-                         WINDOW newest AS (ORDER BY number DESC)
-                     ) WHERE n > ?2 OR bytes > ?3)",
-                params![out.task, keep.runs as i64, keep.bytes as i64],
-            )
-            .map_err(ctx("trim a habit's history"))?;
-        }
-        tx.commit().map_err(ctx("finish a habit run"))
-    }
-
     /// The newest `last` outputs a habit keeps (all of them when `None`),
     /// oldest first, each as its metadata JSON and its bytes.
     pub fn habit_outputs(&self, task: &str, last: Option<usize>) -> Result<Vec<(String, Vec<u8>)>> {
@@ -664,84 +566,5 @@ mod tests {
         store.remove_task("a").expect("remove");
         assert!(store.tasks().expect("tasks").is_empty());
         assert!(store.recent_runs("a", 10).expect("runs").is_empty());
-    }
-
-    #[test]
-    fn habit_runs_consume_slots_and_keep_a_bounded_history() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.sqlite3");
-        let keep = HistoryLimits { runs: 3, bytes: 10 };
-        {
-            let store = Store::open(&path).expect("open");
-            store.insert_task(&task("h")).expect("insert");
-            assert_eq!(store.habit_last_slot("h").expect("slot"), None);
-            for (i, out) in ["aa", "bb", "cc", "dd"].iter().enumerate() {
-                let slot = format!("2026-01-01T00:00:0{i}.000Z");
-                let run = store.start_habit_run("h", &slot).expect("start");
-                let end = RunEnd {
-                    duration_ms: 3,
-                    exit_code: Some(0),
-                    outcome: "succeeded",
-                };
-                let meta = format!("{{\"number\":{}}}", run.number);
-                let output = HabitOutput {
-                    task: "h",
-                    number: run.number,
-                    meta_json: &meta,
-                    bytes: out.as_bytes(),
-                };
-                store
-                    .finish_habit_run(run.id, &end, Some(output), keep)
-                    .expect("finish");
-            }
-            let skipped = store
-                .skip_habit_run("h", "2026-01-01T00:00:05.000Z")
-                .expect("skip");
-            assert_eq!((skipped.number, skipped.outcome.as_str()), (5, "skipped"));
-        }
-        let store = Store::open(&path).expect("reopen");
-        assert_eq!(
-            store.habit_last_slot("h").expect("slot").as_deref(),
-            Some("2026-01-01T00:00:05.000Z"),
-            "the skipped slot is consumed too"
-        );
-        let history = store.habit_outputs("h", None).expect("history");
-        let outputs: Vec<&[u8]> = history.iter().map(|(_, b)| b.as_slice()).collect();
-        assert_eq!(outputs, [b"bb", b"cc", b"dd"], "the newest 3, oldest first");
-        let last = store.habit_outputs("h", Some(1)).expect("history");
-        assert_eq!(last[0].0, "{\"number\":4}");
-        let runs = store.recent_runs("h", 10).expect("runs");
-        assert_eq!(runs.len(), 5);
-        assert_eq!(runs[4].started_at, "2026-01-01T00:00:05.000Z");
-
-        // The byte limit: newest first, 6 + 2 bytes fit in 9, the next 2 do not.
-        let big = HistoryLimits {
-            runs: 100,
-            bytes: 9,
-        };
-        let run = store
-            .start_habit_run("h", "2026-01-01T00:00:06.000Z")
-            .expect("start");
-        let end = RunEnd {
-            duration_ms: 1,
-            exit_code: Some(1),
-            outcome: "failed",
-        };
-        let output = HabitOutput {
-            task: "h",
-            number: run.number,
-            meta_json: "{}",
-            bytes: b"123456",
-        };
-        store
-            .finish_habit_run(run.id, &end, Some(output), big)
-            .expect("finish");
-        let history = store.habit_outputs("h", None).expect("history");
-        assert_eq!(history.len(), 2, "{history:?}");
-        assert_eq!(history[0].1, b"dd");
-
-        store.remove_task("h").expect("remove");
-        assert!(store.habit_outputs("h", None).expect("history").is_empty());
-        assert_eq!(store.habit_last_slot("h").expect("slot"), None);
     }
 }

@@ -28,7 +28,7 @@ use zenoh::qos::CongestionControl;
 use super::{Actor, Control, Interrupt, STOP_GRACE};
 use crate::runner::{Exit, OutputChunk, Stream};
 use crate::scheduler::{until, Plan};
-use crate::store::{HabitOutput, HistoryLimits, RunEnd, StoredRun};
+use crate::store::{now_rfc3339, HabitOutput, HistoryLimits, RunEnd, StoredRun};
 
 /// The most stdout a run publishes and keeps; past it the payload is cut and
 /// the attachment says `truncated` (the log still has everything).
@@ -183,7 +183,9 @@ impl Actor {
         let run = match self
             .shared
             .store
-            .start_habit_run(&info.safe_name, &rfc3339(slot))
+            .ledger()
+            .start_habit_run(&info.safe_name, &rfc3339(slot), &now_rfc3339())
+            .await
         {
             Ok(run) => run,
             Err(err) => {
@@ -221,7 +223,7 @@ impl Actor {
             };
             self.snap.send_modify(|s| s.pid = exec.pid());
             if let Some(loc) = exec.locator() {
-                if let Err(err) = self.shared.store.set_run_locator(run.id, &loc) {
+                if let Err(err) = self.shared.store.ledger().set_run_locator(run.id, loc) {
                     tracing::warn!(task = %info.name, "{err}");
                 }
             }
@@ -241,7 +243,7 @@ impl Actor {
                             exit_code: None,
                             outcome: "stopped",
                         };
-                        if let Err(err) = self.shared.store.finish_habit_run(run.id, &end, None, HISTORY) {
+                        if let Err(err) = self.shared.store.ledger().finish_habit_run(run.id, end, None, HISTORY).await {
                             tracing::warn!(task = %info.name, "{err}");
                         }
                         drop(out_tx);
@@ -282,7 +284,9 @@ impl Actor {
         match self
             .shared
             .store
+            .ledger()
             .skip_habit_run(&info.safe_name, &rfc3339(slot))
+            .await
         {
             Ok(skipped) => {
                 let message = format!(
@@ -336,17 +340,19 @@ impl Actor {
             outcome,
         };
         let kept = HabitOutput {
-            task: &info.safe_name,
+            task: info.safe_name.clone(),
             number: run.number,
-            meta_json: &meta_json,
-            bytes: &output.bytes,
+            meta_json: meta_json.clone(),
+            bytes: output.bytes.clone(),
         };
         // Kept before it is published, so a subscriber that hears of this run
         // and asks for the history finds it there.
         if let Err(err) = self
             .shared
             .store
-            .finish_habit_run(run.id, &end, Some(kept), HISTORY)
+            .ledger()
+            .finish_habit_run(run.id, end, Some(kept), HISTORY)
+            .await
         {
             tracing::warn!(task = %info.name, "{err}");
         }

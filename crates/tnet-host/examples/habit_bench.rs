@@ -1,0 +1,492 @@
+//! Benchmark (not a test): how late habits start when one host runs many of
+//! them (SPEC 14), and what the host costs meanwhile, next to a bare Tokio
+//! interval loop doing the same work (the floor), in the same run.
+//!
+//! ```text
+//! cargo build --release -p tnet-host --bin tnet-host --example habit_bench
+//! target/release/examples/habit_bench --habits 1000 --seconds 60 --warmup 10
+//! ```
+//!
+//! Both sides run `sh -c 'date +%s%N'` once a second for each of `--habits`
+//! habits, phases spread over the second, and measure, for every run whose
+//! slot falls in the measured window:
+//!
+//! - **command start lateness**: the time the command itself printed, minus
+//!   the slot it was due at (what a user of the habit sees);
+//! - **recorded start lateness** (tnet only): the `started` the host records
+//!   and publishes, minus the slot (`scheduled`), both from the run's
+//!   attachment; for the floor, the moment the process is spawned;
+//! - runs that happened against slots that were due (overlaps and late wakes
+//!   are skipped, on both sides);
+//! - CPU of the process (and of its reaped children, the commands) over the
+//!   window, and its peak resident memory (`VmHWM`), from `/proc`.
+//!
+//! tnet's side is the real `tnet-host` binary next to this example, started
+//! on a loopback port in a temporary home, given its habits with ordinary
+//! submit requests, and watched through a Zenoh subscription on
+//! `tnet/bench/habit/*`. The floor is this program started again with
+//! `--floor`, so neither measures the other.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use tnet_proto::keys;
+use tnet_proto::msg::{
+    self, HabitRun, Request, RequestEnvelope, Response, ResponseEnvelope, SubmitRequest,
+};
+use tokio::time::Instant;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy)]
+struct Opts {
+    habits: usize,
+    seconds: u64,
+    warmup: u64,
+}
+
+/// Lateness figures of one side, in milliseconds.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Stats {
+    count: usize,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Stats {
+    fn of(mut ms: Vec<f64>) -> Stats {
+        if ms.is_empty() {
+            return Stats::default();
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        Stats {
+            count: ms.len(),
+            p50: at(0.5),
+            p99: at(0.99),
+            max: ms[ms.len() - 1],
+            mean: ms.iter().sum::<f64>() / ms.len() as f64,
+        }
+    }
+}
+
+/// What one side measured.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Side {
+    /// Runs whose slot was in the window.
+    runs: usize,
+    /// Slots in the window (habits × seconds).
+    slots: usize,
+    command_start: Stats,
+    recorded_start: Stats,
+    /// CPU of the process itself over the window, in % of one core.
+    cpu_pct: f64,
+    /// CPU of its reaped children (the commands) over the window, in % of one core.
+    children_cpu_pct: f64,
+    /// Peak resident memory of the process, KiB.
+    peak_rss_kib: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut opts = Opts {
+        habits: 1000,
+        seconds: 60,
+        warmup: 10,
+    };
+    let mut floor = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> anyhow::Result<u64> {
+            args.next()
+                .with_context(|| format!("{name} needs a number"))?
+                .parse()
+                .with_context(|| format!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--habits" => opts.habits = number("--habits")? as usize,
+            "--seconds" => opts.seconds = number("--seconds")?,
+            "--warmup" => opts.warmup = number("--warmup")?,
+            "--floor" => floor = true,
+            other => bail!("unknown argument {other}; see the top of habit_bench.rs"),
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if floor {
+        let side = runtime.block_on(floor_side(opts))?;
+        println!("{}", serde_json::to_string(&side)?);
+        return Ok(());
+    }
+    runtime.block_on(compare(opts))
+}
+
+/// Runs the floor, then tnet, and prints both.
+async fn compare(opts: Opts) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    eprintln!(
+        "floor: {} tokio intervals for {} s (+{} s warm-up)...",
+        opts.habits, opts.seconds, opts.warmup
+    );
+    let out = tokio::process::Command::new(&exe)
+        .args(["--floor", "--habits", &opts.habits.to_string()])
+        .args([
+            "--seconds",
+            &opts.seconds.to_string(),
+            "--warmup",
+            &opts.warmup.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .await?;
+    anyhow::ensure!(out.status.success(), "the floor run failed");
+    let floor: Side = serde_json::from_slice(&out.stdout)?;
+    let host_bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("tnet-host"))
+        .context("cannot find the target folder")?;
+    anyhow::ensure!(
+        host_bin.exists(),
+        "{} is missing: cargo build --release -p tnet-host --bin tnet-host",
+        host_bin.display()
+    );
+    eprintln!(
+        "tnet: {} habits on one tnet-host for {} s (+{} s warm-up)...",
+        opts.habits, opts.seconds, opts.warmup
+    );
+    let tnet = tnet_side(opts, &host_bin).await?;
+
+    println!(
+        "{} habits at a 1 s interval, {} s measured after {} s of warm-up; lateness in ms\n",
+        opts.habits, opts.seconds, opts.warmup
+    );
+    println!("| | floor (tokio interval) | tnet-host |");
+    println!("|---|---|---|");
+    let row = |name: &str, f: String, t: String| println!("| {name} | {f} | {t} |");
+    let ms = |s: &Stats| format!("{:.1} / {:.1} / {:.1}", s.p50, s.p99, s.max);
+    row(
+        "runs / slots in the window",
+        format!("{} / {}", floor.runs, floor.slots),
+        format!("{} / {}", tnet.runs, tnet.slots),
+    );
+    row(
+        "command start lateness p50 / p99 / max",
+        ms(&floor.command_start),
+        ms(&tnet.command_start),
+    );
+    row(
+        "recorded start lateness p50 / p99 / max",
+        ms(&floor.recorded_start),
+        ms(&tnet.recorded_start),
+    );
+    row(
+        "CPU of the process (% of one core)",
+        format!("{:.1}", floor.cpu_pct),
+        format!("{:.1}", tnet.cpu_pct),
+    );
+    row(
+        "CPU of the commands (% of one core)",
+        format!("{:.1}", floor.children_cpu_pct),
+        format!("{:.1}", tnet.children_cpu_pct),
+    );
+    row(
+        "peak memory (RSS)",
+        format!("{:.1} MiB", floor.peak_rss_kib as f64 / 1024.0),
+        format!("{:.1} MiB", tnet.peak_rss_kib as f64 / 1024.0),
+    );
+    Ok(())
+}
+
+/// The floor: one Tokio interval per habit, spawning the command at each tick.
+async fn floor_side(opts: Opts) -> anyhow::Result<Side> {
+    let begin = Instant::now() + Duration::from_millis(200);
+    let window_start = begin + Duration::from_secs(1 + opts.warmup);
+    let window_end = window_start + Duration::from_secs(opts.seconds);
+    let samples: Arc<Mutex<Vec<(f64, f64)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for i in 0..opts.habits {
+        let samples = samples.clone();
+        let phase = Duration::from_secs(1) * i as u32 / opts.habits as u32;
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval_at(begin + phase, Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                let tick = every.tick().await;
+                if tick >= window_end {
+                    return;
+                }
+                let spawned = Instant::now();
+                // The tick on the wall clock, to compare with what `date` prints.
+                let tick_wall = now_ns() - (spawned - tick).as_nanos() as i128;
+                let out = tokio::process::Command::new("sh")
+                    .args(["-c", "date +%s%N"])
+                    .stdin(Stdio::null())
+                    .output()
+                    .await;
+                if tick < window_start {
+                    continue;
+                }
+                let Some(ran) = out.ok().and_then(|o| printed_ns(&o.stdout)) else {
+                    continue;
+                };
+                let recorded = (spawned - tick).as_secs_f64() * 1000.0;
+                let command = (ran - tick_wall) as f64 / 1e6;
+                samples
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((command, recorded));
+            }
+        }));
+    }
+    tokio::time::sleep_until(window_start).await;
+    let cpu0 = Cpu::of("self")?;
+    tokio::time::sleep_until(window_end).await;
+    let cpu1 = Cpu::of("self")?;
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(Side {
+        runs: samples.len(),
+        slots: opts.habits * opts.seconds as usize,
+        command_start: Stats::of(samples.iter().map(|s| s.0).collect()),
+        recorded_start: Stats::of(samples.iter().map(|s| s.1).collect()),
+        cpu_pct: cpu1.self_pct_since(&cpu0),
+        children_cpu_pct: cpu1.children_pct_since(&cpu0),
+        peak_rss_kib: peak_rss_kib("self")?,
+    })
+}
+
+/// tnet: the real host with `opts.habits` habits, watched through Zenoh.
+async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Side> {
+    let home = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let log = std::fs::File::create(home.path().join("host.log"))?;
+    let mut host = tokio::process::Command::new(host_bin)
+        .args(["--name", "bench", "--home"])
+        .arg(home.path().join("tasks"))
+        .args(["-l", &endpoint, "--no-multicast-scouting"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = host.id().context("the host has a pid")?.to_string();
+
+    let mut config = zenoh::Config::default();
+    for (key, value) in [
+        ("mode", "\"peer\"".to_owned()),
+        ("connect/endpoints", format!("[\"{endpoint}\"]")),
+        ("listen/endpoints", "[]".to_owned()),
+        ("scouting/multicast/enabled", "false".to_owned()),
+    ] {
+        config
+            .insert_json5(key, &value)
+            .map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+    }
+    let session = zenoh::open(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ask(&session, Request::HostInfo).await.is_err() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the host did not answer within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let sink = seen.clone();
+    let subscriber = session
+        .declare_subscriber(keys::all_habits("bench"))
+        .callback(move |sample| {
+            let Some(run) = sample
+                .attachment()
+                .and_then(|a| msg::decode::<HabitRun>(&a.to_bytes()).ok())
+            else {
+                return;
+            };
+            let (Some(slot), Some(started)) = (ns_of(&run.scheduled), ns_of(&run.started)) else {
+                return;
+            };
+            let printed = printed_ns(&sample.payload().to_bytes());
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((slot, started, printed));
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let submitted = Instant::now();
+    for chunk in (0..opts.habits).collect::<Vec<_>>().chunks(25) {
+        let submits = chunk.iter().map(|i| {
+            let toml = format!(
+                "task_name = \"h{i:04}\"\ntask_type = \"habit\"\ncommands = [\"date +%s%N\"]\n\
+                 [habit_details]\ntime_between_runs = \"1s\"\n"
+            );
+            ask(
+                &session,
+                Request::Submit(SubmitRequest {
+                    file_name: format!("h{i:04}.toml"),
+                    task_toml: toml,
+                    files: Vec::new(),
+                }),
+            )
+        });
+        for answer in futures::future::join_all(submits).await {
+            match answer? {
+                Response::Task(_) => {}
+                other => bail!("a submission failed: {other:?}"),
+            }
+        }
+    }
+    eprintln!(
+        "  {} habits submitted in {:.1} s",
+        opts.habits,
+        submitted.elapsed().as_secs_f64()
+    );
+
+    tokio::time::sleep(Duration::from_secs(opts.warmup)).await;
+    let window_start = now_ns();
+    let cpu0 = Cpu::of(&pid)?;
+    tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
+    let window_end = now_ns();
+    let cpu1 = Cpu::of(&pid)?;
+    let peak = peak_rss_kib(&pid)?;
+    // Runs due at the end of the window are still being published.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = subscriber.undeclare().await;
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(id) = host.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(id),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), host.wait()).await;
+    let _ = session.close().await;
+
+    let in_window: Vec<_> = seen
+        .iter()
+        .filter(|(slot, _, _)| *slot >= window_start && *slot < window_end)
+        .collect();
+    Ok(Side {
+        runs: in_window.len(),
+        slots: opts.habits * opts.seconds as usize,
+        command_start: Stats::of(
+            in_window
+                .iter()
+                .filter_map(|(slot, _, printed)| printed.map(|p| (p - slot) as f64 / 1e6))
+                .collect(),
+        ),
+        recorded_start: Stats::of(
+            in_window
+                .iter()
+                .map(|(slot, started, _)| (started - slot) as f64 / 1e6)
+                .collect(),
+        ),
+        cpu_pct: cpu1.self_pct_since(&cpu0),
+        children_cpu_pct: cpu1.children_pct_since(&cpu0),
+        peak_rss_kib: peak,
+    })
+}
+
+/// A published run: its slot, its recorded start, and the time its command
+/// printed (if it did), in nanoseconds since the epoch.
+type Seen = (i128, i128, Option<i128>);
+
+/// One control request to the bench host.
+async fn ask(session: &zenoh::Session, request: Request) -> anyhow::Result<Response> {
+    let replies = session
+        .get(keys::host_control("bench"))
+        .payload(msg::encode(&RequestEnvelope::new(request)))
+        .timeout(Duration::from_secs(30))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reply = replies
+        .recv_async()
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer"))?;
+    let sample = reply
+        .result()
+        .map_err(|e| anyhow::anyhow!("{:?}", e.payload().to_bytes()))?;
+    Ok(msg::decode::<ResponseEnvelope>(&sample.payload().to_bytes())?.response)
+}
+
+/// CPU ticks of a process (`self` or a pid) and when they were read.
+struct Cpu {
+    at: std::time::Instant,
+    own: u64,
+    children: u64,
+}
+
+impl Cpu {
+    fn of(pid: &str) -> anyhow::Result<Cpu> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let rest = &stat[stat.rfind(')').context("/proc stat")? + 1..];
+        let fields: Vec<u64> = rest
+            .split_whitespace()
+            .skip(1)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        // Fields 14-17 of proc(5): utime, stime, cutime, cstime.
+        Ok(Cpu {
+            at: std::time::Instant::now(),
+            own: fields[10] + fields[11],
+            children: fields[12] + fields[13],
+        })
+    }
+
+    fn pct(ticks: u64, over: Duration) -> f64 {
+        // Linux reports these in USER_HZ, which is 100 on every current architecture.
+        ticks as f64 / 100.0 / over.as_secs_f64() * 100.0
+    }
+
+    fn self_pct_since(&self, before: &Cpu) -> f64 {
+        Cpu::pct(self.own - before.own, self.at - before.at)
+    }
+
+    fn children_pct_since(&self, before: &Cpu) -> f64 {
+        Cpu::pct(self.children - before.children, self.at - before.at)
+    }
+}
+
+/// `VmHWM` of a process, KiB.
+fn peak_rss_kib(pid: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc status")
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// The nanoseconds `date +%s%N` printed.
+fn printed_ns(bytes: &[u8]) -> Option<i128> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+fn ns_of(rfc3339: &str) -> Option<i128> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map(i128::from)
+}

@@ -1,0 +1,481 @@
+//! The writer of habit runs: many habits' records, few transactions.
+//!
+//! A host with a thousand one-second habits writes a few thousand run
+//! records a second, and each transaction of the store waits for the disk
+//! (`synchronous=FULL`: a millisecond or more). One transaction per record
+//! would cap the host far below that and, done on the async runtime's
+//! threads, would stall every timer meanwhile. So habit records go through
+//! this ledger instead: a thread of its own takes every record waiting in
+//! its queue and writes them in one transaction (group commit), then answers
+//! each caller. Durability is unchanged, an answer still means "on disk",
+//! and callers `await` without blocking a runtime thread. The thread uses
+//! the store's own connection, under the store's mutex, so the store's other
+//! writers simply queue behind a batch.
+
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, Transaction};
+use tokio::sync::oneshot;
+
+use super::{ctx, Result, StoreError, StoredRun};
+use crate::runner::Locator;
+
+/// The most records written in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// How a run ended, as recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd {
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// Its exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// See `tnet_proto::msg::RunRecord::outcome`.
+    pub outcome: &'static str,
+}
+
+/// A habit run's published output, kept for late subscribers.
+#[derive(Debug, Clone)]
+pub struct HabitOutput {
+    /// The habit's safe name.
+    pub task: String,
+    /// The run's number.
+    pub number: u64,
+    /// Its `HabitRun` metadata, as JSON.
+    pub meta_json: String,
+    /// Its stdout (possibly cut at the host's limit).
+    pub bytes: Vec<u8>,
+}
+
+/// How much output history a habit keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryLimits {
+    /// At most this many runs.
+    pub runs: usize,
+    /// At most this many bytes of output in all.
+    pub bytes: u64,
+}
+
+enum Op {
+    Start {
+        task: String,
+        slot: String,
+        started_at: String,
+    },
+    Skip {
+        task: String,
+        slot: String,
+    },
+    Locate {
+        id: i64,
+        locator: Locator,
+    },
+    Finish {
+        id: i64,
+        end: RunEnd,
+        output: Option<HabitOutput>,
+        keep: HistoryLimits,
+    },
+}
+
+/// What a written record gives back.
+enum Done {
+    Run(StoredRun),
+    Nothing,
+}
+
+struct Job {
+    op: Op,
+    reply: Option<oneshot::Sender<Result<Done>>>,
+}
+
+/// The queue to the writer thread; the thread ends when the ledger is dropped.
+pub struct Ledger {
+    jobs: std_mpsc::Sender<Job>,
+}
+
+impl Ledger {
+    /// Starts the writer thread on the store's connection.
+    pub(crate) fn start(conn: Arc<Mutex<Connection>>) -> Result<Ledger> {
+        let (jobs, queue) = std_mpsc::channel();
+        std::thread::Builder::new()
+            .name("tnet-ledger".into())
+            .spawn(move || write_batches(&conn, queue))
+            .map_err(|_| StoreError::LedgerClosed)?;
+        Ok(Ledger { jobs })
+    }
+
+    async fn ask(&self, op: Op) -> Result<Done> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                op,
+                reply: Some(reply),
+            })
+            .map_err(|_| StoreError::LedgerClosed)?;
+        answer.await.map_err(|_| StoreError::LedgerClosed)?
+    }
+
+    async fn run(&self, op: Op) -> Result<StoredRun> {
+        match self.ask(op).await? {
+            Done::Run(run) => Ok(run),
+            Done::Nothing => Err(StoreError::LedgerClosed),
+        }
+    }
+
+    /// Records the start of a habit run for `slot` (started at `started_at`),
+    /// and that the slot is consumed, in one transaction: a host killed at any
+    /// instant never runs a slot twice.
+    pub async fn start_habit_run(
+        &self,
+        task: &str,
+        slot: &str,
+        started_at: &str,
+    ) -> Result<StoredRun> {
+        self.run(Op::Start {
+            task: task.to_owned(),
+            slot: slot.to_owned(),
+            started_at: started_at.to_owned(),
+        })
+        .await
+    }
+
+    /// Records a habit run that was due while the previous one still ran
+    /// (`skipped`, started at its slot, no duration), and that its slot is consumed.
+    pub async fn skip_habit_run(&self, task: &str, slot: &str) -> Result<StoredRun> {
+        self.run(Op::Skip {
+            task: task.to_owned(),
+            slot: slot.to_owned(),
+        })
+        .await
+    }
+
+    /// Records where a run's process group is, so a restarted host can end
+    /// it; queued without waiting (it is written before anything queued later).
+    pub fn set_run_locator(&self, id: i64, locator: Locator) -> Result<()> {
+        self.jobs
+            .send(Job {
+                op: Op::Locate { id, locator },
+                reply: None,
+            })
+            .map_err(|_| StoreError::LedgerClosed)
+    }
+
+    /// Records the end of a habit run and, when it has output, keeps that
+    /// output in the habit's history, in one transaction; then trims the
+    /// history to the newest `keep.runs` runs holding at most `keep.bytes`.
+    pub async fn finish_habit_run(
+        &self,
+        id: i64,
+        end: RunEnd,
+        output: Option<HabitOutput>,
+        keep: HistoryLimits,
+    ) -> Result<()> {
+        self.ask(Op::Finish {
+            id,
+            end,
+            output,
+            keep,
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+/// The writer thread: everything waiting, one transaction, then the answers.
+fn write_batches(conn: &Mutex<Connection>, queue: std_mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = {
+            // As in `Store::lock`: SQLite rolls back what a panic interrupted.
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            write(&mut conn, &batch)
+        };
+        for (job, result) in batch.into_iter().zip(results) {
+            if let Some(reply) = job.reply {
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Writes a batch in one transaction; each job gets its own result, and all
+/// of them an error if the transaction itself fails.
+fn write(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Done>> {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            return batch
+                .iter()
+                .map(|_| Err(fail("begin a batch", &e)))
+                .collect()
+        }
+    };
+    let mut results: Vec<Result<Done>> = batch.iter().map(|job| apply(&tx, &job.op)).collect();
+    if let Err(e) = tx.commit() {
+        results = batch
+            .iter()
+            .map(|_| Err(fail("commit a batch", &e)))
+            .collect();
+    }
+    results
+}
+
+fn fail(action: &'static str, e: &rusqlite::Error) -> StoreError {
+    // rusqlite errors are not Clone, and each record of the batch gets one.
+    StoreError::Batch {
+        action,
+        message: e.to_string(),
+    }
+}
+
+fn apply(tx: &Transaction<'_>, op: &Op) -> Result<Done> {
+    match op {
+        Op::Start {
+            task,
+            slot,
+            started_at,
+        } => insert_run(tx, task, slot, started_at, false).map(Done::Run),
+        Op::Skip { task, slot } => insert_run(tx, task, slot, slot, true).map(Done::Run),
+        Op::Locate { id, locator } => {
+            tx.execute(
+                "UPDATE runs SET pgid = ?2, start_ticks = ?3 WHERE id = ?1",
+                params![id, locator.pgid, locator.start_ticks],
+            )
+            .map_err(ctx("record a run's process"))?;
+            Ok(Done::Nothing)
+        }
+        Op::Finish {
+            id,
+            end,
+            output,
+            keep,
+        } => {
+            finish(tx, *id, end, output.as_ref(), *keep)?;
+            Ok(Done::Nothing)
+        }
+    }
+}
+
+/// A new run row and the habit's new last slot.
+fn insert_run(
+    tx: &Transaction<'_>,
+    task: &str,
+    slot: &str,
+    started_at: &str,
+    skipped: bool,
+) -> Result<StoredRun> {
+    let number: u64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
+            [task],
+            |r| r.get(0),
+        )
+        .map_err(ctx("number a run"))?;
+    let (duration_ms, outcome) = if skipped {
+        (Some(0), "skipped")
+    } else {
+        (None, "running")
+    };
+    tx.execute(
+        "INSERT INTO runs (task, number, phase, started_at, duration_ms, outcome) VALUES (?1, ?2, 'run', ?3, ?4, ?5)",
+        params![task, number, started_at, duration_ms, outcome],
+    )
+    .map_err(ctx("start a habit run"))?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO habit_schedule (task, last_slot) VALUES (?1, ?2)
+         ON CONFLICT(task) DO UPDATE SET last_slot = excluded.last_slot",
+        params![task, slot],
+    )
+    .map_err(ctx("record a habit's schedule"))?;
+    Ok(StoredRun {
+        id,
+        number,
+        phase: "run".to_owned(),
+        started_at: started_at.to_owned(),
+        duration_ms,
+        exit_code: None,
+        outcome: outcome.to_owned(),
+    })
+}
+
+fn finish(
+    tx: &Transaction<'_>,
+    id: i64,
+    end: &RunEnd,
+    output: Option<&HabitOutput>,
+    keep: HistoryLimits,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
+        params![id, end.duration_ms, end.exit_code, end.outcome],
+    )
+    .map_err(ctx("finish a habit run"))?;
+    let Some(out) = output else { return Ok(()) };
+    tx.execute(
+        "INSERT OR REPLACE INTO habit_outputs (task, number, meta_json, output) VALUES (?1, ?2, ?3, ?4)",
+        params![out.task, out.number, out.meta_json, out.bytes],
+    )
+    .map_err(ctx("keep a habit's output"))?;
+    tx.execute(
+        "DELETE FROM habit_outputs WHERE task = ?1 AND number IN (
+             SELECT number FROM (
+                 SELECT number,
+                        ROW_NUMBER() OVER newest AS n,
+                        SUM(length(output)) OVER newest AS bytes
+                 FROM habit_outputs WHERE task = ?1
+                 WINDOW newest AS (ORDER BY number DESC)
+             ) WHERE n > ?2 OR bytes > ?3)",
+        params![
+            out.task,
+            i64::try_from(keep.runs).unwrap_or(i64::MAX),
+            i64::try_from(keep.bytes).unwrap_or(i64::MAX)
+        ],
+    )
+    .map_err(ctx("trim a habit's history"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{now_rfc3339, Desired, Store, StoredTask};
+    use super::*;
+
+    fn task(name: &str) -> StoredTask {
+        StoredTask {
+            safe_name: name.into(),
+            name: name.into(),
+            file_name: "t.toml".into(),
+            task_toml: String::new(),
+            files_json: "[]".into(),
+            desired: Desired::Running,
+            setup_done: false,
+            restarts: 0,
+        }
+    }
+
+    fn output(number: u64, meta: &str, bytes: &[u8]) -> Option<HabitOutput> {
+        Some(HabitOutput {
+            task: "h".into(),
+            number,
+            meta_json: meta.into(),
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    const OK: RunEnd = RunEnd {
+        duration_ms: 3,
+        exit_code: Some(0),
+        outcome: "succeeded",
+    };
+
+    #[tokio::test]
+    async fn habit_runs_consume_slots_and_keep_a_bounded_history() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite3");
+        let keep = HistoryLimits { runs: 3, bytes: 10 };
+        {
+            let store = Store::open(&path).expect("open");
+            store.insert_task(&task("h")).expect("insert");
+            assert_eq!(store.habit_last_slot("h").expect("slot"), None);
+            let ledger = store.ledger();
+            for (i, out) in ["aa", "bb", "cc", "dd"].iter().enumerate() {
+                let slot = format!("2026-01-01T00:00:0{i}.000Z");
+                let run = ledger
+                    .start_habit_run("h", &slot, &slot)
+                    .await
+                    .expect("start");
+                let locator = Locator {
+                    pgid: 42,
+                    start_ticks: 7,
+                };
+                ledger.set_run_locator(run.id, locator).expect("locate");
+                let meta = format!("{{\"number\":{}}}", run.number);
+                ledger
+                    .finish_habit_run(run.id, OK, output(run.number, &meta, out.as_bytes()), keep)
+                    .await
+                    .expect("finish");
+            }
+            let skipped = ledger
+                .skip_habit_run("h", "2026-01-01T00:00:05.000Z")
+                .await
+                .expect("skip");
+            assert_eq!((skipped.number, skipped.outcome.as_str()), (5, "skipped"));
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(
+            store.habit_last_slot("h").expect("slot").as_deref(),
+            Some("2026-01-01T00:00:05.000Z"),
+            "the skipped slot is consumed too"
+        );
+        assert!(
+            store.interrupted_groups().expect("groups").is_empty(),
+            "finished runs leave no process to end"
+        );
+        let history = store.habit_outputs("h", None).expect("history");
+        let outputs: Vec<&[u8]> = history.iter().map(|(_, b)| b.as_slice()).collect();
+        assert_eq!(outputs, [b"bb", b"cc", b"dd"], "the newest 3, oldest first");
+        let last = store.habit_outputs("h", Some(1)).expect("history");
+        assert_eq!(last[0].0, "{\"number\":4}");
+        let runs = store.recent_runs("h", 10).expect("runs");
+        assert_eq!(runs.len(), 5);
+        assert_eq!(runs[4].started_at, "2026-01-01T00:00:05.000Z");
+
+        // The byte limit: newest first, 6 + 2 bytes fit in 9, the next 2 do not.
+        let ledger = store.ledger();
+        let big = HistoryLimits {
+            runs: 100,
+            bytes: 9,
+        };
+        let run = ledger
+            .start_habit_run("h", "2026-01-01T00:00:06.000Z", &now_rfc3339())
+            .await
+            .expect("start");
+        let failed = RunEnd {
+            duration_ms: 1,
+            exit_code: Some(1),
+            outcome: "failed",
+        };
+        ledger
+            .finish_habit_run(run.id, failed, output(run.number, "{}", b"123456"), big)
+            .await
+            .expect("finish");
+        let history = store.habit_outputs("h", None).expect("history");
+        assert_eq!(history.len(), 2, "{history:?}");
+        assert_eq!(history[0].1, b"dd");
+
+        store.remove_task("h").expect("remove");
+        assert!(store.habit_outputs("h", None).expect("history").is_empty());
+        assert_eq!(store.habit_last_slot("h").expect("slot"), None);
+    }
+
+    #[tokio::test]
+    async fn records_of_many_habits_at_once_are_all_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.sqlite3")).expect("open");
+        let starts = (0..200).map(|i| {
+            let task = format!("h{i}");
+            let ledger = store.ledger();
+            async move {
+                ledger
+                    .start_habit_run(&task, "2026-01-01T00:00:00.000Z", &now_rfc3339())
+                    .await
+            }
+        });
+        let runs = futures::future::join_all(starts).await;
+        assert!(runs.iter().all(|r| r.as_ref().is_ok_and(|r| r.number == 1)));
+        assert_eq!(
+            store.interrupted_groups().expect("groups").len(),
+            0,
+            "no locator recorded yet"
+        );
+    }
+}
