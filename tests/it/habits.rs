@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tnet_tests::{wait_until, Host, Streaming};
+use zenoh::Wait;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -97,6 +98,59 @@ fn assert_consecutive(runs: &[Value]) {
         n.windows(2).all(|w| w[1] == w[0] + 1),
         "runs are not consecutive: {n:?}"
     );
+}
+
+/// A plain Zenoh subscription to a host's task events (`tnet/<host>/event/*`).
+struct Events {
+    _session: zenoh::Session,
+    subscriber:
+        zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+}
+
+impl Events {
+    fn watch(host: &Host) -> Events {
+        let mut config = zenoh::Config::default();
+        for (key, value) in [
+            ("mode", "\"peer\"".to_owned()),
+            ("connect/endpoints", format!("[\"{}\"]", host.endpoint())),
+            ("listen/endpoints", "[]".to_owned()),
+            ("scouting/multicast/enabled", "false".to_owned()),
+        ] {
+            config.insert_json5(key, &value).expect("a valid setting");
+        }
+        let session = zenoh::open(config).wait().expect("a Zenoh session");
+        let subscriber = session
+            .declare_subscriber(format!("tnet/{}/event/*", host.name))
+            .wait()
+            .expect("a subscriber");
+        Events {
+            _session: session,
+            subscriber,
+        }
+    }
+
+    /// Events (as JSON) until `done` holds for those seen, within the test's wait.
+    fn until(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while !done(&seen) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}: {seen:?}");
+            if let Ok(Some(sample)) = self.subscriber.recv_timeout(left) {
+                let bytes = sample.payload().to_bytes();
+                seen.push(serde_json::from_slice(&bytes).expect("an event is JSON"));
+            }
+        }
+        seen
+    }
+}
+
+/// How many of `events` are of `kind` for `task`.
+fn count(events: &[Value], task: &str, kind: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["task"] == task && e["kind"] == kind)
+        .count()
 }
 
 #[test]
@@ -221,8 +275,23 @@ fn a_failing_run_is_a_failure_unless_nonzero_exits_are_ignored() {
         "echo trying; exit 3",
         "ignore_nonzero_exits = true\n",
     );
+    let events = Events::watch(&host);
     host.tnet(&["run", path_str(&counted)]).ok();
     host.tnet(&["run", path_str(&ignored)]).ok();
+
+    // Reported: a `failed` event for each run of one, `succeeded` for the other.
+    let seen = events.until("two runs of each reported", |seen| {
+        count(seen, "counted", "failed") >= 2 && count(seen, "ignored", "succeeded") >= 2
+    });
+    assert_eq!(count(&seen, "counted", "succeeded"), 0, "{seen:?}");
+    assert_eq!(count(&seen, "ignored", "failed"), 0, "{seen:?}");
+    for event in seen
+        .iter()
+        .filter(|e| e["task"] == "counted" || e["task"] == "ignored")
+    {
+        assert_eq!(event["exit_code"], 3, "{event}");
+        assert!(event["run"].is_u64(), "{event}");
+    }
 
     let failed = wait_runs(&host, "counted", "failed", 2);
     assert!(failed.iter().all(|r| r["exit_code"] == 3), "{failed:?}");
@@ -263,8 +332,12 @@ fn a_run_still_going_when_the_next_is_due_is_not_started_twice() {
         "date +%s%N >> starts; sleep 2.5; echo done",
         "",
     );
+    let events = Events::watch(&host);
     host.tnet(&["run", path_str(&task)]).ok();
     let done = wait_runs(&host, "slow", "succeeded", 2);
+    events.until("a skipped run reported", |seen| {
+        count(seen, "slow", "skipped") >= 1
+    });
     let skipped = runs_with(&host, "slow", "skipped");
     assert!(
         skipped.len() >= 2,
