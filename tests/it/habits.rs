@@ -450,6 +450,77 @@ fn a_host_down_for_over_three_intervals_comes_back_without_a_burst() {
     );
 }
 
+#[test]
+fn catch_up_decides_what_a_long_downtime_costs() {
+    let mut host = Host::start("longbox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let hourly = |name: &str, extra: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "task_name = \"{name}\"\ntask_type = \"habit\"\ncommands = [\"echo {name}\"]\n\
+                 [habit_details]\ntime_between_runs = \"1h\"\n{extra}"
+            ),
+        )
+        .expect("write the task file");
+        path
+    };
+    host.tnet(&["run", path_str(&hourly("patient", ""))]).ok();
+    host.tnet(&["run", path_str(&hourly("eager", "catch_up = \"latest\"\n"))])
+        .ok();
+    // A new interval habit runs at once.
+    wait_runs(&host, "patient", "succeeded", 1);
+    wait_runs(&host, "eager", "succeeded", 1);
+
+    // The host is down for four and a half hours: its record of each habit's
+    // last slot is moved back while it is stopped.
+    host.kill9();
+    let now = Utc::now();
+    let last = now - chrono::Duration::minutes(4 * 60 + 30);
+    let db = rusqlite::Connection::open(host.home.join(".tnet/host.sqlite3")).expect("the store");
+    let moved = db
+        .execute(
+            "UPDATE habit_schedule SET last_slot = ?1",
+            [last.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+        )
+        .expect("move the slots back");
+    assert_eq!(moved, 2);
+    drop(db);
+    host.start_again();
+
+    // "latest": one run at once, for the latest missed slot (4 h after the
+    // last one, half an hour ago), not four.
+    let runs = wait_runs(&host, "eager", "succeeded", 2);
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "1", "eager"]);
+    let caught_up = &json_runs(&sub, 1, "the catch-up run")[0];
+    let expected = last + chrono::Duration::hours(4);
+    assert_eq!(
+        millis(expected, time(&caught_up["scheduled"])),
+        0,
+        "{caught_up}"
+    );
+    // "skip": nothing at once; the next run is the next slot, in phase.
+    let patient = wait_until(WAIT, "patient is scheduled again", || {
+        let s = status(&host, "patient");
+        s["next_run"].is_string().then_some(s)
+    });
+    let next = time(&patient["next_run"]);
+    assert_eq!(
+        millis(last + chrono::Duration::hours(5), next),
+        0,
+        "{patient}"
+    );
+    for (task, expected_runs) in [("eager", 2), ("patient", 1)] {
+        let s = status(&host, task);
+        let ran = s["runs"].as_array().expect("runs").len();
+        assert_eq!(ran, expected_runs, "{task}: no burst of missed runs: {s}");
+        let next = time(&s["next_run"]);
+        assert!(next > now && next < now + chrono::Duration::hours(1), "{s}");
+    }
+    assert_eq!(runs.len(), 2);
+}
+
 /// Whether `python3` can `import zenoh`; under CI a missing module is a failure.
 fn python_with_zenoh() -> bool {
     let found = Command::new("python3")
