@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tnet_tests::{wait_until, Host, Streaming};
+use tnet_tests::{bin, wait_until, Host, Streaming};
 use zenoh::Wait;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -262,6 +262,46 @@ fn a_late_subscriber_gets_the_last_three_runs_then_live_ones() {
     let plain = host.tnet_streaming(&["sub", "--json", "price"]);
     let later = json_runs(&plain, 1, "a live run");
     assert!(time(&later[0]["started"]) > joined);
+}
+
+#[test]
+fn one_name_follows_the_habit_on_every_host_and_host_slash_name_one() {
+    let one = Host::start("north");
+    let two = Host::start("south");
+    let dir = tempfile::tempdir().expect("task dir");
+    let task = habit(dir.path(), "temp", "echo \"temp on $TNET_HOST\"", "");
+    one.tnet(&["run", path_str(&task)]).ok();
+    two.tnet(&["run", path_str(&task)]).ok();
+    let both = [one.endpoint(), two.endpoint()].join(",");
+    let follow = |args: &[&str]| {
+        let mut cmd = Command::new(bin("tnet"));
+        cmd.args(["--connect", &both]).args(args);
+        Streaming::start(cmd)
+    };
+
+    let everywhere = follow(&["sub", "--json", "temp"]);
+    let only_north = follow(&["sub", "--json", "north/temp"]);
+    let mut hosts = std::collections::BTreeSet::new();
+    while hosts.len() < 2 {
+        let run = &json_runs(&everywhere, 1, "runs from both hosts")[0];
+        assert_eq!(
+            run["output"],
+            format!("temp on {}\n", run["host"].as_str().expect("host"))
+        );
+        hosts.insert(run["host"].as_str().expect("host").to_owned());
+    }
+    for run in json_runs(&only_north, 3, "three runs of north/temp") {
+        assert_eq!(run["host"], "north", "{run}");
+    }
+    // Several habits at once, and a name no host has.
+    let out = tnet_tests::tnet(
+        &[&one.endpoint(), &two.endpoint()],
+        &["sub", "temp", "nope"],
+    );
+    assert!(
+        !out.success && out.stderr.contains("no host has a habit named `nope`"),
+        "{out:?}"
+    );
 }
 
 #[test]
