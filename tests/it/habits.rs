@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tnet_tests::{wait_until, Host, Streaming};
+use tnet_tests::{bin, wait_until, Host, Streaming};
+use zenoh::Wait;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -97,6 +98,59 @@ fn assert_consecutive(runs: &[Value]) {
         n.windows(2).all(|w| w[1] == w[0] + 1),
         "runs are not consecutive: {n:?}"
     );
+}
+
+/// A plain Zenoh subscription to a host's task events (`tnet/<host>/event/*`).
+struct Events {
+    _session: zenoh::Session,
+    subscriber:
+        zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+}
+
+impl Events {
+    fn watch(host: &Host) -> Events {
+        let mut config = zenoh::Config::default();
+        for (key, value) in [
+            ("mode", "\"peer\"".to_owned()),
+            ("connect/endpoints", format!("[\"{}\"]", host.endpoint())),
+            ("listen/endpoints", "[]".to_owned()),
+            ("scouting/multicast/enabled", "false".to_owned()),
+        ] {
+            config.insert_json5(key, &value).expect("a valid setting");
+        }
+        let session = zenoh::open(config).wait().expect("a Zenoh session");
+        let subscriber = session
+            .declare_subscriber(format!("tnet/{}/event/*", host.name))
+            .wait()
+            .expect("a subscriber");
+        Events {
+            _session: session,
+            subscriber,
+        }
+    }
+
+    /// Events (as JSON) until `done` holds for those seen, within the test's wait.
+    fn until(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        while !done(&seen) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}: {seen:?}");
+            if let Ok(Some(sample)) = self.subscriber.recv_timeout(left) {
+                let bytes = sample.payload().to_bytes();
+                seen.push(serde_json::from_slice(&bytes).expect("an event is JSON"));
+            }
+        }
+        seen
+    }
+}
+
+/// How many of `events` are of `kind` for `task`.
+fn count(events: &[Value], task: &str, kind: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["task"] == task && e["kind"] == kind)
+        .count()
 }
 
 #[test]
@@ -211,6 +265,46 @@ fn a_late_subscriber_gets_the_last_three_runs_then_live_ones() {
 }
 
 #[test]
+fn one_name_follows_the_habit_on_every_host_and_host_slash_name_one() {
+    let one = Host::start("north");
+    let two = Host::start("south");
+    let dir = tempfile::tempdir().expect("task dir");
+    let task = habit(dir.path(), "temp", "echo \"temp on $TNET_HOST\"", "");
+    one.tnet(&["run", path_str(&task)]).ok();
+    two.tnet(&["run", path_str(&task)]).ok();
+    let both = [one.endpoint(), two.endpoint()].join(",");
+    let follow = |args: &[&str]| {
+        let mut cmd = Command::new(bin("tnet"));
+        cmd.args(["--connect", &both]).args(args);
+        Streaming::start(cmd)
+    };
+
+    let everywhere = follow(&["sub", "--json", "temp"]);
+    let only_north = follow(&["sub", "--json", "north/temp"]);
+    let mut hosts = std::collections::BTreeSet::new();
+    while hosts.len() < 2 {
+        let run = &json_runs(&everywhere, 1, "runs from both hosts")[0];
+        assert_eq!(
+            run["output"],
+            format!("temp on {}\n", run["host"].as_str().expect("host"))
+        );
+        hosts.insert(run["host"].as_str().expect("host").to_owned());
+    }
+    for run in json_runs(&only_north, 3, "three runs of north/temp") {
+        assert_eq!(run["host"], "north", "{run}");
+    }
+    // Several habits at once, and a name no host has.
+    let out = tnet_tests::tnet(
+        &[&one.endpoint(), &two.endpoint()],
+        &["sub", "temp", "nope"],
+    );
+    assert!(
+        !out.success && out.stderr.contains("no host has a habit named `nope`"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn a_failing_run_is_a_failure_unless_nonzero_exits_are_ignored() {
     let host = Host::start("failbox");
     let dir = tempfile::tempdir().expect("task dir");
@@ -221,8 +315,23 @@ fn a_failing_run_is_a_failure_unless_nonzero_exits_are_ignored() {
         "echo trying; exit 3",
         "ignore_nonzero_exits = true\n",
     );
+    let events = Events::watch(&host);
     host.tnet(&["run", path_str(&counted)]).ok();
     host.tnet(&["run", path_str(&ignored)]).ok();
+
+    // Reported: a `failed` event for each run of one, `succeeded` for the other.
+    let seen = events.until("two runs of each reported", |seen| {
+        count(seen, "counted", "failed") >= 2 && count(seen, "ignored", "succeeded") >= 2
+    });
+    assert_eq!(count(&seen, "counted", "succeeded"), 0, "{seen:?}");
+    assert_eq!(count(&seen, "ignored", "failed"), 0, "{seen:?}");
+    for event in seen
+        .iter()
+        .filter(|e| e["task"] == "counted" || e["task"] == "ignored")
+    {
+        assert_eq!(event["exit_code"], 3, "{event}");
+        assert!(event["run"].is_u64(), "{event}");
+    }
 
     let failed = wait_runs(&host, "counted", "failed", 2);
     assert!(failed.iter().all(|r| r["exit_code"] == 3), "{failed:?}");
@@ -263,8 +372,12 @@ fn a_run_still_going_when_the_next_is_due_is_not_started_twice() {
         "date +%s%N >> starts; sleep 2.5; echo done",
         "",
     );
+    let events = Events::watch(&host);
     host.tnet(&["run", path_str(&task)]).ok();
     let done = wait_runs(&host, "slow", "succeeded", 2);
+    events.until("a skipped run reported", |seen| {
+        count(seen, "slow", "skipped") >= 1
+    });
     let skipped = runs_with(&host, "slow", "skipped");
     assert!(
         skipped.len() >= 2,
@@ -375,6 +488,77 @@ fn a_host_down_for_over_three_intervals_comes_back_without_a_burst() {
         "{}",
         host.log()
     );
+}
+
+#[test]
+fn catch_up_decides_what_a_long_downtime_costs() {
+    let mut host = Host::start("longbox");
+    let dir = tempfile::tempdir().expect("task dir");
+    let hourly = |name: &str, extra: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "task_name = \"{name}\"\ntask_type = \"habit\"\ncommands = [\"echo {name}\"]\n\
+                 [habit_details]\ntime_between_runs = \"1h\"\n{extra}"
+            ),
+        )
+        .expect("write the task file");
+        path
+    };
+    host.tnet(&["run", path_str(&hourly("patient", ""))]).ok();
+    host.tnet(&["run", path_str(&hourly("eager", "catch_up = \"latest\"\n"))])
+        .ok();
+    // A new interval habit runs at once.
+    wait_runs(&host, "patient", "succeeded", 1);
+    wait_runs(&host, "eager", "succeeded", 1);
+
+    // The host is down for four and a half hours: its record of each habit's
+    // last slot is moved back while it is stopped.
+    host.kill9();
+    let now = Utc::now();
+    let last = now - chrono::Duration::minutes(4 * 60 + 30);
+    let db = rusqlite::Connection::open(host.home.join(".tnet/host.sqlite3")).expect("the store");
+    let moved = db
+        .execute(
+            "UPDATE habit_schedule SET last_slot = ?1",
+            [last.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+        )
+        .expect("move the slots back");
+    assert_eq!(moved, 2);
+    drop(db);
+    host.start_again();
+
+    // "latest": one run at once, for the latest missed slot (4 h after the
+    // last one, half an hour ago), not four.
+    let runs = wait_runs(&host, "eager", "succeeded", 2);
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "1", "eager"]);
+    let caught_up = &json_runs(&sub, 1, "the catch-up run")[0];
+    let expected = last + chrono::Duration::hours(4);
+    assert_eq!(
+        millis(expected, time(&caught_up["scheduled"])),
+        0,
+        "{caught_up}"
+    );
+    // "skip": nothing at once; the next run is the next slot, in phase.
+    let patient = wait_until(WAIT, "patient is scheduled again", || {
+        let s = status(&host, "patient");
+        s["next_run"].is_string().then_some(s)
+    });
+    let next = time(&patient["next_run"]);
+    assert_eq!(
+        millis(last + chrono::Duration::hours(5), next),
+        0,
+        "{patient}"
+    );
+    for (task, expected_runs) in [("eager", 2), ("patient", 1)] {
+        let s = status(&host, task);
+        let ran = s["runs"].as_array().expect("runs").len();
+        assert_eq!(ran, expected_runs, "{task}: no burst of missed runs: {s}");
+        let next = time(&s["next_run"]);
+        assert!(next > now && next < now + chrono::Duration::hours(1), "{s}");
+    }
+    assert_eq!(runs.len(), 2);
 }
 
 /// Whether `python3` can `import zenoh`; under CI a missing module is a failure.

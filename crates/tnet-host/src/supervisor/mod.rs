@@ -19,6 +19,7 @@ use crate::logs::TaskLog;
 use crate::runner::{CommandSpec, Execution, Exit, OutputChunk};
 use crate::store::{now_rfc3339, StoredRun};
 
+mod capture;
 mod daemon;
 mod habit;
 mod service;
