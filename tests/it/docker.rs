@@ -269,6 +269,24 @@ fn docker_service_answers_a_call_from_its_container() {
     }
     // Calls are execs in one container, not a container each.
     assert_eq!(containers.ids(Some("shout")).len(), 1);
+
+    // `tnet shell` runs inside the same container, in the workspace.
+    let out = host.tnet(&[
+        "shell",
+        "shout",
+        "--",
+        "sh",
+        "-c",
+        "cat /tnet-image-marker; pwd; echo oops >&2; exit 4",
+    ]);
+    assert_eq!(out.code, Some(4), "{out:?}");
+    let workspace = host.home.join("shout");
+    assert_eq!(
+        out.stdout,
+        format!("{MARKER}\n{}\n", workspace.display()),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("oops"), "{out:?}");
 }
 
 #[test]
