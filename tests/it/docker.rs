@@ -520,3 +520,92 @@ fn host_without_docker_refuses_docker_tasks_and_serves_the_rest() {
         .ok();
     assert_eq!(out.stdout, "still here");
 }
+
+const DEBIAN: &str = "tnet-test/debian:12";
+
+/// A Debian image made with debootstrap (kept between runs), for packages.
+fn debian_image() {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _one = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if docker(&["image", "inspect", DEBIAN]).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("root");
+    let status = Command::new("debootstrap")
+        .args(["--variant=minbase", "bookworm"])
+        .arg(&root)
+        .arg("http://deb.debian.org/debian")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("debootstrap runs (scripts/test-deps.sh installs it)");
+    assert!(status.success(), "debootstrap failed");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "rm -rf var/cache/apt/archives/*.deb var/lib/apt/lists/* && tar -c . | docker import - {DEBIAN} >/dev/null"
+        ))
+        .current_dir(&root)
+        .status()
+        .expect("tar | docker import");
+    assert!(status.success(), "docker import of the Debian image failed");
+}
+
+#[test]
+fn docker_packages_go_into_a_derived_image_built_once() {
+    if !engine_or_skip("docker packages") {
+        return;
+    }
+    debian_image();
+    let host = Host::start("dk-pkgs");
+    let _containers = Containers::of("dk-pkgs");
+    let dir = tempfile::tempdir().expect("dir");
+    // A real package fetched on the host: the build container needs no network.
+    let fetched = Command::new("apt-get")
+        .args(["download", "hello"])
+        .current_dir(dir.path())
+        .status()
+        .expect("apt-get download");
+    assert!(fetched.success(), "apt-get download hello failed");
+    let deb = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".deb"))
+        .expect("a .deb")
+        .path();
+    std::fs::rename(&deb, dir.path().join("hello.deb")).expect("rename");
+    for name in ["greet1", "greet2"] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "task_name = \"{name}\"\ntask_type = \"service\"\ncommands = [\"hello\"]\n\
+                 necessary_files = [\"./hello.deb\"]\nrun_in_docker = true\n\
+                 [docker_settings]\ndocker_img_id = \"{DEBIAN}\"\napt_packages = [\"./hello.deb\"]\n"
+            ),
+        )
+        .expect("write");
+        host.tnet(&["run", p(&path)]).ok();
+        host.wait_state(name, "ready");
+        let out = host.tnet(&["call", name]).ok();
+        assert_eq!(out.stdout, "Hello, world!\n", "{out:?}");
+    }
+    let log = host.log();
+    assert_eq!(log.matches("derived image built").count(), 1, "{log}");
+    let image = inspect(
+        &_containers.ids(Some("greet2"))[0],
+        "{{index .Config.Labels \"tnet.image\"}}",
+    );
+    assert!(image.starts_with("tnet-derived:"), "{image}");
+    // rm of both tasks removes the derived image nobody uses any more.
+    host.tnet(&["rm", "greet1"]).ok();
+    assert!(
+        docker(&["image", "inspect", &image]).is_some(),
+        "still used by greet2"
+    );
+    host.tnet(&["rm", "greet2"]).ok();
+    assert!(
+        docker(&["image", "inspect", &image]).is_none(),
+        "unused, removed"
+    );
+}
