@@ -7,6 +7,14 @@ command -v sh >/dev/null || need_apt+=(dash)
 # `tnet ssh` is tested against a real OpenSSH server on a loopback port.
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh >/dev/null || need_apt+=(openssh-client)
+# Docker tests import a busybox root filesystem as their image (no registry),
+# and drive the engine with its command line.
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+# The derived-image test builds a Debian image with debootstrap (once; kept).
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+if ! command -v docker >/dev/null; then
+  if apt-cache show docker-cli >/dev/null 2>&1; then need_apt+=(docker-cli); else need_apt+=(docker.io); fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"

@@ -163,6 +163,8 @@ pub struct Host {
     pub port: u16,
     /// Whether it takes part in multicast scouting.
     scouting: bool,
+    /// Extra environment for the host process (`DOCKER_HOST`...).
+    env: Vec<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -179,7 +181,16 @@ impl Host {
         Host::start_on(name, true)
     }
 
+    /// Starts a host with extra environment variables.
+    pub fn start_with_env(name: &str, env: &[(&str, &str)]) -> Host {
+        Host::start_full(name, false, env)
+    }
+
     fn start_on(name: &str, scouting: bool) -> Host {
+        Host::start_full(name, scouting, &[])
+    }
+
+    fn start_full(name: &str, scouting: bool, env: &[(&str, &str)]) -> Host {
         let dir = tempfile::tempdir().expect("a temporary home");
         let home = dir.path().join("tasks");
         let mut host = Host {
@@ -188,6 +199,10 @@ impl Host {
             home,
             port: free_port(),
             scouting,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             _dir: Some(dir),
         };
         host.spawn();
@@ -226,6 +241,7 @@ impl Host {
             .env_remove("TNET_CONNECT")
             .env_remove("TNET_HOME")
             .env("RUST_LOG", "info,zenoh=warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

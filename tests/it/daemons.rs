@@ -113,10 +113,14 @@ fn the_game_server_story() {
             (t["restarts"].as_u64()? >= 1 && t["state"] == "running").then_some(())
         },
     );
-    let logs = host.tnet(&["logs", "Game Server"]).ok().stdout;
-    assert!(
-        logs.matches("game server up with RAM=4G").count() >= 2,
-        "{logs}"
+    // The restarted run's output reaches the log a moment after its state.
+    let logs = wait_until(
+        Duration::from_secs(20),
+        "the restarted server's output in the log",
+        || {
+            let logs = host.tnet(&["logs", "Game Server"]).ok().stdout;
+            (logs.matches("game server up with RAM=4G").count() >= 2).then_some(logs)
+        },
     );
     assert!(!logs.contains("RAM=512M"), "{logs}");
 

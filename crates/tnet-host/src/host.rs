@@ -11,9 +11,11 @@ use tnet_proto::msg::{TaskState, TaskSummary};
 use tnet_proto::task::{parse_task, TaskType};
 
 use crate::blobs::BlobStore;
+use crate::docker::runner::ContainerRunner;
+use crate::docker::{ContainerPlan, Engine};
 use crate::logs::{TaskLog, DEFAULT_CAP};
 use crate::paths::Paths;
-use crate::runner::Runner;
+use crate::runner::{Runner, Unavailable};
 use crate::store::{Desired, Store, StoredTask};
 use crate::supervisor::{self, Initial, SupervisorHandle, TaskInfo};
 
@@ -29,8 +31,10 @@ pub struct Shared {
     pub blobs: BlobStore,
     /// The Zenoh session.
     pub session: zenoh::Session,
-    /// How commands are started.
+    /// How commands of plain (non-docker) tasks are started.
     pub runner: Arc<dyn Runner>,
+    /// The Docker engine, or why there is none (docker tasks are refused).
+    pub docker: Result<Arc<Engine>, String>,
     /// What `tnet ssh` is told.
     pub ssh: tnet_proto::msg::SshInfo,
     /// Callers of services, followed so their calls end when they go.
@@ -87,7 +91,9 @@ impl Host {
             &stored.safe_name,
             DEFAULT_CAP,
         )?);
+        let runner = self.runner_for(&spec, &stored.safe_name);
         let info = Arc::new(TaskInfo {
+            runner,
             name: stored.name.clone(),
             safe_name: stored.safe_name.clone(),
             spec,
@@ -104,6 +110,36 @@ impl Host {
         self.table()
             .insert(stored.safe_name.clone(), handle.clone());
         Ok(handle)
+    }
+
+    /// The runner of a task: the process runner, or its container's.
+    fn runner_for(&self, spec: &tnet_proto::task::TaskSpec, safe_name: &str) -> Arc<dyn Runner> {
+        if !spec.run_in_docker {
+            return self.shared.runner.clone();
+        }
+        match &self.shared.docker {
+            Ok(engine) => {
+                let workspace = self.shared.paths.workspace(safe_name);
+                let plan = ContainerPlan {
+                    safe_name: safe_name.to_owned(),
+                    env: vec![
+                        ("TNET_HOST".into(), self.shared.name.clone()),
+                        ("TNET_TASK".into(), spec.name.clone()),
+                        (
+                            "TNET_WORKSPACE".into(),
+                            workspace.to_string_lossy().into_owned(),
+                        ),
+                    ],
+                    workspace,
+                    settings: spec.docker.clone(),
+                };
+                Arc::new(ContainerRunner::new(engine.clone(), plan))
+            }
+            Err(why) => Arc::new(Unavailable(format!(
+                "`{}` runs in Docker, but this host has no Docker engine: {why}",
+                spec.name
+            ))),
+        }
     }
 
     /// Takes a task out of the table.

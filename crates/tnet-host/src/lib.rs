@@ -8,7 +8,8 @@
 //! - [`blobs`]: uploaded file contents, addressed by hash.
 //! - [`callers`]: who is calling services, so a call whose caller left is cancelled.
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
-//! - [`runner`]: how a command is started and stopped (a process group today).
+//! - [`runner`]: how a command is started and stopped (a process group, or an exec in a container).
+//! - [`docker`]: docker tasks: the engine, each task's container, images and derived images.
 //! - [`logs`]: each task's output, capped on disk and published live.
 //! - [`scheduler`]: when a habit runs, as pure functions of times.
 //! - [`supervisor`]: one actor per task that owns its process; a service's
@@ -22,6 +23,7 @@
 pub mod blobs;
 pub mod callers;
 pub mod config;
+pub mod docker;
 pub mod handlers;
 pub mod history;
 pub mod host;

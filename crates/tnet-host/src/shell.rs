@@ -65,31 +65,52 @@ pub enum ShellError {
     },
 }
 
+/// A session's declared keys.
+struct SessionKeys {
+    input: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+    resize: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+    client: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+    output: zenoh::pubsub::Publisher<'static>,
+    exit_key: String,
+}
+
+async fn declare(session: &zenoh::Session, plan: &ShellPlan) -> Result<SessionKeys, ShellError> {
+    let key = |part| keys::shell(&plan.host, &plan.session, part);
+    let fabric = |e: zenoh::Error| ShellError::Fabric(e.to_string());
+    Ok(SessionKeys {
+        input: session
+            .declare_subscriber(key(ShellPart::Input))
+            .await
+            .map_err(fabric)?,
+        resize: session
+            .declare_subscriber(key(ShellPart::Size))
+            .await
+            .map_err(fabric)?,
+        client: session
+            .liveliness()
+            .declare_subscriber(key(ShellPart::Client))
+            .history(true)
+            .await
+            .map_err(fabric)?,
+        output: session
+            .declare_publisher(key(ShellPart::Output))
+            .congestion_control(CongestionControl::Block)
+            .await
+            .map_err(fabric)?,
+        exit_key: key(ShellPart::Exit),
+    })
+}
+
 /// Starts a session and returns once its keys are declared, so the client
 /// can send keystrokes as soon as it has the answer.
 pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), ShellError> {
-    let key = |part| keys::shell(&plan.host, &plan.session, part);
-    let fabric = |e: zenoh::Error| ShellError::Fabric(e.to_string());
-    let input = session
-        .declare_subscriber(key(ShellPart::Input))
-        .await
-        .map_err(fabric)?;
-    let resize = session
-        .declare_subscriber(key(ShellPart::Size))
-        .await
-        .map_err(fabric)?;
-    let client = session
-        .liveliness()
-        .declare_subscriber(key(ShellPart::Client))
-        .history(true)
-        .await
-        .map_err(fabric)?;
-    let output = session
-        .declare_publisher(key(ShellPart::Output))
-        .congestion_control(CongestionControl::Block)
-        .await
-        .map_err(fabric)?;
-    let exit_key = key(ShellPart::Exit);
+    let SessionKeys {
+        input,
+        resize,
+        client,
+        output,
+        exit_key,
+    } = declare(&session, &plan).await?;
     let program = plan.argv.first().cloned().unwrap_or_else(login_shell);
     let spawn_err = |source| ShellError::Spawn {
         program: program.clone(),
@@ -255,4 +276,151 @@ fn code_of(status: Option<std::process::ExitStatus>) -> i32 {
         Some(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
         None => 255,
     }
+}
+
+/// Starts a session inside a docker task's container: an exec of the shell
+/// (with a terminal when the client has one), relayed through the same keys.
+pub async fn start_in_container(
+    session: zenoh::Session,
+    plan: ShellPlan,
+    engine: std::sync::Arc<crate::docker::Engine>,
+    container: String,
+) -> Result<(), ShellError> {
+    use bollard::container::LogOutput;
+    use bollard::exec::{StartExecOptions, StartExecResults};
+    use bollard::models::ExecConfig;
+    use bollard::query_parameters::ResizeExecOptionsBuilder;
+    use futures::StreamExt;
+
+    let SessionKeys {
+        input,
+        resize,
+        client,
+        output,
+        exit_key,
+    } = declare(&session, &plan).await?;
+    let tty = plan.size.is_some();
+    let argv = if plan.argv.is_empty() {
+        // The image's bash if it has one, else its sh; a login shell either way.
+        vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi".to_owned(),
+        ]
+    } else {
+        plan.argv.clone()
+    };
+    let program = argv.join(" ");
+    let spawn_err = |e: bollard::errors::Error| ShellError::Spawn {
+        program: format!("{program} in container {container}"),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let config = ExecConfig {
+        cmd: Some(argv),
+        env: Some(plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        user: Some(engine.user().to_owned()),
+        working_dir: Some(plan.workdir.to_string_lossy().into_owned()),
+        tty: Some(tty),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let exec = engine
+        .docker
+        .create_exec(&container, config)
+        .await
+        .map_err(spawn_err)?;
+    let options = StartExecOptions {
+        detach: false,
+        tty,
+        output_capacity: None,
+    };
+    let StartExecResults::Attached {
+        output: mut out,
+        input: mut stdin,
+    } = engine
+        .docker
+        .start_exec(&exec.id, Some(options))
+        .await
+        .map_err(spawn_err)?
+    else {
+        return Err(ShellError::Spawn {
+            program,
+            source: std::io::Error::other("the engine started the exec detached"),
+        });
+    };
+    let resize_to = |size: ShellSize| {
+        ResizeExecOptionsBuilder::new()
+            .h(i32::from(size.rows))
+            .w(i32::from(size.cols))
+            .build()
+    };
+    if let Some(size) = plan.size {
+        let _ = engine.docker.resize_exec(&exec.id, resize_to(size)).await;
+    }
+    let pid = engine
+        .docker
+        .inspect_exec(&exec.id)
+        .await
+        .ok()
+        .and_then(|i| i.pid)
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 0);
+    tokio::spawn(async move {
+        let mut input_open = true;
+        loop {
+            tokio::select! {
+                item = out.next() => match item {
+                    Some(Ok(LogOutput::StdErr { message })) => {
+                        let _ = output.put(message.to_vec()).attachment("stderr").await;
+                    }
+                    Some(Ok(chunk)) => { let _ = output.put(chunk.into_bytes().to_vec()).await; }
+                    Some(Err(_)) | None => break,
+                },
+                sample = input.recv_async(), if input_open => match sample {
+                    // An empty message is the end of a pipe client's input.
+                    Ok(s) if s.payload().is_empty() && !tty => {
+                        let _ = stdin.shutdown().await;
+                        input_open = false;
+                    }
+                    Ok(s) => { let _ = stdin.write_all(&s.payload().to_bytes()).await; }
+                    Err(_) => input_open = false,
+                },
+                sample = resize.recv_async() => {
+                    if let Ok(size) = sample.map_err(drop).and_then(|s| msg::decode::<ShellSize>(&s.payload().to_bytes()).map_err(drop)) {
+                        let _ = engine.docker.resize_exec(&exec.id, resize_to(size)).await;
+                    }
+                },
+                sample = client.recv_async() => {
+                    if sample.map(|s| s.kind() == SampleKind::Delete).unwrap_or(true) {
+                        tracing::info!("shell client went away; ending its shell in the container");
+                        if let Some(pid) = pid {
+                            crate::docker::runner::signal_tree(pid, Signal::SIGHUP);
+                            crate::docker::runner::signal_tree(pid, Signal::SIGKILL);
+                        }
+                        break;
+                    }
+                },
+            }
+        }
+        let mut code = 255;
+        for _ in 0..250 {
+            match engine.docker.inspect_exec(&exec.id).await {
+                Ok(info) if info.running != Some(true) => {
+                    code = info
+                        .exit_code
+                        .and_then(|c| i32::try_from(c).ok())
+                        .unwrap_or(255);
+                    break;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(_) => break,
+            }
+        }
+        let _ = session
+            .put(&exit_key, msg::encode(&ShellExit { code }))
+            .await;
+    });
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub async fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
     let _guard = host.change_lock.lock().await;
     let task = super::find_task(host, &req.name)?;
     task.shutdown().await;
+    task.info.runner.removed().await;
     // The record goes first: a crash after it leaves at most an orphan folder,
     // which the next submission of that name clears; never a task without files.
     host.shared

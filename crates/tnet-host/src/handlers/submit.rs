@@ -51,6 +51,11 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
     })
     .await
     .map_err(super::host_failure)??;
+    if let Err(err) = prepare_image(host, &spec).await {
+        // No half task: the workspace goes, nothing was recorded.
+        let _ = std::fs::remove_dir_all(shared.paths.workspace(&safe));
+        return Err(err);
+    }
 
     let stored = StoredTask {
         safe_name: safe.clone(),
@@ -73,21 +78,45 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
     Ok(Response::Task(host.summary(&handle)))
 }
 
-/// Refuses a task this host cannot run.
+/// Refuses a task this host cannot run: a docker task on a host without an engine.
 pub(super) fn check_supported(
     host: &Host,
     spec: &tnet_proto::task::TaskSpec,
 ) -> Result<(), ErrorReply> {
     if spec.run_in_docker {
-        return Err(ErrorReply::new(
-            ErrorKind::Unsupported,
-            format!(
-                "host `{}` does not run Docker tasks yet; set `run_in_docker = false` to run `{}` as a plain process",
-                host.shared.name, spec.name
-            ),
-        ));
+        if let Err(why) = &host.shared.docker {
+            return Err(ErrorReply::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "host `{}` has no Docker engine ({why}), so it cannot run `{}` with `run_in_docker = true`; install Docker on it, choose another host with --host, or set `run_in_docker = false`",
+                    host.shared.name, spec.name
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Makes a docker task's image ready before the task is recorded: present,
+/// pulled (progress in the host's log), or derived with its packages. A
+/// failure is the submitter's error, with nothing left behind.
+pub(super) async fn prepare_image(
+    host: &Host,
+    spec: &tnet_proto::task::TaskSpec,
+) -> Result<(), ErrorReply> {
+    let (true, Ok(engine)) = (spec.run_in_docker, &host.shared.docker) else {
+        return Ok(());
+    };
+    let workspace = host.shared.paths.workspace(&spec.safe_name());
+    crate::docker::images::prepare(engine, &spec.docker, &workspace, None)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            ErrorReply::new(
+                ErrorKind::Unsupported,
+                format!("cannot prepare the image of `{}`: {e}", spec.name),
+            )
+        })
 }
 
 /// Assembles the workspace in `staging` and moves it to `workspace`.

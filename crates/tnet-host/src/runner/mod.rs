@@ -2,7 +2,8 @@
 //!
 //! A [`Runner`] turns one command line into an [`Execution`]; the supervisor
 //! drives executions without knowing whether they are process groups (the
-//! [`process`] runner) or containers (the Docker runner, to come). Output is
+//! [`process`] runner) or execs in a task's container
+//! ([`crate::docker::runner`]). The host picks a runner per task. Output is
 //! sent as [`OutputChunk`]s over a bounded channel the caller chooses (the
 //! task's log, or one service call's result), so a loud command is slowed by
 //! back-pressure instead of filling the host's memory.
@@ -14,6 +15,7 @@
 pub mod process;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -119,4 +121,34 @@ pub trait Runner: Send + Sync {
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
     ) -> std::io::Result<Box<dyn Execution>>;
+
+    /// A user stopped the task (its executions are already ended): a
+    /// container runner stops the task's container.
+    fn stopped(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// The task was removed: a container runner removes its container.
+    fn removed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// The engine and container commands run in, for `tnet shell`.
+    fn container(&self) -> Option<(Arc<crate::docker::Engine>, String)> {
+        None
+    }
+}
+
+/// The runner of a docker task on a host with no Docker engine (a host that
+/// restarted without one): every start fails with this message.
+pub struct Unavailable(pub String);
+
+impl Runner for Unavailable {
+    fn spawn(
+        &self,
+        _spec: &CommandSpec,
+        _output: mpsc::Sender<OutputChunk>,
+    ) -> std::io::Result<Box<dyn Execution>> {
+        Err(std::io::Error::other(self.0.clone()))
+    }
 }

@@ -196,7 +196,7 @@ impl Actor {
         let mut exit = Exit::Code(0);
         for command in &info.spec.commands {
             let spec = self.command_spec(command);
-            let mut exec = match self.shared.runner.spawn(&spec, out_tx.clone()) {
+            let mut exec = match info.runner.spawn(&spec, out_tx.clone()) {
                 Ok(exec) => exec,
                 Err(err) => {
                     let msg = format!("tnet: cannot start `{command}`: {err}\n");

@@ -42,6 +42,8 @@ pub struct TaskInfo {
     pub task_toml: String,
     /// Its output log.
     pub log: Arc<TaskLog>,
+    /// How its commands start: a process group, or an exec in its container.
+    pub runner: Arc<dyn crate::runner::Runner>,
 }
 
 /// The state of a task at one instant.
@@ -304,6 +306,7 @@ impl Actor {
     /// Records a stop a user asked for.
     async fn stopped(&self, ack: oneshot::Sender<()>) {
         let was = self.snap.borrow().state;
+        self.info.runner.stopped().await;
         self.set_state(TaskState::Stopped);
         let _ = ack.send(());
         if was != TaskState::Stopped {
@@ -413,7 +416,7 @@ impl Actor {
         let mut last = Exit::Code(0);
         for command in commands {
             let mut exec = match self
-                .shared
+                .info
                 .runner
                 .spawn(&self.command_spec(command), self.output.clone())
             {

@@ -190,7 +190,7 @@ async fn execute(
             ),
         ]);
         let (tx, mut rx) = mpsc::channel(16);
-        let mut exec = match ctx.shared.runner.spawn(&spec, tx) {
+        let mut exec = match ctx.info.runner.spawn(&spec, tx) {
             Ok(exec) => exec,
             Err(err) => {
                 result.note_stderr(format!("tnet: cannot start `{command}`: {err}\n").as_bytes());

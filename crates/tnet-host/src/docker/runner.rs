@@ -1,0 +1,353 @@
+//! The container runner: each command is an exec in the task's container.
+//!
+//! `spawn` returns at once; the exec is created and started in a Tokio task
+//! (the container made ready first), its output pumped into the caller's
+//! channel and its exit code read with `inspect_exec` when the output ends.
+//! Standard input comes from a file by a redirection at the top of the
+//! script (`exec <FILE`), since the call folder is mounted at the same path.
+//!
+//! Stopping: an exec's process is visible on the host (its host pid comes
+//! from `inspect_exec`) and runs as the host's own user, so the host signals
+//! it and its descendants directly, TERM then KILL, as the process runner
+//! signals a group.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::container::LogOutput;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::ExecConfig;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::sync::{mpsc, watch};
+
+use super::{ContainerPlan, Engine};
+use crate::runner::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
+
+/// Runs one task's commands in its container.
+pub struct ContainerRunner {
+    engine: Arc<Engine>,
+    plan: ContainerPlan,
+    /// Set once this host made sure of the container (and ended what a dead
+    /// host left running in an adopted one).
+    ready: Arc<tokio::sync::Mutex<bool>>,
+}
+
+impl ContainerRunner {
+    /// A runner for the task described by `plan`.
+    pub fn new(engine: Arc<Engine>, plan: ContainerPlan) -> ContainerRunner {
+        ContainerRunner {
+            engine,
+            plan,
+            ready: Arc::new(tokio::sync::Mutex::new(false)),
+        }
+    }
+}
+
+/// Where an exec is.
+#[derive(Debug, Clone)]
+enum State {
+    Starting,
+    Running { pid: Option<u32> },
+    Ended(Exit),
+    Failed(String),
+}
+
+impl Runner for ContainerRunner {
+    fn spawn(
+        &self,
+        spec: &CommandSpec,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> io::Result<Box<dyn Execution>> {
+        let (tx, rx) = watch::channel(State::Starting);
+        let engine = self.engine.clone();
+        let plan = self.plan.clone();
+        let ready = self.ready.clone();
+        let spec = spec.clone();
+        let task = tokio::spawn(async move {
+            let ran = run_exec(&engine, &plan, &ready, &spec, output, &tx).await;
+            let end = match ran {
+                Ok(exit) => State::Ended(exit),
+                Err(message) => State::Failed(message),
+            };
+            tx.send_replace(end);
+        });
+        Ok(Box::new(ExecExecution { state: rx, task }))
+    }
+
+    fn stopped(&self) -> BoxFuture<'_, ()> {
+        async move {
+            *self.ready.lock().await = false;
+            if let Err(err) = self.engine.stop_task(&self.plan.safe_name).await {
+                tracing::warn!(task = %self.plan.safe_name, "{err}");
+            }
+        }
+        .boxed()
+    }
+
+    fn removed(&self) -> BoxFuture<'_, ()> {
+        async move {
+            if let Err(err) = self.engine.remove_task(&self.plan.safe_name).await {
+                tracing::warn!(task = %self.plan.safe_name, "{err}");
+            }
+        }
+        .boxed()
+    }
+
+    fn container(&self) -> Option<(Arc<Engine>, String)> {
+        Some((
+            self.engine.clone(),
+            self.engine.container_name(&self.plan.safe_name),
+        ))
+    }
+}
+
+/// Makes the container ready once per runner (adopting a running one).
+pub async fn ready_container(
+    engine: &Engine,
+    plan: &ContainerPlan,
+    ready: &tokio::sync::Mutex<bool>,
+) -> Result<String, String> {
+    let mut done = ready.lock().await;
+    let name = engine.container_name(&plan.safe_name);
+    if *done {
+        return Ok(name);
+    }
+    let (name, adopted) = engine
+        .ensure_container(plan)
+        .await
+        .map_err(|e| e.to_string())?;
+    if adopted {
+        engine
+            .end_stale_commands(&name)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    *done = true;
+    Ok(name)
+}
+
+async fn run_exec(
+    engine: &Engine,
+    plan: &ContainerPlan,
+    ready: &tokio::sync::Mutex<bool>,
+    spec: &CommandSpec,
+    output: mpsc::Sender<OutputChunk>,
+    state: &watch::Sender<State>,
+) -> Result<Exit, String> {
+    let name = ready_container(engine, plan, ready).await?;
+    let stdin = match &spec.stdin {
+        Some(path) => shell_escape::unix::escape(path.to_string_lossy()).into_owned(),
+        None => "/dev/null".to_owned(),
+    };
+    // `sh -c SCRIPT sh ARGS...`: the arguments stay `$1`..., as in the process runner.
+    let mut cmd = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("exec <{stdin}\n{}", spec.command),
+        "sh".to_owned(),
+    ];
+    cmd.extend(spec.args.iter().cloned());
+    let config = ExecConfig {
+        cmd: Some(cmd),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        user: Some(engine.user().to_owned()),
+        working_dir: Some(spec.workdir.to_string_lossy().into_owned()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let failed = |what: &'static str| {
+        let name = name.clone();
+        move |e: bollard::errors::Error| format!("cannot {what} in container {name}: {e}")
+    };
+    let exec = engine
+        .docker
+        .create_exec(&name, config)
+        .await
+        .map_err(failed("create an exec"))?;
+    let options = StartExecOptions {
+        detach: false,
+        tty: false,
+        output_capacity: Some(64 * 1024),
+    };
+    let started = engine
+        .docker
+        .start_exec(&exec.id, Some(options))
+        .await
+        .map_err(failed("start an exec"))?;
+    let pid = engine
+        .docker
+        .inspect_exec(&exec.id)
+        .await
+        .ok()
+        .and_then(|i| i.pid)
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 0);
+    state.send_replace(State::Running { pid });
+    if let StartExecResults::Attached {
+        output: mut out, ..
+    } = started
+    {
+        while let Some(item) = out.next().await {
+            let (stream, bytes) = match item {
+                Ok(LogOutput::StdOut { message }) => (Stream::Stdout, message),
+                Ok(LogOutput::StdErr { message }) => (Stream::Stderr, message),
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            let chunk = OutputChunk {
+                stream,
+                bytes: bytes.to_vec(),
+            };
+            if output.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(output);
+    // The output ends a moment before the engine records the exit.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = engine
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(failed("inspect an exec"))?;
+        if info.running != Some(true) {
+            let code = info.exit_code.unwrap_or(-1);
+            return Ok(Exit::Code(i32::try_from(code).unwrap_or(-1)));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "an exec in {name} closed its output but never ended"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A command running as an exec.
+pub struct ExecExecution {
+    state: watch::Receiver<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ExecExecution {
+    async fn ended(&mut self) -> io::Result<Exit> {
+        let state = self
+            .state
+            .wait_for(|s| matches!(s, State::Ended(_) | State::Failed(_)))
+            .await
+            .map_err(|_| io::Error::other("the exec's task ended without a result"))?
+            .clone();
+        match state {
+            State::Ended(exit) => Ok(exit),
+            State::Failed(message) => Err(io::Error::other(message)),
+            _ => Err(io::Error::other("unreachable exec state")),
+        }
+    }
+}
+
+impl Execution for ExecExecution {
+    fn pid(&self) -> Option<u32> {
+        match &*self.state.borrow() {
+            State::Running { pid } => *pid,
+            _ => None,
+        }
+    }
+
+    fn locator(&self) -> Option<Locator> {
+        // A host that restarts finds the container by its labels instead.
+        None
+    }
+
+    fn wait(&mut self) -> BoxFuture<'_, io::Result<Exit>> {
+        self.ended().boxed()
+    }
+
+    fn terminate(&mut self, grace: Duration) -> BoxFuture<'_, io::Result<Exit>> {
+        async move {
+            // Not yet started: dropping the task abandons the exec before it runs.
+            let started = tokio::time::timeout(
+                Duration::from_secs(30),
+                self.state.wait_for(|s| !matches!(s, State::Starting)),
+            )
+            .await
+            .is_ok();
+            let now = self.state.borrow().clone();
+            let pid = match now {
+                State::Running { pid } => pid,
+                State::Ended(exit) => return Ok(exit),
+                State::Failed(message) => return Err(io::Error::other(message)),
+                State::Starting => None,
+            };
+            if !started {
+                self.task.abort();
+                return Ok(Exit::Signal(9));
+            }
+            let Some(pid) = pid else {
+                return self.ended().await;
+            };
+            signal_tree(pid, Signal::SIGTERM);
+            if let Ok(result) = tokio::time::timeout(grace, self.ended()).await {
+                return result;
+            }
+            signal_tree(pid, Signal::SIGKILL);
+            match tokio::time::timeout(Duration::from_secs(10), self.ended()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    self.task.abort();
+                    Ok(Exit::Signal(9))
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+impl Drop for ExecExecution {
+    fn drop(&mut self) {
+        if matches!(*self.state.borrow(), State::Starting) {
+            self.task.abort();
+        }
+    }
+}
+
+/// Signals `root` and every process descending from it (a snapshot of `/proc`).
+pub fn signal_tree(root: u32, signal: Signal) {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(ppid) = parent_of(pid) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        if let Ok(p) = i32::try_from(pid) {
+            let _ = kill(Pid::from_raw(p), signal);
+        }
+        if let Some(kids) = children.get(&pid) {
+            todo.extend(kids);
+        }
+    }
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}

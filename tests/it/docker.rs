@@ -1,0 +1,611 @@
+//! Docker tasks (SPEC 8) against the real engine.
+//!
+//! No registry is reachable, so the suite makes its own image: a busybox root
+//! filesystem (Debian's `busybox-static`) imported as `tnet-test/busybox:1`,
+//! kept between tests and runs. The image holds `/tnet-image-marker`, a file
+//! that exists nowhere else, so a task that prints it proves it ran inside a
+//! container. Each test's host has its own name, and the containers labelled
+//! with it are removed when the test ends, pass or fail.
+//!
+//! Outside CI a machine without Docker skips these tests with a loud message;
+//! with `CI=true` they run or fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tnet_tests::{wait_until, Host};
+
+const IMAGE: &str = "tnet-test/busybox:1";
+const MARKER: &str = "made-by-the-tnet-test-suite";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// `docker ARGS`, its stdout when it succeeds.
+fn docker(args: &[&str]) -> Option<String> {
+    let out = Command::new("docker").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Whether the engine is usable; panics under CI when it is not.
+fn engine_or_skip(test: &str) -> bool {
+    if docker(&["info", "--format", "{{.ServerVersion}}"]).is_some() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: CI=true but no Docker engine answers `docker info`");
+    }
+    eprintln!("\n!!! SKIPPED {test}: no Docker engine here (it runs under CI=true) !!!\n");
+    false
+}
+
+static IMAGE_LOCK: Mutex<()> = Mutex::new(());
+
+/// Makes the test image once (kept between runs).
+fn test_image() {
+    let _one = IMAGE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if docker(&["image", "inspect", IMAGE]).is_some() {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "/bin/busybox is missing: install busybox-static (scripts/test-deps.sh)"
+    );
+    let root = tempfile::tempdir().expect("rootfs dir");
+    let r = root.path();
+    for dir in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(r.join(dir)).expect("mkdir");
+    }
+    std::fs::copy(busybox, r.join("bin/busybox")).expect("copy busybox");
+    let list = Command::new(busybox)
+        .arg("--list-full")
+        .output()
+        .expect("busybox --list-full");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let link = r.join(applet);
+        if applet != "bin/busybox" && !link.exists() {
+            let _ = std::os::unix::fs::symlink("/bin/busybox", link);
+        }
+    }
+    std::fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    )
+    .expect("passwd");
+    std::fs::write(r.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("group");
+    std::fs::write(r.join("tnet-image-marker"), format!("{MARKER}\n")).expect("marker");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "chmod 1777 tmp && tar -c . | docker import - {IMAGE} >/dev/null"
+        ))
+        .current_dir(r)
+        .status()
+        .expect("tar | docker import");
+    assert!(status.success(), "docker import of the test image failed");
+}
+
+/// Removes a host's containers when dropped (and any left by an earlier run).
+struct Containers(String);
+
+impl Containers {
+    fn of(host: &str) -> Containers {
+        let c = Containers(host.to_owned());
+        c.clean();
+        c
+    }
+
+    fn ids(&self, task: Option<&str>) -> Vec<String> {
+        let mut args = vec![
+            "ps".to_owned(),
+            "-aq".to_owned(),
+            "--filter".to_owned(),
+            format!("label=tnet.host={}", self.0),
+        ];
+        if let Some(task) = task {
+            args.extend(["--filter".to_owned(), format!("label=tnet.task={task}")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(&args)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn clean(&self) {
+        for id in self.ids(None) {
+            let _ = docker(&["rm", "-f", &id]);
+        }
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        self.clean();
+    }
+}
+
+/// A docker task file in `dir` on the test image; `body` holds the type's lines.
+fn task_file(dir: &Path, name: &str, body: &str, docker_extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "task_name = \"{name}\"\nrun_in_docker = true\n{body}\n\n\
+             [docker_settings]\ndocker_img_id = \"{IMAGE}\"\n{docker_extra}"
+        ),
+    )
+    .expect("write the task file");
+    path
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+fn inspect(id: &str, format: &str) -> String {
+    docker(&["inspect", "--format", format, id]).unwrap_or_default()
+}
+
+fn read_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn docker_daemon_runs_in_its_container_restarts_by_policy_and_stop_rm_follow() {
+    if !engine_or_skip("docker daemon") {
+        return;
+    }
+    test_image();
+    let host = Host::start("dk-daemon");
+    let containers = Containers::of("dk-daemon");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = task_file(
+        dir.path(),
+        "crashy",
+        "task_type = \"daemon\"\n\
+         commands = [\"cat /tnet-image-marker >> seen.txt; echo \\\"$TNET_TASK $(pwd)\\\" >> seen.txt; exit 3\"]\n\
+         [daemon_details]\nrestart_on_fail = true",
+        "",
+    );
+    host.tnet(&["run", p(&file)]).ok();
+    let seen = host.home.join("crashy/seen.txt");
+    // Two runs, written from inside the container into the mounted workspace.
+    wait_until(WAIT, &format!("two runs (log:\n{})", host.log()), || {
+        (read_lines(&seen) >= 4).then_some(())
+    });
+    let text = std::fs::read_to_string(&seen).expect("seen.txt");
+    assert!(text.contains(MARKER), "{text}");
+    let workspace = host.home.join("crashy");
+    assert!(
+        text.contains(&format!("crashy {}", workspace.display())),
+        "the working directory is the workspace at its host path: {text}"
+    );
+    // Files the container wrote belong to the host's user, who may remove them.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&seen).expect("stat");
+    assert_eq!(meta.uid(), nix::unistd::getuid().as_raw());
+    assert!(host.status("crashy")["restarts"].as_u64().unwrap_or(0) >= 1);
+    // One container for the task however many restarts.
+    let ids = containers.ids(Some("crashy"));
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    host.tnet(&["stop", "crashy"]).ok();
+    host.wait_state("crashy", "stopped");
+    assert_eq!(inspect(&ids[0], "{{.State.Running}}"), "false");
+    host.tnet(&["rm", "crashy"]).ok();
+    assert!(containers.ids(Some("crashy")).is_empty(), "rm removes it");
+    std::fs::remove_dir_all(dir.path()).ok();
+}
+
+#[test]
+fn docker_habit_output_is_published_from_the_container() {
+    if !engine_or_skip("docker habit") {
+        return;
+    }
+    test_image();
+    let host = Host::start("dk-habit");
+    let _containers = Containers::of("dk-habit");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = task_file(
+        dir.path(),
+        "peek",
+        "task_type = \"habit\"\ncommands = [\"cat /tnet-image-marker\"]\n\
+         [habit_details]\ntime_between_runs = \"1s\"",
+        "",
+    );
+    host.tnet(&["run", p(&file)]).ok();
+    wait_until(WAIT, &format!("a run (log:\n{})", host.log()), || {
+        let runs = host.status("peek")["runs"].as_array()?.clone();
+        runs.iter()
+            .any(|r| r["outcome"] == "succeeded")
+            .then_some(())
+    });
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "1", "peek"]);
+    let line = sub
+        .next_line(WAIT)
+        .unwrap_or_else(|| panic!("no run from tnet sub: {}", sub.stderr()));
+    let run: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(run["output"], format!("{MARKER}\n"), "{run}");
+    assert_eq!(run["exit_code"], 0, "{run}");
+}
+
+#[test]
+fn docker_service_answers_a_call_from_its_container() {
+    if !engine_or_skip("docker service") {
+        return;
+    }
+    test_image();
+    let host = Host::start("dk-service");
+    let containers = Containers::of("dk-service");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = task_file(
+        dir.path(),
+        "shout",
+        "task_type = \"service\"\n\
+         commands = [\"cat /tnet-image-marker; tr a-z A-Z; printf '[%s]' \\\"$@\\\"; test -f \\\"$TNET_INPUT\\\" && echo ' input-file'\"]",
+        "",
+    );
+    host.tnet(&["run", p(&file)]).ok();
+    host.wait_state("shout", "ready");
+    for _ in 0..3 {
+        let out = host
+            .tnet_input(
+                &["call", "shout", "--input", "-", "--", "a b", "c"],
+                b"hello",
+            )
+            .ok();
+        assert_eq!(
+            out.stdout,
+            format!("{MARKER}\nHELLO[a b][c] input-file\n"),
+            "{out:?}"
+        );
+    }
+    // Calls are execs in one container, not a container each.
+    assert_eq!(containers.ids(Some("shout")).len(), 1);
+
+    // `tnet shell` runs inside the same container, in the workspace.
+    let out = host.tnet(&[
+        "shell",
+        "shout",
+        "--",
+        "sh",
+        "-c",
+        "cat /tnet-image-marker; pwd; echo oops >&2; exit 4",
+    ]);
+    assert_eq!(out.code, Some(4), "{out:?}");
+    let workspace = host.home.join("shout");
+    assert_eq!(
+        out.stdout,
+        format!("{MARKER}\n{}\n", workspace.display()),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("oops"), "{out:?}");
+}
+
+#[test]
+fn docker_seed_examples_run_end_to_end_in_containers() {
+    if !engine_or_skip("docker seed examples") {
+        return;
+    }
+    test_image();
+    let host = Host::start("dk-seed");
+    let containers = Containers::of("dk-seed");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let dir = tempfile::tempdir().expect("dir");
+    // The seed's files as written, the image swapped for the suite's (no
+    // registry here) and the Game Server's `openjdk8-jdk` dropped (no apt in busybox).
+    let seed = |name: &str| {
+        std::fs::read_to_string(root.join(name))
+            .expect("seed example")
+            .replace("\"Ubuntu 22.04\"", &format!("\"{IMAGE}\""))
+            .replace("apt_packages = [\"openjdk8-jdk\"]", "apt_packages = []")
+    };
+    let habit = seed("seed-habit-my_binary.toml")
+        .replace("\"5m\"", "\"1s\"")
+        .replace(
+            "/home/matthew/scripts/my_binary",
+            p(&dir.path().join("my_binary")),
+        );
+    std::fs::write(
+        dir.path().join("my_binary"),
+        "#!/bin/sh\ncat /tnet-image-marker\necho \"my_binary $*\"\n",
+    )
+    .expect("my_binary");
+    make_executable(&dir.path().join("my_binary"));
+    std::fs::write(dir.path().join("habit.toml"), habit).expect("habit");
+    std::fs::write(
+        dir.path().join("daemon.toml"),
+        seed("seed-daemon-game-server.toml"),
+    )
+    .expect("daemon");
+    std::fs::write(
+        dir.path().join("game-server-installer"),
+        "#!/bin/sh\ncat /tnet-image-marker > installed.txt\nprintf '#!/bin/sh\\necho serving; sleep 1000\\n' > start.sh\nchmod +x start.sh\n",
+    )
+    .expect("installer");
+
+    host.tnet(&["run", p(&dir.path().join("habit.toml"))]).ok();
+    host.tnet(&["run", p(&dir.path().join("daemon.toml"))]).ok();
+
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "1", "my_binary"]);
+    let line = sub
+        .next_line(WAIT)
+        .unwrap_or_else(|| panic!("no run of my_binary: {}\n{}", sub.stderr(), host.log()));
+    let run: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(
+        run["output"],
+        format!("{MARKER}\nmy_binary --timeout=10\n"),
+        "{run}"
+    );
+
+    // The Game Server: setup in its container, then it waits for the user.
+    host.wait_state("Game Server", "waiting");
+    let installed =
+        std::fs::read_to_string(host.home.join("Game_Server/installed.txt")).expect("installed");
+    assert_eq!(installed.trim(), MARKER);
+    let edited = seed("seed-daemon-game-server.toml")
+        .replace("commands = []", "commands = [\"./start.sh\"]");
+    std::fs::write(dir.path().join("daemon.toml"), edited).expect("edit");
+    host.tnet(&[
+        "edit",
+        "Game Server",
+        "--file",
+        p(&dir.path().join("daemon.toml")),
+    ])
+    .ok();
+    host.wait_state("Game Server", "running");
+    wait_until(WAIT, "the game server serves", || {
+        let logs = host.tnet(&["logs", "Game Server"]);
+        logs.stdout.contains("serving").then_some(())
+    });
+    assert_eq!(containers.ids(Some("Game_Server")).len(), 1);
+    assert_eq!(containers.ids(Some("my_binary")).len(), 1);
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn docker_host_killed_and_restarted_adopts_its_container() {
+    if !engine_or_skip("docker adoption") {
+        return;
+    }
+    test_image();
+    let mut host = Host::start("dk-adopt");
+    let containers = Containers::of("dk-adopt");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = task_file(
+        dir.path(),
+        "server",
+        "task_type = \"daemon\"\ncommands = [\"echo start >> starts.txt; exec sleep 1000\"]",
+        "",
+    );
+    host.tnet(&["run", p(&file)]).ok();
+    let starts = host.home.join("server/starts.txt");
+    wait_until(WAIT, "the daemon starts", || {
+        (read_lines(&starts) >= 1).then_some(())
+    });
+    let before = containers.ids(Some("server"));
+    assert_eq!(before.len(), 1);
+
+    host.kill9();
+    host.start_again();
+    wait_until(
+        WAIT,
+        &format!("the daemon starts again (log:\n{})", host.log()),
+        || (read_lines(&starts) >= 2).then_some(()),
+    );
+    host.wait_state("server", "running");
+    assert_eq!(
+        containers.ids(Some("server")),
+        before,
+        "the same container, adopted"
+    );
+    assert!(
+        host.log().contains("adopted a running container"),
+        "{}",
+        host.log()
+    );
+    // The dead host's command was ended: one `sleep 1000` in the container.
+    let ps = docker(&["exec", &before[0], "ps"]).expect("ps");
+    assert_eq!(ps.matches("sleep 1000").count(), 1, "{ps}");
+}
+
+#[test]
+fn docker_start_container_on_reboot_sets_a_restart_policy_the_engine_honours() {
+    if !engine_or_skip("docker restart policy") {
+        return;
+    }
+    test_image();
+    let host = Host::start("dk-reboot");
+    let containers = Containers::of("dk-reboot");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = task_file(
+        dir.path(),
+        "sticky",
+        "task_type = \"daemon\"\ncommands = [\"exec sleep 1000\"]\n\
+         [daemon_details]\nrestart_on_end = true",
+        "start_container_on_reboot = true",
+    );
+    host.tnet(&["run", p(&file)]).ok();
+    host.wait_state("sticky", "running");
+    let ids = containers.ids(Some("sticky"));
+    assert_eq!(ids.len(), 1);
+    let id = &ids[0];
+    assert_eq!(
+        inspect(id, "{{.HostConfig.RestartPolicy.Name}}"),
+        "unless-stopped"
+    );
+    // The container's main process exits (as at an engine stop); the engine brings it back.
+    docker(&["exec", id, "kill", "1"]).expect("kill 1");
+    wait_until(WAIT, "the engine restarts the container", || {
+        let count: u64 = inspect(id, "{{.RestartCount}}").parse().ok()?;
+        (count >= 1 && inspect(id, "{{.State.Running}}") == "true").then_some(())
+    });
+    // And the host runs its daemon in it again.
+    wait_until(
+        WAIT,
+        &format!("the daemon runs again (log:\n{})", host.log()),
+        || {
+            let ps = docker(&["exec", id, "ps"])?;
+            ps.contains("sleep 1000").then_some(())
+        },
+    );
+}
+
+#[test]
+fn docker_image_that_cannot_be_pulled_is_a_clear_error_with_nothing_left() {
+    if !engine_or_skip("docker unpullable image") {
+        return;
+    }
+    let host = Host::start("dk-nopull");
+    let containers = Containers::of("dk-nopull");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("ghost.toml");
+    std::fs::write(
+        &file,
+        "task_name = \"ghost\"\ntask_type = \"habit\"\ncommands = [\"true\"]\nrun_in_docker = true\n\
+         [habit_details]\ntime_between_runs = \"1m\"\n\
+         [docker_settings]\ndocker_img_id = \"tnet-test/no-such-image:0\"\n",
+    )
+    .expect("write");
+    let out = host.tnet(&["run", p(&file)]);
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr.contains("tnet-test/no-such-image:0") && out.stderr.contains("cannot be pulled"),
+        "{out:?}"
+    );
+    assert!(host.tasks().is_empty());
+    assert!(!host.home.join("ghost").exists(), "no workspace left");
+    assert!(containers.ids(None).is_empty());
+}
+
+#[test]
+fn host_without_docker_refuses_docker_tasks_and_serves_the_rest() {
+    // Needs no engine: the host is pointed at a socket that does not exist.
+    let host = Host::start_with_env(
+        "dk-none",
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let docker_task = task_file(
+        dir.path(),
+        "boxed",
+        "task_type = \"service\"\ncommands = [\"cat\"]",
+        "",
+    );
+    let out = host.tnet(&["run", p(&docker_task)]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("no Docker engine"), "{out:?}");
+    assert!(host.tasks().is_empty());
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(
+        &plain,
+        "task_name = \"plain\"\ntask_type = \"service\"\ncommands = [\"cat\"]\n",
+    )
+    .expect("write");
+    host.tnet(&["run", p(&plain)]).ok();
+    host.wait_state("plain", "ready");
+    let out = host
+        .tnet_input(&["call", "plain", "--input", "-"], b"still here")
+        .ok();
+    assert_eq!(out.stdout, "still here");
+}
+
+const DEBIAN: &str = "tnet-test/debian:12";
+
+/// A Debian image made with debootstrap (kept between runs), for packages.
+fn debian_image() {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _one = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if docker(&["image", "inspect", DEBIAN]).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("root");
+    let status = Command::new("debootstrap")
+        .args(["--variant=minbase", "bookworm"])
+        .arg(&root)
+        .arg("http://deb.debian.org/debian")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("debootstrap runs (scripts/test-deps.sh installs it)");
+    assert!(status.success(), "debootstrap failed");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "rm -rf var/cache/apt/archives/*.deb var/lib/apt/lists/* && tar -c . | docker import - {DEBIAN} >/dev/null"
+        ))
+        .current_dir(&root)
+        .status()
+        .expect("tar | docker import");
+    assert!(status.success(), "docker import of the Debian image failed");
+}
+
+#[test]
+fn docker_packages_go_into_a_derived_image_built_once() {
+    if !engine_or_skip("docker packages") {
+        return;
+    }
+    debian_image();
+    let host = Host::start("dk-pkgs");
+    let _containers = Containers::of("dk-pkgs");
+    let dir = tempfile::tempdir().expect("dir");
+    // A real package fetched on the host: the build container needs no network.
+    let fetched = Command::new("apt-get")
+        .args(["download", "hello"])
+        .current_dir(dir.path())
+        .status()
+        .expect("apt-get download");
+    assert!(fetched.success(), "apt-get download hello failed");
+    let deb = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".deb"))
+        .expect("a .deb")
+        .path();
+    std::fs::rename(&deb, dir.path().join("hello.deb")).expect("rename");
+    for name in ["greet1", "greet2"] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "task_name = \"{name}\"\ntask_type = \"service\"\ncommands = [\"hello\"]\n\
+                 necessary_files = [\"./hello.deb\"]\nrun_in_docker = true\n\
+                 [docker_settings]\ndocker_img_id = \"{DEBIAN}\"\napt_packages = [\"./hello.deb\"]\n"
+            ),
+        )
+        .expect("write");
+        host.tnet(&["run", p(&path)]).ok();
+        host.wait_state(name, "ready");
+        let out = host.tnet(&["call", name]).ok();
+        assert_eq!(out.stdout, "Hello, world!\n", "{out:?}");
+    }
+    let log = host.log();
+    assert_eq!(log.matches("derived image built").count(), 1, "{log}");
+    let image = inspect(
+        &_containers.ids(Some("greet2"))[0],
+        "{{index .Config.Labels \"tnet.image\"}}",
+    );
+    assert!(image.starts_with("tnet-derived:"), "{image}");
+    // rm of both tasks removes the derived image nobody uses any more.
+    host.tnet(&["rm", "greet1"]).ok();
+    assert!(
+        docker(&["image", "inspect", &image]).is_some(),
+        "still used by greet2"
+    );
+    host.tnet(&["rm", "greet2"]).ok();
+    assert!(
+        docker(&["image", "inspect", &image]).is_none(),
+        "unused, removed"
+    );
+}
