@@ -83,7 +83,9 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("cannot follow service callers: {e}"))?;
+    let (notify, notify_queue) = crate::notify::NotifyHandle::new();
     let shared = Arc::new(Shared {
+        notify,
         name: config.name.clone(),
         paths,
         store,
@@ -93,6 +95,11 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         ssh: config.ssh.clone(),
         callers,
     });
+    tokio::spawn(crate::notify::run(
+        shared.clone(),
+        Arc::new(config.notify.clone()),
+        notify_queue,
+    ));
     let host = Arc::new(Host::new(shared));
     host.restore()?;
 

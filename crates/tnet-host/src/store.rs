@@ -26,7 +26,7 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-fn ctx(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(crate) fn ctx(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sqlite { action, source }
 }
 
@@ -68,6 +68,26 @@ CREATE TABLE IF NOT EXISTS habit_outputs (
     meta_json   TEXT NOT NULL,
     output      BLOB NOT NULL,
     PRIMARY KEY (task, number)
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    id          INTEGER PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    reason      TEXT,
+    attempts    INTEGER NOT NULL,
+    event_json  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          INTEGER PRIMARY KEY,
+    task        TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    event       TEXT NOT NULL,
+    created_at  TEXT NOT NULL
 );
 ";
 
@@ -201,7 +221,7 @@ impl Store {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
