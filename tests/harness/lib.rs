@@ -179,9 +179,22 @@ impl Host {
         Host::start_on(name, true)
     }
 
+    /// Starts a host whose default host config (`<home>/.tnet/host.toml`) is `config`.
+    pub fn start_with_config(name: &str, config: &str) -> Host {
+        Host::start_full(name, false, Some(config))
+    }
+
     fn start_on(name: &str, scouting: bool) -> Host {
+        Host::start_full(name, scouting, None)
+    }
+
+    fn start_full(name: &str, scouting: bool, config: Option<&str>) -> Host {
         let dir = tempfile::tempdir().expect("a temporary home");
         let home = dir.path().join("tasks");
+        if let Some(config) = config {
+            std::fs::create_dir_all(home.join(".tnet")).expect("the records folder");
+            std::fs::write(home.join(".tnet/host.toml"), config).expect("write host.toml");
+        }
         let mut host = Host {
             child: None,
             name: name.to_owned(),

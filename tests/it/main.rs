@@ -4,5 +4,6 @@ mod daemons;
 mod foundation;
 mod generate;
 mod habits;
+mod notify;
 mod services;
 mod shell;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -151,7 +151,11 @@ fn transport(
         });
     }
     if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+        // PLAIN alone (inside TLS, or on a local relay): after a refused
+        // PLAIN, falling back to LOGIN only asks the server the same thing again.
+        builder = builder
+            .authentication(vec![Mechanism::Plain])
+            .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
     }
     Ok(builder.build())
 }

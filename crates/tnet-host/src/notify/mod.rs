@@ -268,7 +268,21 @@ async fn deliver(
     let mut attempts = 0;
     let failure = loop {
         attempts += 1;
-        let result = attempt(&config, &info.spec.notify, channel, &n).await;
+        // Each step has its own time limit; this bounds the whole attempt.
+        let result = tokio::time::timeout(
+            config.send_timeout,
+            attempt(&config, &info.spec.notify, channel, &n),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failure {
+                message: format!(
+                    "no answer within {}",
+                    humantime::format_duration(config.send_timeout)
+                ),
+                permanent: false,
+            })
+        });
         match result {
             Ok(()) => {
                 record("sent", attempts, None);
