@@ -35,3 +35,12 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("eclips
   fi
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install "${pip_args[@]}" eclipse-zenoh==1.10.2
 fi
+
+# Notification tests send mail to a real SMTP server (tests/python/smtp_server.py).
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("aiosmtpd") != "1.4.6")' 2>/dev/null; then
+  pip_args=(--quiet --disable-pip-version-check)
+  if python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+    pip_args+=(--break-system-packages)
+  fi
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install "${pip_args[@]}" aiosmtpd==1.4.6
+fi

@@ -183,16 +183,25 @@ impl Host {
 
     /// Starts a host with extra environment variables.
     pub fn start_with_env(name: &str, env: &[(&str, &str)]) -> Host {
-        Host::start_full(name, false, env)
+        Host::start_full(name, false, env, None)
+    }
+
+    /// Starts a host whose default host config (`<home>/.tnet/host.toml`) is `config`.
+    pub fn start_with_config(name: &str, config: &str) -> Host {
+        Host::start_full(name, false, &[], Some(config))
     }
 
     fn start_on(name: &str, scouting: bool) -> Host {
-        Host::start_full(name, scouting, &[])
+        Host::start_full(name, scouting, &[], None)
     }
 
-    fn start_full(name: &str, scouting: bool, env: &[(&str, &str)]) -> Host {
+    fn start_full(name: &str, scouting: bool, env: &[(&str, &str)], config: Option<&str>) -> Host {
         let dir = tempfile::tempdir().expect("a temporary home");
         let home = dir.path().join("tasks");
+        if let Some(config) = config {
+            std::fs::create_dir_all(home.join(".tnet")).expect("the records folder");
+            std::fs::write(home.join(".tnet/host.toml"), config).expect("write host.toml");
+        }
         let mut host = Host {
             child: None,
             name: name.to_owned(),

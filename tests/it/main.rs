@@ -5,5 +5,6 @@ mod docker;
 mod foundation;
 mod generate;
 mod habits;
+mod notify;
 mod services;
 mod shell;

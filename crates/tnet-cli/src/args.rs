@@ -86,6 +86,11 @@ pub enum Command {
     /// List the hosts that are up.
     #[command(after_help = "Example:\n  tnet hosts --json")]
     Hosts(JsonArgs),
+    /// Quiet notifications (`qmail`) and undelivered ones, across hosts.
+    #[command(
+        after_help = "Example:\n  tnet inbox                     # unread entries of every host\n  tnet inbox --ack lab1/3        # mark one read (ID alone when only one host has it)\n  tnet inbox --ack-all\n  tnet inbox -f --json           # follow new ones\n  tnet inbox --deliveries        # every recent delivery and its attempts"
+    )]
+    Inbox(InboxArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  tnet completions bash > ~/.local/share/bash-completion/completions/tnet\n  tnet completions zsh > \"${fpath[1]}/_tnet\"\n  tnet completions fish > ~/.config/fish/completions/tnet.fish"
@@ -221,6 +226,26 @@ pub struct EditArgs {
     /// Apply without asking, even on a terminal.
     #[arg(long, short)]
     pub yes: bool,
+}
+
+/// `tnet inbox`.
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// Mark an entry read: `ID`, or `HOST/ID` when several hosts have that id.
+    #[arg(long, value_name = "ID")]
+    pub ack: Option<String>,
+    /// Mark every entry of every host read.
+    #[arg(long, conflicts_with = "ack")]
+    pub ack_all: bool,
+    /// After listing, print new entries as they arrive, until Ctrl-C.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Show recent deliveries (every channel) and their attempts instead.
+    #[arg(long, conflicts_with_all = ["ack", "ack_all", "follow"])]
+    pub deliveries: bool,
 }
 
 /// `tnet events`.

@@ -10,6 +10,9 @@ use tnet_proto::task::safe_name;
 /// Environment variable naming the tasks folder (SPEC 10).
 pub const ENV_HOME: &str = "TNET_HOME";
 
+/// Environment variable naming the host config file.
+pub const ENV_HOST_CONFIG: &str = "TNET_HOST_CONFIG";
+
 /// `tnet-host`: runs tasks handed to this machine over Zenoh.
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +36,10 @@ pub struct HostArgs {
     /// The user `tnet ssh` should log in as (default: the user running the host).
     #[arg(long, value_name = "USER")]
     pub ssh_user: Option<String>,
+    /// The host's own settings (notifiers: `[email]`, `[webhook]`, `[command]`,
+    /// `[notify]`; see docs/notifications.md). Default: `<home>/.tnet/host.toml` when it exists.
+    #[arg(long, env = ENV_HOST_CONFIG, value_name = "FILE")]
+    pub host_config: Option<PathBuf>,
     /// Zenoh's common options.
     #[command(flatten)]
     pub fabric: FabricArgs,
@@ -49,6 +56,8 @@ pub struct HostConfig {
     pub fabric: FabricArgs,
     /// What `tnet ssh` is told.
     pub ssh: tnet_proto::msg::SshInfo,
+    /// Notifier settings from the host config file (defaults without one).
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 impl HostConfig {
@@ -87,7 +96,15 @@ impl HostConfig {
             address: args.ssh_address,
             port: args.ssh_port,
         };
+        let host_config = args
+            .host_config
+            .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
+        let notify = match host_config {
+            Some(path) => crate::notify::config::NotifyConfig::load(&path)?,
+            None => crate::notify::config::NotifyConfig::default(),
+        };
         Ok(HostConfig {
+            notify,
             name,
             home,
             fabric: args.fabric,

@@ -39,6 +39,8 @@ pub struct Shared {
     pub ssh: tnet_proto::msg::SshInfo,
     /// Callers of services, followed so their calls end when they go.
     pub callers: Arc<crate::callers::Callers>,
+    /// Where task actors hand their events for notifications.
+    pub notify: crate::notify::NotifyHandle,
 }
 
 /// The host: shared state plus the task table.

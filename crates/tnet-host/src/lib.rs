@@ -28,6 +28,7 @@ pub mod handlers;
 pub mod history;
 pub mod host;
 pub mod logs;
+pub mod notify;
 pub mod paths;
 pub mod runner;
 pub mod scheduler;

@@ -33,6 +33,11 @@ impl Paths {
         self.home.join(".tnet")
     }
 
+    /// The host config file read when `--host-config` is not given.
+    pub fn host_config(&self) -> PathBuf {
+        self.records().join("host.toml")
+    }
+
     /// The SQLite store.
     pub fn database(&self) -> PathBuf {
         self.records().join("host.sqlite3")

@@ -83,6 +83,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("cannot follow service callers: {e}"))?;
+    let (notify, notify_queue) = crate::notify::NotifyHandle::new();
     let docker = match crate::docker::Engine::connect(&config.name, &paths.calls()).await {
         Ok(engine) => {
             tracing::info!("Docker engine found: docker tasks can run");
@@ -95,6 +96,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     };
     let shared = Arc::new(Shared {
         docker,
+        notify,
         name: config.name.clone(),
         paths,
         store,
@@ -104,6 +106,11 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         ssh: config.ssh.clone(),
         callers,
     });
+    tokio::spawn(crate::notify::run(
+        shared.clone(),
+        Arc::new(config.notify.clone()),
+        notify_queue,
+    ));
     let host = Arc::new(Host::new(shared));
     host.restore()?;
 

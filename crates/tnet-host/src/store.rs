@@ -84,6 +84,26 @@ CREATE TABLE IF NOT EXISTS habit_outputs (
     output      BLOB NOT NULL,
     PRIMARY KEY (task, number)
 );
+CREATE TABLE IF NOT EXISTS inbox (
+    id          INTEGER PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    reason      TEXT,
+    attempts    INTEGER NOT NULL,
+    event_json  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          INTEGER PRIMARY KEY,
+    task        TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    event       TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
 ";
 
 /// Whether a task should be running: survives restarts of the host.
@@ -193,7 +213,7 @@ impl Store {
         &self.ledger
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())

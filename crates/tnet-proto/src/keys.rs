@@ -42,6 +42,16 @@ pub fn all_events() -> String {
     format!("{ROOT}/{ANY_HOST}/event/*")
 }
 
+/// Publication of each new `qmail` notification (an `InboxEntry`): `tnet/<host>/inbox`.
+pub fn inbox(host: &str) -> String {
+    format!("{ROOT}/{host}/inbox")
+}
+
+/// Every host's inbox publications (`tnet inbox -f`): `tnet/*/inbox`.
+pub fn all_inboxes() -> String {
+    format!("{ROOT}/{ANY_HOST}/inbox")
+}
+
 /// The keys of one `tnet shell` session `id` (a UUID) on `host`:
 /// `tnet/<host>/shell/<id>/{in,size,out,exit,client}`.
 pub fn shell(host: &str, id: &str, part: ShellPart) -> String {

@@ -7,6 +7,7 @@ mod edit;
 mod events;
 mod generate;
 mod hosts;
+mod inbox;
 mod logs;
 mod ls;
 mod run;
@@ -82,6 +83,7 @@ async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
         Command::Ssh(args) => ssh::run(client, args).await,
         Command::Sub(args) => sub::run(client, args).await,
         Command::Hosts(args) => hosts::run(client, args).await,
+        Command::Inbox(args) => inbox::run(client, args).await,
     }
 }
 

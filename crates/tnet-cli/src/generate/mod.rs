@@ -94,6 +94,7 @@ impl Draft {
                 on_end: args.on_end.unwrap_or_default(),
                 on_fail: args.on_fail.unwrap_or_default(),
                 on_success: args.on_success.unwrap_or_default(),
+                ..Notifications::default()
             },
             daemon: DaemonDetails {
                 restart_on_end: args.restart_on_end,

@@ -4,6 +4,7 @@ mod blobs;
 mod control;
 mod edit;
 mod host_info;
+mod inbox;
 mod list;
 mod logs;
 mod remove;
@@ -47,6 +48,7 @@ pub async fn dispatch(host: &Host, envelope: RequestEnvelope) -> Response {
         Request::Start(r) => control::start(host, r).await,
         Request::Restart(r) => control::restart(host, r).await,
         Request::Remove(r) => remove::handle(host, r).await,
+        Request::Inbox(r) => inbox::handle(host, r),
     };
     result.unwrap_or_else(Response::Error)
 }

@@ -263,6 +263,7 @@ impl Actor {
             message: message.into(),
             time: now_rfc3339(),
         };
+        self.shared.notify.notify(&self.info, &event);
         let key = keys::task_event(&self.shared.name, &self.info.name);
         if let Err(err) = self.shared.session.put(&key, msg::encode(&event)).await {
             tracing::debug!(task = %self.info.name, "cannot publish an event: {err}");

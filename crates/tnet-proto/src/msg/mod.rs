@@ -10,6 +10,7 @@
 mod event;
 mod files;
 mod habit;
+mod inbox;
 mod request;
 mod response;
 pub mod service;
@@ -17,6 +18,7 @@ pub mod service;
 pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use habit::HabitRun;
+pub use inbox::{Delivery, InboxEntry, InboxRequest};
 pub use request::{
     EditRequest, LogsRequest, MissingBlobsRequest, Request, ShellExit, ShellRequest, ShellSize,
     SubmitRequest, TaskRef, VerifyBlobRequest,

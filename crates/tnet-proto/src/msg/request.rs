@@ -36,6 +36,9 @@ pub enum Request {
     Restart(TaskRef),
     /// Stop a task and delete it with its workspace.
     Remove(TaskRef),
+    /// The inbox's unread entries and recent deliveries, after acknowledging
+    /// what the request names.
+    Inbox(super::InboxRequest),
 }
 
 /// Names a task on the host that receives the request.

@@ -41,6 +41,15 @@ pub enum Response {
         /// By name.
         services: Vec<super::ServiceInfo>,
     },
+    /// The inbox after the request's acknowledgements.
+    Inbox {
+        /// Unread entries, oldest first.
+        entries: Vec<super::InboxEntry>,
+        /// The most recent deliveries, newest last.
+        deliveries: Vec<super::Delivery>,
+        /// How many entries the request marked read.
+        acked: u64,
+    },
     /// The request failed.
     Error(ErrorReply),
 }

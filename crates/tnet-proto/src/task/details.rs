@@ -17,7 +17,17 @@ use super::{
 pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
     (
         "[task_details]",
-        &["on_end", "on_fail", "on_success", "stop_grace"],
+        &[
+            "on_end",
+            "on_fail",
+            "on_success",
+            "stop_grace",
+            "email_to",
+            "email_subject",
+            "email_body",
+            "webhook_url",
+            "notify_command",
+        ],
     ),
     (
         "[daemon_details]",
@@ -93,6 +103,15 @@ pub(crate) fn read(
         on_end: notifier(problems, s, "on_end"),
         on_fail: notifier(problems, s, "on_fail"),
         on_success: notifier(problems, s, "on_success"),
+        email_to: s
+            .strings(problems, "email_to")
+            .into_iter()
+            .map(|a| a.into_inner())
+            .collect(),
+        email_subject: template(problems, s, "email_subject"),
+        email_body: template(problems, s, "email_body"),
+        webhook_url: webhook_url(problems, s),
+        notify_command: s.string(problems, "notify_command").map(str::to_owned),
     });
     let stop_grace = task.map_or(DEFAULT_STOP_GRACE, |s| {
         s.duration(problems, "stop_grace", DEFAULT_STOP_GRACE)
@@ -184,6 +203,8 @@ fn notifier(problems: &mut Problems, section: Section, key: &str) -> Notifier {
         "none" => Notifier::None,
         "email" => Notifier::Email,
         "qmail" => Notifier::Qmail,
+        "webhook" => Notifier::Webhook,
+        "command" => Notifier::Command,
         other => {
             if let Some((_, value)) = section.entry(key) {
                 problems.add_hint(
@@ -195,6 +216,46 @@ fn notifier(problems: &mut Problems, section: Section, key: &str) -> Notifier {
             Notifier::None
         }
     }
+}
+
+/// `email_subject` or `email_body`: a template whose `{placeholders}` must
+/// be among [`super::TEMPLATE_FIELDS`].
+fn template(problems: &mut Problems, section: Section, key: &str) -> Option<String> {
+    let text = section.string(problems, key)?;
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let name = &after[..close];
+        if !super::TEMPLATE_FIELDS.contains(&name) {
+            if let Some((_, value)) = section.entry(key) {
+                problems.add_hint(
+                    value.span(),
+                    format!("unknown placeholder `{{{name}}}` in `{key}`"),
+                    suggestion(name, &super::TEMPLATE_FIELDS),
+                );
+            }
+            return None;
+        }
+        rest = &after[close + 1..];
+    }
+    Some(text.to_owned())
+}
+
+/// `webhook_url`: an `http://` or `https://` URL.
+fn webhook_url(problems: &mut Problems, section: Section) -> Option<String> {
+    let text = section.string(problems, "webhook_url")?;
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return Some(text.to_owned());
+    }
+    if let Some((_, value)) = section.entry("webhook_url") {
+        problems.add_hint(
+            value.span(),
+            format!("`webhook_url` = \"{text}\" is not an http:// or https:// URL"),
+            "write one like \"http://192.168.1.5:8080/hook\"",
+        );
+    }
+    None
 }
 
 /// `[habit_details]`: `Some` exactly for a habit. Other tasks may carry the

@@ -105,7 +105,10 @@ pub fn document(spec: &TaskSpec, placeholders: &[Placeholder]) -> DocumentMut {
         &mut task,
         "on_end",
         notify.on_end.as_str(),
-        &["After any end of a run: none | email | qmail (kept in the host's inbox, `tnet inbox`)."],
+        &[
+            "After any end of a run: none | email | qmail (kept in the host's inbox, `tnet inbox`)",
+            "| webhook (POSTs the event as JSON) | command (gets the event as JSON on stdin).",
+        ],
     );
     put(
         &mut task,
@@ -119,6 +122,29 @@ pub fn document(spec: &TaskSpec, placeholders: &[Placeholder]) -> DocumentMut {
         notify.on_success.as_str(),
         &["After a run that succeeded; see on_end."],
     );
+    if !notify.email_to.is_empty() {
+        put(
+            &mut task,
+            "email_to",
+            list(&notify.email_to),
+            &["Recipients of this task's mails instead of the host's (host.toml)."],
+        );
+    }
+    let optional = [
+        (
+            "email_subject",
+            &notify.email_subject,
+            "The mail's subject; {host} {task} {type} {outcome} {exit_code} {run} {started} {duration} {output}.",
+        ),
+        ("email_body", &notify.email_body, "The mail's body; the same placeholders."),
+        ("webhook_url", &notify.webhook_url, "Where `webhook` POSTs the event."),
+        ("notify_command", &notify.notify_command, "What `command` runs (sh -c); the event is on its stdin."),
+    ];
+    for (key, value, comment) in optional {
+        if let Some(value) = value {
+            put(&mut task, key, value.as_str(), &[comment]);
+        }
+    }
     put(
         &mut task,
         "stop_grace",
@@ -412,6 +438,11 @@ mod tests {
                 on_end: Notifier::Email,
                 on_fail: Notifier::Email,
                 on_success: Notifier::Qmail,
+                email_to: vec!["ops@example.com".to_owned()],
+                email_subject: Some("[{host}] {task}: {outcome}".to_owned()),
+                email_body: None,
+                webhook_url: Some("http://127.0.0.1:9/hook".to_owned()),
+                notify_command: None,
             },
             daemon: if task_type == TaskType::Daemon {
                 DaemonDetails {

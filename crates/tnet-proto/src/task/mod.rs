@@ -81,11 +81,15 @@ pub enum Notifier {
     Email,
     /// The quiet channel: kept in the host's inbox and published as an event.
     Qmail,
+    /// An HTTP POST of the event as JSON to a URL (the task's or the host's).
+    Webhook,
+    /// A program on the host that gets the event as JSON on stdin.
+    Command,
 }
 
 impl Notifier {
     /// Every accepted spelling, for "did you mean" hints and help texts.
-    pub const ALL: [&'static str; 3] = ["none", "email", "qmail"];
+    pub const ALL: [&'static str; 5] = ["none", "email", "qmail", "webhook", "command"];
 
     /// The spelling used in task files.
     pub fn as_str(self) -> &'static str {
@@ -93,6 +97,8 @@ impl Notifier {
             Notifier::None => "none",
             Notifier::Email => "email",
             Notifier::Qmail => "qmail",
+            Notifier::Webhook => "webhook",
+            Notifier::Command => "command",
         }
     }
 }
@@ -106,7 +112,40 @@ pub struct Notifications {
     pub on_fail: Notifier,
     /// After a run or process that succeeded.
     pub on_success: Notifier,
+    /// Recipients of this task's mails; empty means the host's `[email] to`.
+    pub email_to: Vec<String>,
+    /// A template for the mail's subject; `None` is the documented default.
+    pub email_subject: Option<String>,
+    /// A template for the mail's body; `None` is the documented default.
+    pub email_body: Option<String>,
+    /// Where `webhook` posts; `None` is the host's `[webhook] url`.
+    pub webhook_url: Option<String>,
+    /// What `command` runs (`sh -c`); `None` is the host's `[command] program`.
+    pub notify_command: Option<String>,
 }
+
+impl Notifications {
+    /// Whether any of `on_end`, `on_fail`, `on_success` is not `none`.
+    pub fn any(&self) -> bool {
+        [self.on_end, self.on_fail, self.on_success]
+            .iter()
+            .any(|n| *n != Notifier::None)
+    }
+}
+
+/// The placeholders `email_subject` and `email_body` may use.
+pub const TEMPLATE_FIELDS: [&str; 10] = [
+    "host",
+    "task",
+    "type",
+    "outcome",
+    "exit_code",
+    "run",
+    "started",
+    "duration",
+    "output",
+    "message",
+];
 
 /// `[daemon_details]`: restart policy and the wait after setup (SPEC 5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
