@@ -1,7 +1,7 @@
 //! Naming a task: `name` when one host has it, `host/name` otherwise.
 
 use anyhow::bail;
-use tnet_proto::msg::{Request, Response};
+use tnet_proto::msg::{Request, Response, TaskRef, TaskStatus};
 use tnet_proto::task::safe_name;
 
 use crate::client::Client;
@@ -50,6 +50,17 @@ pub async fn resolve(client: &Client, spec: &str) -> anyhow::Result<Target> {
         [] => bail!("no task named `{spec}` on any of the {} host(s) that answered; `tnet ls` lists the tasks", answers.len()),
         [host] => Ok(Target { host: host.clone(), name: spec.to_owned() }),
         many => bail!("task `{spec}` exists on several hosts ({}); name one as HOST/{spec}", many.join(", ")),
+    }
+}
+
+/// `tnet status` of a task whose host is known.
+pub async fn status(client: &Client, t: &Target) -> anyhow::Result<TaskStatus> {
+    let request = Request::Status(TaskRef {
+        name: t.name.clone(),
+    });
+    match client.ask_host(&t.host, request).await? {
+        Response::Status(s) => Ok(s),
+        other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context};
-use tnet_proto::msg::{EditRequest, FileEntry, Request, Response, TaskRef};
+use tnet_proto::msg::{EditRequest, FileEntry, Request, Response};
 use tnet_proto::task::parse_task;
 
 use crate::args::EditArgs;
@@ -18,18 +18,7 @@ use crate::{editor, files, target, upload};
 /// Changes a task.
 pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
     let t = target::resolve(client, &args.task).await?;
-    let status = match client
-        .ask_host(
-            &t.host,
-            Request::Status(TaskRef {
-                name: t.name.clone(),
-            }),
-        )
-        .await?
-    {
-        Response::Status(s) => s,
-        other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
-    };
+    let status = target::status(client, &t).await?;
     let (file_name, text, local, entries) = match &args.file {
         Some(path) => {
             let text = std::fs::read_to_string(path)

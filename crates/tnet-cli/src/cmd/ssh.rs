@@ -6,7 +6,7 @@
 //! so it is quoted.
 
 use anyhow::{bail, Context};
-use tnet_proto::msg::{Request, Response, TaskRef};
+use tnet_proto::msg::{Request, Response};
 
 use crate::args::SshArgs;
 use crate::client::Client;
@@ -15,18 +15,7 @@ use crate::target;
 /// Runs `ssh` and returns its exit code.
 pub async fn run(client: &Client, args: SshArgs) -> anyhow::Result<u8> {
     let t = target::resolve(client, &args.task).await?;
-    let status = match client
-        .ask_host(
-            &t.host,
-            Request::Status(TaskRef {
-                name: t.name.clone(),
-            }),
-        )
-        .await?
-    {
-        Response::Status(s) => s,
-        other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
-    };
+    let status = target::status(client, &t).await?;
     let info = match client.ask_host(&t.host, Request::HostInfo).await? {
         Response::HostInfo(i) => i,
         other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),

@@ -1,8 +1,5 @@
 //! `tnet status <task>`: one task in detail.
 
-use anyhow::bail;
-use tnet_proto::msg::{Request, Response, TaskRef};
-
 use crate::args::TaskJsonArgs;
 use crate::client::Client;
 use crate::output::{self, or_dash, when};
@@ -11,18 +8,7 @@ use crate::target;
 /// Shows a task.
 pub async fn run(client: &Client, args: TaskJsonArgs) -> anyhow::Result<u8> {
     let t = target::resolve(client, &args.task).await?;
-    let status = match client
-        .ask_host(
-            &t.host,
-            Request::Status(TaskRef {
-                name: t.name.clone(),
-            }),
-        )
-        .await?
-    {
-        Response::Status(s) => s,
-        other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
-    };
+    let status = target::status(client, &t).await?;
     if args.json {
         output::json(&status)?;
         return Ok(0);
