@@ -182,14 +182,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                         .ok()
                         .and_then(Result::ok),
                 };
-                let _ = session
-                    .put(
-                        &exit_key,
-                        msg::encode(&ShellExit {
-                            code: code_of(status),
-                        }),
-                    )
-                    .await;
+                publish_exit(&session, &exit_key, status).await;
             });
         }
         None => {
@@ -248,18 +241,23 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                     .ok()
                     .and_then(Result::ok);
                 hang_up(pgid);
-                let _ = session
-                    .put(
-                        &exit_key,
-                        msg::encode(&ShellExit {
-                            code: code_of(status),
-                        }),
-                    )
-                    .await;
+                publish_exit(&session, &exit_key, status).await;
             });
         }
     }
     Ok(())
+}
+
+/// Tells the client how the session ended.
+async fn publish_exit(
+    session: &zenoh::Session,
+    key: &str,
+    status: Option<std::process::ExitStatus>,
+) {
+    let exit = ShellExit {
+        code: code_of(status),
+    };
+    let _ = session.put(key, msg::encode(&exit)).await;
 }
 
 /// Ends a session's process group: HUP, as a closed terminal would.
@@ -359,14 +357,7 @@ pub async fn start_in_container(
     if let Some(size) = plan.size {
         let _ = engine.docker.resize_exec(&exec.id, resize_to(size)).await;
     }
-    let pid = engine
-        .docker
-        .inspect_exec(&exec.id)
-        .await
-        .ok()
-        .and_then(|i| i.pid)
-        .and_then(|p| u32::try_from(p).ok())
-        .filter(|p| *p > 0);
+    let pid = engine.exec_pid(&exec.id).await;
     tokio::spawn(async move {
         let mut input_open = true;
         loop {

@@ -133,6 +133,18 @@ pub struct ContainerPlan {
 }
 
 impl Engine {
+    /// The host pid of an exec's process, when the engine reports one
+    /// (it does not for a remote or rootless engine).
+    pub async fn exec_pid(&self, exec_id: &str) -> Option<u32> {
+        self.docker
+            .inspect_exec(exec_id)
+            .await
+            .ok()
+            .and_then(|i| i.pid)
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|p| *p > 0)
+    }
+
     /// Connects to the local engine (`DOCKER_HOST` or the default socket) and
     /// agrees on an API version; `Err` when there is no engine to talk to.
     pub async fn connect(host: &str, calls: &Path) -> Result<Engine, DockerError> {

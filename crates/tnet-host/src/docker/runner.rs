@@ -180,14 +180,7 @@ async fn run_exec(
         .start_exec(&exec.id, Some(options))
         .await
         .map_err(failed("start an exec"))?;
-    let pid = engine
-        .docker
-        .inspect_exec(&exec.id)
-        .await
-        .ok()
-        .and_then(|i| i.pid)
-        .and_then(|p| u32::try_from(p).ok())
-        .filter(|p| *p > 0);
+    let pid = engine.exec_pid(&exec.id).await;
     state.send_replace(State::Running { pid });
     if let StartExecResults::Attached {
         output: mut out, ..
