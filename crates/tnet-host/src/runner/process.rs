@@ -171,8 +171,35 @@ fn signal_group(pgid: u32, signal: Signal) {
     }
 }
 
+/// Whether any process of the group is still running. Zombies do not count:
+/// a grandchild orphaned by the stop is reparented to PID 1, and an init that
+/// reaps slowly (a container's, a sandbox's) would otherwise hold every stop
+/// for as long as it takes to get round to it.
 fn group_alive(pgid: u32) -> bool {
-    i32::try_from(pgid).is_ok_and(|p| killpg(Pid::from_raw(p), None).is_ok())
+    if !i32::try_from(pgid).is_ok_and(|p| killpg(Pid::from_raw(p), None).is_ok()) {
+        return false;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    procs.flatten().any(|entry| {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            return false;
+        };
+        matches!(process_group_and_state(pid), Some((group, state)) if group == pgid && state != 'Z' && state != 'X')
+    })
+}
+
+/// A process's group and state letter, from `/proc/<pid>/stat`.
+fn process_group_and_state(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let _ppid = rest.next()?;
+    let group = rest.next()?.parse().ok()?;
+    Some((group, state))
 }
 
 /// The start time of a process in clock ticks since boot, from `/proc`.
@@ -206,6 +233,37 @@ pub fn kill_stale_group(locator: &Locator, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_of_zombies_is_not_alive() {
+        use std::os::unix::process::CommandExt;
+        // Never waited for, so it stays a zombie of this test process.
+        let child = std::process::Command::new("true")
+            .process_group(0)
+            .spawn()
+            .expect("spawns");
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_group_and_state(pid).map(|(_, s)| s) != Some('Z') {
+            assert!(Instant::now() < deadline, "`true` never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            killpg(Pid::from_raw(pid as i32), None).is_ok(),
+            "the zombie holds its group"
+        );
+        assert!(!group_alive(pid), "a zombie runs nothing");
+        drop(child);
+
+        let mut running = std::process::Command::new("sleep")
+            .arg("100")
+            .process_group(0)
+            .spawn()
+            .expect("spawns");
+        assert!(group_alive(running.id()));
+        running.kill().expect("kills");
+        running.wait().expect("reaps");
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn input_comes_from_a_file_and_arguments_are_positional() {
