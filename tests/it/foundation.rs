@@ -224,3 +224,65 @@ fn no_host_is_an_error_within_five_seconds() {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// The hash cache must never hide a change: a file rewritten with the same
+/// size, even with its old modification time put back, reaches the host on
+/// the next edit, and only its bytes are sent.
+#[test]
+fn a_resubmit_sends_exactly_what_changed() {
+    let host = Host::start("resubmit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let note = tnet_tests::write_file(dir.path(), "note.txt", "AAAA", 0o644);
+    tnet_tests::write_file(dir.path(), "data.bin", &"x".repeat(1 << 20), 0o644);
+    let task = tnet_tests::write_file(
+        dir.path(),
+        "resubmit.toml",
+        "task_name = \"resubmit\"\ntask_type = \"daemon\"\nrun_in_docker = false\n\
+         necessary_files = [\"note.txt\", \"data.bin\"]\ncommands = [\"exec sleep 1000\"]\n",
+        0o644,
+    );
+    let task = task.to_str().expect("utf8");
+    // Files changed in the last two seconds are never trusted by their stamp;
+    // these must be old enough to be remembered, so the cache is what is tested.
+    let written = Instant::now();
+    wait_until(
+        Duration::from_secs(5),
+        "the files are older than the hash cache's settle time",
+        || (written.elapsed() > Duration::from_millis(2200)).then_some(()),
+    );
+    let original_mtime = std::fs::metadata(&note)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    let received = || host.tnet(&["hosts", "--json"]).ok().json()[0]["bytes_received"].as_u64();
+    host.tnet(&["run", task]).ok();
+    host.wait_state("resubmit", "running");
+    let after_run = received().expect("a byte count");
+    assert_eq!(after_run, 4 + (1 << 20));
+
+    let out = host.tnet(&["edit", "resubmit", "--file", task]).ok();
+    assert!(out.stderr.contains("nothing changed"), "{out:?}");
+
+    let ws = host.home.join("resubmit");
+    // First with the remembered version's mtime put back (only the change
+    // time tells), then plainly.
+    for (text, keep_mtime) in [("BBBB", true), ("CCCC", false)] {
+        std::fs::write(&note, text).expect("rewrite");
+        if keep_mtime {
+            std::fs::File::options()
+                .write(true)
+                .open(&note)
+                .and_then(|f| f.set_modified(original_mtime))
+                .expect("put the old mtime back");
+        }
+        let sent_before = received().expect("a byte count");
+        host.tnet(&["edit", "resubmit", "--file", task, "--yes"])
+            .ok();
+        assert_eq!(
+            std::fs::read_to_string(ws.join("note.txt")).expect("note"),
+            text,
+            "the host kept stale content (old mtime put back: {keep_mtime})"
+        );
+        assert_eq!(received().expect("a byte count") - sent_before, 4);
+    }
+}

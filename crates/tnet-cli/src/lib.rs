@@ -9,6 +9,7 @@
 //! - [`hostcache`]: where hosts were found last time (`~/.cache/tnet/hosts.json`).
 //! - [`target`]: naming a task (`name` or `host/name`) and finding its host.
 //! - [`files`]: which local files a task sends, and where they land (SPEC 3.4).
+//! - [`hashcache`]: file hashes remembered between submits (`~/.cache/tnet/hashes.sqlite`).
 //! - [`upload`]: content-hashed, chunked upload of those files.
 //! - [`output`]: tables and JSON for people and scripts.
 //! - [`generate`]: task files from flags or the interactive menu (no subcommand).
@@ -23,6 +24,7 @@ pub mod discovery;
 pub mod editor;
 pub mod files;
 pub mod generate;
+pub mod hashcache;
 pub mod hostcache;
 pub mod output;
 pub mod target;

@@ -4,9 +4,9 @@
 //! Memory stays bounded by `CHUNK * IN_FLIGHT` whatever the file size, and a
 //! file the host already has (same BLAKE3 hash) costs one hash lookup.
 
-use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use futures::{StreamExt, TryStreamExt};
@@ -20,11 +20,16 @@ use zenoh::qos::Priority;
 
 use crate::client::Client;
 use crate::files::LocalFile;
+use crate::hashcache::{HashCache, Stamp};
 
 /// Bytes per chunk.
 pub const CHUNK: u64 = 1 << 20;
-/// Chunks in flight at once: enough to keep the link busy (a round trip per chunk otherwise).
+/// Chunks of one file in flight at once: enough to keep the link busy (a
+/// round trip per chunk otherwise).
 pub const IN_FLIGHT: usize = 8;
+/// Files sent at once, so the host checks one file's hash while the next
+/// one's bytes arrive. Memory stays under `CHUNK * IN_FLIGHT * FILES_IN_FLIGHT`.
+pub const FILES_IN_FLIGHT: usize = 3;
 
 /// What an upload did, for the user and for tests.
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,21 +42,13 @@ pub struct UploadStats {
     pub bytes: u64,
 }
 
-/// The BLAKE3 hash of a file, read in a blocking thread.
-fn hash_file(path: &std::path::Path) -> anyhow::Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+/// The BLAKE3 hash of a file. Blocking. Large files are mapped and hashed
+/// on every core; small ones are simply read.
+fn hash_file(path: &Path) -> anyhow::Result<String> {
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    hasher
+        .update_mmap_rayon(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 
@@ -67,18 +64,47 @@ pub async fn upload(
 }
 
 /// The entries describing `files`: where each lands, its hash, size and mode.
+/// Hashes of files unchanged since an earlier submit come from the hash cache.
 pub async fn hash_all(files: &[LocalFile]) -> anyhow::Result<Vec<FileEntry>> {
+    let files = files.to_vec();
+    tokio::task::spawn_blocking(move || hash_with_cache(&files, &mut HashCache::open_default()))
+        .await?
+}
+
+/// Hashes `files`, asking `cache` first and telling it what was hashed. Blocking.
+pub fn hash_with_cache(
+    files: &[LocalFile],
+    cache: &mut HashCache,
+) -> anyhow::Result<Vec<FileEntry>> {
+    let started = SystemTime::now();
+    let stamp = |path: &Path| -> anyhow::Result<Stamp> {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Stamp::of(&meta))
+    };
+    let mut hashed = Vec::new();
     let mut entries = Vec::with_capacity(files.len());
     for f in files {
-        let source = f.source.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_file(&source)).await??;
+        let before = stamp(&f.source)?;
+        let hash = match cache.lookup(&f.source, &before) {
+            Some(hash) => hash,
+            None => {
+                let hash = hash_file(&f.source)?;
+                // A file written while it was read is hashed again next time.
+                if stamp(&f.source)? == before {
+                    hashed.push((f.source.clone(), before, hash.clone()));
+                }
+                hash
+            }
+        };
         entries.push(FileEntry {
             path: f.dest.clone(),
             hash,
-            size: f.size,
+            size: before.size(),
             mode: f.mode,
         });
     }
+    cache.remember(started, &hashed);
     Ok(entries)
 }
 
@@ -109,11 +135,19 @@ pub async fn send_missing(
     stats.reused = files.len() - to_send.len();
     let total: u64 = to_send.iter().map(|(_, e)| e.size).sum();
     let bar = progress_bar(total);
-    for (file, entry) in to_send {
-        send_file(client, host, file, entry, &bar).await?;
-        stats.sent += 1;
-        stats.bytes += entry.size;
-    }
+    let bar = &bar;
+    futures::stream::iter(to_send)
+        .map(|(file, entry)| async move {
+            send_file(client, host, file, entry, bar).await?;
+            anyhow::Ok(entry.size)
+        })
+        .buffer_unordered(FILES_IN_FLIGHT)
+        .try_for_each(|size| {
+            stats.sent += 1;
+            stats.bytes += size;
+            futures::future::ready(Ok(()))
+        })
+        .await?;
     bar.finish_and_clear();
     Ok(stats)
 }
@@ -212,5 +246,40 @@ async fn send_chunk(
     match msg::decode::<Response>(&bytes) {
         Ok(Response::Error(err)) => Err(anyhow::Error::new(err).context("upload refused")),
         _ => bail!("the host sent an answer to an upload chunk that this tnet does not understand"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashcache::SETTLE;
+
+    #[test]
+    fn unchanged_files_come_from_the_cache_and_changed_ones_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a");
+        std::fs::write(&path, b"hello").expect("write");
+        let file = LocalFile {
+            source: path.clone(),
+            dest: "a".into(),
+            mode: 0o644,
+            size: 5,
+        };
+        let mut cache = HashCache::open(&dir.path().join("hashes.sqlite"));
+        let stamp = Stamp::of(&std::fs::metadata(&path).expect("stat"));
+        // A hash no file has: seeing it back proves the file was not read.
+        let planted = "f".repeat(64);
+        cache.remember(
+            SystemTime::now() + SETTLE * 2,
+            &[(path.clone(), stamp, planted.clone())],
+        );
+        let entries = hash_with_cache(std::slice::from_ref(&file), &mut cache).expect("hash");
+        assert_eq!(entries[0].hash, planted);
+
+        // Same size, new bytes: the stamp differs, so the file is read again.
+        std::fs::write(&path, b"world").expect("write");
+        let entries = hash_with_cache(std::slice::from_ref(&file), &mut cache).expect("hash");
+        assert_eq!(entries[0].hash, blake3::hash(b"world").to_hex().to_string());
+        assert_eq!(entries[0].size, 5);
     }
 }

@@ -144,7 +144,7 @@ impl BlobStore {
         }
         let mut hasher = blake3::Hasher::new();
         hasher
-            .update_reader(&file)
+            .update_mmap_rayon(&part)
             .map_err(|e| io_failure("read an upload", e))?;
         if hasher.finalize().to_hex().as_str() != hash {
             let _ = std::fs::remove_file(&part);
