@@ -10,6 +10,8 @@ command -v ssh >/dev/null || need_apt+=(openssh-client)
 # Docker tests import a busybox root filesystem as their image (no registry),
 # and drive the engine with its command line.
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
+# The discovery test makes network namespaces with iproute2 (tests/harness/netns.rs).
+command -v ip >/dev/null || need_apt+=(iproute2)
 # The derived-image test builds a Debian image with debootstrap (once; kept).
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 if ! command -v docker >/dev/null; then
@@ -43,4 +45,11 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("aiosmt
     pip_args+=(--break-system-packages)
   fi
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install "${pip_args[@]}" aiosmtpd==1.4.6
+fi
+
+# Hosts and clients beyond one LAN meet through Zenoh's router (tests/it/fleet.rs,
+# docs/fleet.md): zenohd of the same Zenoh version as the zenoh crate in Cargo.lock.
+zenohd_bin=$(command -v zenohd || echo "${CARGO_HOME:-$HOME/.cargo}/bin/zenohd")
+if ! "$zenohd_bin" --version 2>/dev/null | grep -q '1\.10\.2'; then
+  cargo install zenohd --version 1.10.2 --locked
 fi

@@ -11,6 +11,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod netns;
+pub mod router;
+
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
@@ -165,6 +168,8 @@ pub struct Host {
     scouting: bool,
     /// Extra environment for the host process (`DOCKER_HOST`...).
     env: Vec<(String, String)>,
+    /// Zenoh endpoints it connects to (a router) besides listening.
+    connect: Vec<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -191,11 +196,27 @@ impl Host {
         Host::start_full(name, false, &[], Some(config))
     }
 
+    /// Starts a host with scouting off that also connects to `router`
+    /// (`-e`), as a host beyond the LAN meets its clients (docs/fleet.md).
+    pub fn start_through(name: &str, router: &str) -> Host {
+        Host::start_host(name, false, &[], None, &[router])
+    }
+
     fn start_on(name: &str, scouting: bool) -> Host {
         Host::start_full(name, scouting, &[], None)
     }
 
     fn start_full(name: &str, scouting: bool, env: &[(&str, &str)], config: Option<&str>) -> Host {
+        Host::start_host(name, scouting, env, config, &[])
+    }
+
+    fn start_host(
+        name: &str,
+        scouting: bool,
+        env: &[(&str, &str)],
+        config: Option<&str>,
+        connect: &[&str],
+    ) -> Host {
         let dir = tempfile::tempdir().expect("a temporary home");
         let home = dir.path().join("tasks");
         if let Some(config) = config {
@@ -212,6 +233,7 @@ impl Host {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            connect: connect.iter().map(|e| (*e).to_owned()).collect(),
             _dir: Some(dir),
         };
         host.spawn();
@@ -245,6 +267,9 @@ impl Host {
             cmd.args(["-l", &format!("tcp/0.0.0.0:{}", self.port)]);
         } else {
             cmd.args(["-l", &self.endpoint(), "--no-multicast-scouting"]);
+        }
+        for endpoint in &self.connect {
+            cmd.args(["-e", endpoint]);
         }
         let child = cmd
             .env_remove("TNET_CONNECT")

@@ -2,6 +2,7 @@
 
 mod daemons;
 mod docker;
+mod fleet;
 mod foundation;
 mod generate;
 mod habits;

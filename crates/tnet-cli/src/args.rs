@@ -83,8 +83,10 @@ pub enum Command {
         after_help = "Example:\n  tnet sub price | grep -m1 '9.99'          # raw output of every run, on every host with `price`\n  tnet sub --json --last 3 lab1/price temp    # the last 3 runs of each, then live ones, as JSON lines"
     )]
     Sub(SubArgs),
-    /// List the hosts that are up.
-    #[command(after_help = "Example:\n  tnet hosts --json")]
+    /// List the hosts that are up: name, version, address, tasks, Docker.
+    #[command(
+        after_help = "Hosts on this LAN are found with no configuration; beyond it, point tnet and the hosts at a zenohd router (docs/fleet.md).\n\nExample:\n  tnet hosts --json          # every address of each host"
+    )]
     Hosts(JsonArgs),
     /// Quiet notifications (`qmail`) and undelivered ones, across hosts.
     #[command(

@@ -9,6 +9,14 @@ use tnet_proto::msg::{self, Request, RequestEnvelope, Response, ResponseEnvelope
 use zenoh::query::{ConsolidationMode, Querier};
 
 use crate::discovery;
+use crate::settle::{self, Scouted, CONNECT_WAIT};
+
+/// Whether a configuration has multicast scouting on, whatever turned it on.
+fn scouting_on(config: &zenoh::Config) -> bool {
+    config
+        .get_json("scouting/multicast/enabled")
+        .is_ok_and(|v| v.trim() == "true")
+}
 
 /// How long a fresh session waits to hear of a host's queryable before asking
 /// anyway: declarations arrive a moment after the connection opens.
@@ -91,10 +99,19 @@ impl Client {
         fabric: &FabricArgs,
         timeout: Duration,
     ) -> anyhow::Result<Client> {
+        // Started first, so it hears every peer before the session opens.
+        let scouted = if scouting_on(&config) {
+            Scouted::start(&config).await
+        } else {
+            None
+        };
         let session = zenoh::open(config).await.map_err(|e| {
             let to = if fabric.connect.is_empty() { String::new() } else { format!(" to {}", fabric.connect.join(", ")) };
             anyhow::anyhow!("cannot connect{to}: {e}\nIs a tnet-host running there? Check the address and port (default 7449).")
         })?;
+        if let Some(scouted) = scouted {
+            scouted.wait_connected(&session, CONNECT_WAIT).await;
+        }
         Ok(Client {
             session,
             timeout,
@@ -197,6 +214,11 @@ impl Client {
 
     /// The names of the hosts that are up, found through their liveliness tokens.
     pub async fn hosts(&self) -> anyhow::Result<Vec<String>> {
+        if settle::through_router(&self.session).await {
+            let limit = DISCOVERY_WAIT.min(self.timeout);
+            let hosts = settle::router_hosts(&self.session, limit).await?;
+            return Ok(hosts.into_iter().collect());
+        }
         let replies = self
             .session
             .liveliness()

@@ -6,6 +6,7 @@
 //! - [`client`]: a Zenoh session and the request helpers every verb uses.
 //! - [`call`]: calling a service and receiving its streamed result (a library API).
 //! - [`discovery`]: finding a service's host fast (configured, cached, scouted).
+//! - [`settle`]: a fresh session's view of the hosts, complete before its first question.
 //! - [`hostcache`]: where hosts were found last time (`~/.cache/tnet/hosts.json`).
 //! - [`target`]: naming a task (`name` or `host/name`) and finding its host.
 //! - [`files`]: which local files a task sends, and where they land (SPEC 3.4).
@@ -27,6 +28,7 @@ pub mod generate;
 pub mod hashcache;
 pub mod hostcache;
 pub mod output;
+pub mod settle;
 pub mod target;
 pub mod upload;
 

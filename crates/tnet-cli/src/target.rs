@@ -49,7 +49,11 @@ pub async fn resolve(client: &Client, spec: &str) -> anyhow::Result<Target> {
     match hosts.as_slice() {
         [] => bail!("no task named `{spec}` on any of the {} host(s) that answered; `tnet ls` lists the tasks", answers.len()),
         [host] => Ok(Target { host: host.clone(), name: spec.to_owned() }),
-        many => bail!("task `{spec}` exists on several hosts ({}); name one as HOST/{spec}", many.join(", ")),
+        many => bail!(
+            "task `{spec}` exists on several hosts ({}); name one as HOST/{spec}, like `{}/{spec}`",
+            many.join(", "),
+            many[0]
+        ),
     }
 }
 

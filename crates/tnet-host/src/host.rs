@@ -37,6 +37,9 @@ pub struct Shared {
     pub docker: Result<Arc<Engine>, String>,
     /// What `tnet ssh` is told.
     pub ssh: tnet_proto::msg::SshInfo,
+    /// The endpoints the Zenoh session listens on, as configured
+    /// (`tcp/0.0.0.0:7449`); `addresses` turns them into ones to dial.
+    pub listen: Vec<String>,
     /// Callers of services, followed so their calls end when they go.
     pub callers: Arc<crate::callers::Callers>,
     /// Where task actors hand their events for notifications.

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`addresses`]: where clients can reach this host (its listen endpoints, expanded).
 //! - [`config`]: command-line flags and environment turned into a [`config::HostConfig`].
 //! - [`paths`]: where the host keeps workspaces and its own records.
 //! - [`store`]: the SQLite store of tasks and run history.
@@ -20,6 +21,7 @@
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 
+pub mod addresses;
 pub mod blobs;
 pub mod callers;
 pub mod config;

@@ -63,7 +63,9 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     store.recover()?;
     let blobs = BlobStore::open(&paths).context("cannot open the upload store")?;
 
-    let session = zenoh::open(zenoh_config(&config)?)
+    let zc = zenoh_config(&config)?;
+    let listen = crate::addresses::listen_endpoints(&zc);
+    let session = zenoh::open(zc)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the Zenoh session: {e}"))?;
     let callers = Arc::new(Callers::default());
@@ -104,6 +106,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         session: session.clone(),
         runner: Arc::new(ProcessRunner),
         ssh: config.ssh.clone(),
+        listen,
         callers,
     });
     tokio::spawn(crate::notify::run(

@@ -1,4 +1,5 @@
-//! `tnet hosts`: the hosts that are up, found with no configuration.
+//! `tnet hosts`: the hosts that are up, found with no configuration: name,
+//! version, where to reach each, how many tasks it has, whether it runs docker tasks.
 
 use anyhow::bail;
 use tnet_proto::msg::{Request, Response};
@@ -27,8 +28,41 @@ pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
     }
     let rows: Vec<Vec<String>> = infos
         .iter()
-        .map(|i| vec![i.host.clone(), i.version.clone(), i.tasks.to_string()])
+        .map(|i| {
+            vec![
+                i.host.clone(),
+                i.version.clone(),
+                address(&i.addresses),
+                i.tasks.to_string(),
+                if i.docker { "yes" } else { "no" }.to_owned(),
+            ]
+        })
         .collect();
-    output::table(&["HOST", "VERSION", "TASKS"], &rows)?;
+    output::table(&["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER"], &rows)?;
     Ok(0)
+}
+
+/// The address to show in the table: the first (the host puts the ones other
+/// machines can dial first) and how many more `--json` lists.
+fn address(addresses: &[String]) -> String {
+    match addresses {
+        [] => "-".to_owned(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{})", rest.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_shows_the_first_address_and_how_many_more() {
+        assert_eq!(address(&[]), "-");
+        assert_eq!(address(&["tcp/10.0.0.7:7449".into()]), "tcp/10.0.0.7:7449");
+        assert_eq!(
+            address(&["tcp/10.0.0.7:7449".into(), "tcp/127.0.0.1:7449".into()]),
+            "tcp/10.0.0.7:7449 (+1)"
+        );
+    }
 }

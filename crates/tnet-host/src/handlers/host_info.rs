@@ -12,5 +12,7 @@ pub fn handle(host: &Host) -> Result<Response, ErrorReply> {
         tasks: host.all().len(),
         bytes_received: host.shared.blobs.bytes_received(),
         ssh: Some(host.shared.ssh.clone()),
+        addresses: crate::addresses::reachable(&host.shared.listen),
+        docker: host.shared.docker.is_ok(),
     }))
 }

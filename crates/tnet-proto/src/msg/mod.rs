@@ -136,6 +136,8 @@ mod tests {
                 tasks: 1,
                 bytes_received: 0,
                 ssh: None,
+                addresses: vec!["tcp/10.0.0.7:7449".into()],
+                docker: true,
             }),
             Response::Error(ErrorReply::new(ErrorKind::UnknownTask, "no")),
         ];
@@ -148,6 +150,19 @@ mod tests {
             let back: ResponseEnvelope = decode(&encode(&env)).expect("round trip");
             assert_eq!(encode(&back), encode(&env));
         }
+    }
+
+    #[test]
+    fn host_info_of_an_older_host_still_decodes() {
+        // As a host from before `addresses` and `docker` answered.
+        let old = br#"{"version":1,"host":"h","response":{"kind":"host_info","body":
+            {"host":"h","version":"0.1.0","tasks":2,"bytes_received":0,"ssh":null}}}"#;
+        let env: ResponseEnvelope = decode(old).expect("decodes");
+        let Response::HostInfo(info) = env.response else {
+            panic!("not host info: {env:?}");
+        };
+        assert!(info.addresses.is_empty());
+        assert!(!info.docker);
     }
 
     #[test]

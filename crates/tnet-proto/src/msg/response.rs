@@ -235,6 +235,14 @@ pub struct HostInfo {
     pub bytes_received: u64,
     /// How to reach it with OpenSSH (`tnet ssh`).
     pub ssh: Option<SshInfo>,
+    /// The Zenoh locators a client can reach it at (`tcp/10.0.0.7:7449`),
+    /// addresses other machines can dial first, loopback last. Empty from a
+    /// host older than this field.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Whether it can run docker tasks (it reached a Docker engine at start).
+    #[serde(default)]
+    pub docker: bool,
 }
 
 /// Where `tnet ssh` connects for a host.

@@ -1,0 +1,97 @@
+//! A `zenohd` router on a free loopback port, for tests of hosts and clients
+//! that share no multicast domain and meet through a router (docs/fleet.md).
+//!
+//! `zenohd` is Eclipse Zenoh's own router, installed by `scripts/test-deps.sh`
+//! (`cargo install zenohd --version 1.10.2 --locked`) into `~/.cargo/bin`.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{free_port, wait_until};
+
+/// A running `zenohd`, killed when dropped.
+pub struct Router {
+    child: Child,
+    /// Its loopback port.
+    pub port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Where `zenohd` is: in `PATH`, or where `cargo install` puts it.
+fn zenohd() -> PathBuf {
+    let in_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("zenohd"));
+    let in_cargo = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|dir| dir.join("bin/zenohd"));
+    in_path
+        .chain(in_cargo)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "zenohd (Zenoh's router) is not installed: run scripts/test-deps.sh \
+                 (it runs `cargo install zenohd --version 1.10.2 --locked`)"
+            )
+        })
+}
+
+impl Router {
+    /// Starts `zenohd` listening on `tcp/127.0.0.1:<free port>` with
+    /// multicast scouting off, and waits until it accepts connections.
+    pub fn start() -> Router {
+        let dir = tempfile::tempdir().expect("a folder for the router");
+        let log = dir.path().join("zenohd.log");
+        let port = free_port();
+        let child = Command::new(zenohd())
+            .args(["--no-multicast-scouting", "-l"])
+            .arg(format!("tcp/127.0.0.1:{port}"))
+            // Its working folder: anything it writes stays in the test's folder.
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("the router's log"))
+            .spawn()
+            .expect("zenohd starts");
+        let mut router = Router {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        wait_until(
+            Duration::from_secs(20),
+            &format!("zenohd accepts connections on port {port}"),
+            || {
+                if let Ok(Some(status)) = router.child.try_wait() {
+                    panic!("zenohd ended ({status}):\n{}", router.log());
+                }
+                TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+            },
+        );
+        router
+    }
+
+    /// The endpoint hosts and clients connect to.
+    pub fn endpoint(&self) -> String {
+        format!("tcp/127.0.0.1:{}", self.port)
+    }
+
+    /// What it wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

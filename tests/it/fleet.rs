@@ -1,0 +1,304 @@
+//! A fleet of hosts (SPEC 1, 10; docs/fleet.md): on one LAN, `tnet` finds
+//! every host with no address configured; beyond it, hosts and clients that
+//! share no multicast domain meet through a `zenohd` router.
+//!
+//! The LAN is made of network namespaces (`tnet_tests::netns`): three
+//! machines running `tnet-host` on default settings (port 7449, multicast
+//! scouting on) and a fourth running `tnet` with nothing configured. This is
+//! the one test about discovery itself; every other test names its host's
+//! loopback address with scouting off.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tnet_tests::netns::{Lan, LanHost, Machine};
+use tnet_tests::router::Router;
+use tnet_tests::{bin, run_bounded, wait_until, Host, Output, Streaming, COMMAND_LIMIT};
+
+/// The hosts of the LAN, one per machine.
+const HOSTS: [&str; 3] = ["lab1", "lab2", "lab3"];
+
+/// How long a stopped host may still be listed.
+const GONE_WITHIN: Duration = Duration::from_secs(5);
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Writes a task file named after its task into `dir`.
+fn task_file(dir: &Path, name: &str, toml: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, toml).expect("write the task file");
+    path
+}
+
+/// A daemon that says which host runs it, every second.
+fn daemon(name: &str) -> String {
+    format!(
+        "task_name = \"{name}\"\ntask_type = \"daemon\"\n\
+         commands = ['while true; do echo \"{name} on $TNET_HOST\"; sleep 1; done']\n"
+    )
+}
+
+/// `tnet hosts --json` of one machine, by host name.
+fn hosts_json(client: &Machine) -> Vec<Value> {
+    client
+        .tnet(&["hosts", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn names(hosts: &[Value]) -> Vec<&str> {
+    hosts.iter().filter_map(|h| h["host"].as_str()).collect()
+}
+
+/// The table row of `host` in `tnet hosts` output.
+fn row<'a>(out: &'a Output, host: &str) -> Option<&'a str> {
+    out.stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(host))
+}
+
+#[test]
+fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
+    let lan = Lan::new(HOSTS.len() + 1);
+    let client = lan.machine(HOSTS.len());
+    let mut hosts: Vec<LanHost> = HOSTS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| lan.machine(i).start_host(name))
+        .collect();
+
+    // With all three up, `tnet hosts` on a machine that knows no address
+    // lists every one of them, every time, in well under a second.
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let out = client.tnet(&["hosts"]).ok();
+        times.push(started.elapsed());
+        let header: Vec<&str> = out
+            .stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            header,
+            ["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER"],
+            "{out:?}"
+        );
+        for host in HOSTS {
+            assert!(row(&out, host).is_some(), "{host} is not listed: {out:?}");
+        }
+    }
+    times.sort();
+    eprintln!("tnet hosts listed all three hosts in {times:?}");
+    let median = times[times.len() / 2];
+    assert!(
+        median < Duration::from_secs(1),
+        "tnet hosts took {median:?} (median of {times:?})"
+    );
+
+    // Each host says what it is, where to reach it, and whether it runs docker tasks.
+    let table = client.tnet(&["hosts"]).ok();
+    let listed = hosts_json(client);
+    assert_eq!(names(&listed), HOSTS, "{listed:?}");
+    for (i, (info, host)) in listed.iter().zip(&hosts).enumerate() {
+        let address = format!("tcp/{}:7449", lan.machine(i).address);
+        assert_eq!(info["version"], env!("CARGO_PKG_VERSION"), "{info}");
+        assert_eq!(info["tasks"], 0, "{info}");
+        assert_eq!(
+            info["addresses"][0], address,
+            "the LAN address comes first: {info}"
+        );
+        let docker = host.log().contains("Docker engine found");
+        assert_eq!(info["docker"], docker, "{info}\nlog:\n{}", host.log());
+        let cells: Vec<&str> = row(&table, &host.name)
+            .expect("listed")
+            .split_whitespace()
+            .collect();
+        assert_eq!(cells[1], env!("CARGO_PKG_VERSION"), "{table:?}");
+        assert_eq!(cells[2], address, "{table:?}");
+        assert_eq!(
+            cells.last(),
+            Some(&if docker { "yes" } else { "no" }),
+            "{table:?}"
+        );
+    }
+
+    // `tnet ls` shows the tasks of every host.
+    let dir = tempfile::tempdir().expect("task dir");
+    let shared = task_file(dir.path(), "shared", &daemon("shared"));
+    let solo = task_file(dir.path(), "solo", &daemon("solo"));
+    for (file, host) in [(&shared, "lab1"), (&shared, "lab2"), (&solo, "lab3")] {
+        client.tnet(&["run", path_str(file), "--host", host]).ok();
+    }
+    let tasks = client.tnet(&["ls", "--json"]).ok().json();
+    let found: Vec<(&str, &str)> = tasks
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| {
+            (
+                t["host"].as_str().unwrap_or(""),
+                t["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [("lab1", "shared"), ("lab2", "shared"), ("lab3", "solo")],
+        "{tasks}"
+    );
+    let table = client.tnet(&["ls"]).ok();
+    for host in HOSTS {
+        assert!(row(&table, host).is_some(), "{table:?}");
+    }
+    let counts: Vec<Value> = hosts_json(client)
+        .iter()
+        .map(|h| h["tasks"].clone())
+        .collect();
+    assert_eq!(counts, [1, 1, 1]);
+
+    // A name two hosts have is ambiguous: tnet asks for host/name.
+    let out = client.tnet(&["status", "shared"]);
+    assert!(!out.success, "{out:?}");
+    for needle in ["several hosts", "lab1", "lab2", "HOST/shared"] {
+        assert!(out.stderr.contains(needle), "no {needle:?} in {out:?}");
+    }
+    // Refused, not guessed: stopping it stops neither.
+    let out = client.tnet(&["stop", "shared"]);
+    assert!(
+        !out.success && out.stderr.contains("HOST/shared"),
+        "{out:?}"
+    );
+    let tasks = client.tnet(&["ls", "--json"]).ok().json();
+    assert!(
+        !tasks.to_string().contains("\"stopped\""),
+        "an ambiguous stop stopped a task: {tasks}"
+    );
+    let status = client
+        .tnet(&["status", "lab2/shared", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        (&status["host"], &status["name"]),
+        (&"lab2".into(), &"shared".into())
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "lab2/shared's log shows it runs on lab2",
+        || {
+            let out = client.tnet(&["logs", "lab2/shared"]).ok();
+            out.stdout.contains("shared on lab2").then_some(())
+        },
+    );
+    // A name one host has needs no host.
+    assert_eq!(
+        client.tnet(&["status", "solo", "--json"]).ok().json()["host"],
+        "lab3"
+    );
+
+    // A host that stops is gone from the list within seconds.
+    let mut lab3 = hosts.pop().expect("three hosts");
+    lab3.kill9();
+    let killed = Instant::now();
+    wait_until(GONE_WITHIN, "lab3 is gone from `tnet hosts`", || {
+        (names(&hosts_json(client)) == ["lab1", "lab2"]).then_some(())
+    });
+    eprintln!(
+        "lab3 gone from the list {:?} after its kill",
+        killed.elapsed()
+    );
+    let tasks = client.tnet(&["ls", "--json"]).ok().json();
+    assert_eq!(tasks.as_array().map(Vec::len), Some(2), "{tasks}");
+}
+
+/// The real `tnet` with `TNET_CONNECT` naming the router, as a user beyond
+/// the LAN would set it once.
+fn via(router: &Router) -> Command {
+    let mut cmd = Command::new(bin("tnet"));
+    cmd.env("TNET_CONNECT", router.endpoint())
+        .env_remove("TNET_HOST");
+    cmd
+}
+
+fn tnet_via(router: &Router, args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = via(router);
+    cmd.args(args);
+    run_bounded(cmd, input, COMMAND_LIMIT)
+}
+
+#[test]
+fn hosts_and_clients_beyond_the_lan_meet_through_a_router() {
+    let router = Router::start();
+    // Multicast scouting is off everywhere: the router is the only way they meet.
+    let far1 = Host::start_through("far1", &router.endpoint());
+    let far2 = Host::start_through("far2", &router.endpoint());
+
+    // Asked once, not polled: the hosts are up, and the first answer must hold them all.
+    let listed = tnet_via(&router, &["hosts", "--json"], b"").ok().json();
+    assert_eq!(
+        names(listed.as_array().expect("a list")),
+        ["far1", "far2"],
+        "{listed}"
+    );
+    assert_eq!(listed[0]["addresses"][0], far1.endpoint(), "{listed}");
+
+    // A task submitted through the router runs.
+    let dir = tempfile::tempdir().expect("task dir");
+    let ticker = task_file(dir.path(), "ticker", &daemon("ticker"));
+    tnet_via(&router, &["run", path_str(&ticker), "--host", "far1"], b"").ok();
+    wait_until(
+        Duration::from_secs(20),
+        "ticker's output comes back through the router",
+        || {
+            let out = tnet_via(&router, &["logs", "ticker"], b"").ok();
+            out.stdout.contains("ticker on far1").then_some(())
+        },
+    );
+
+    // A service call across the router answers.
+    let upper = task_file(
+        dir.path(),
+        "upper",
+        "task_name = \"upper\"\ntask_type = \"service\"\ncommands = [\"tr a-z A-Z\"]\n",
+    );
+    tnet_via(&router, &["run", path_str(&upper), "--host", "far2"], b"").ok();
+    far2.wait_state("upper", "ready");
+    let out = tnet_via(
+        &router,
+        &["call", "upper", "--input", "-"],
+        b"across the router",
+    )
+    .ok();
+    assert_eq!(out.stdout, "ACROSS THE ROUTER");
+
+    // A habit's runs reach a subscriber through the router.
+    let clock = task_file(
+        dir.path(),
+        "clock",
+        "task_name = \"clock\"\ntask_type = \"habit\"\ncommands = ['echo \"tick on $TNET_HOST\"']\n\n\
+         [habit_details]\ntime_between_runs = \"1s\"\n",
+    );
+    tnet_via(&router, &["run", path_str(&clock), "--host", "far2"], b"").ok();
+    let mut cmd = via(&router);
+    cmd.args(["sub", "--json", "clock"]);
+    let sub = Streaming::start(cmd);
+    for line in sub.lines(
+        2,
+        Duration::from_secs(30),
+        "two runs of clock through the router",
+    ) {
+        let run: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert_eq!(run["host"], "far2", "{run}");
+        assert_eq!(run["output"], "tick on far2\n", "{run}");
+    }
+}
