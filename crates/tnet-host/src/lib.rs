@@ -10,6 +10,7 @@
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group, or an exec in a container).
 //! - [`docker`]: docker tasks: the engine, each task's container, images and derived images.
+//! - [`logging`]: the host's own log lines (plain, unless stderr is a terminal).
 //! - [`logs`]: each task's output, capped on disk and published live.
 //! - [`scheduler`]: when a habit runs, as pure functions of times.
 //! - [`supervisor`]: one actor per task that owns its process; a service's
@@ -27,6 +28,7 @@ pub mod docker;
 pub mod handlers;
 pub mod history;
 pub mod host;
+pub mod logging;
 pub mod logs;
 pub mod notify;
 pub mod paths;
@@ -39,16 +41,7 @@ pub mod supervisor;
 pub mod workspace;
 
 pub use config::HostArgs;
-
-/// Sets up logging to stderr, `info` unless `RUST_LOG` says otherwise.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zenoh=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
+pub use logging::init_tracing;
 
 /// Runs a host until it is told to stop (Ctrl-C or SIGTERM).
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
