@@ -77,9 +77,9 @@ impl HostConfig {
         );
         let home = match args.home {
             Some(h) => h,
-            None => std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".tasks"))
-                .context("HOME is not set; give the tasks folder with --home or TNET_HOME")?,
+            None => user_home()
+                .map(|h| h.join(".tasks"))
+                .context("neither HOME nor the user database names this user's home folder; give the tasks folder with --home or TNET_HOME")?,
         };
         let user = args
             .ssh_user
@@ -111,4 +111,19 @@ impl HostConfig {
             ssh,
         })
     }
+}
+
+/// The home folder of the user running the host: `HOME`, or the user
+/// database's entry when `HOME` is not set (a system service started by
+/// systemd without `User=` gets no `HOME`).
+fn user_home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        })
 }
