@@ -1,13 +1,19 @@
-//! The host under a service manager (systemd): what `systemctl stop` relies
-//! on. SIGTERM ends every task's processes, records why their runs ended,
+//! The host under a service manager (systemd). What `systemctl stop` relies
+//! on: SIGTERM ends every task's processes, records why their runs ended,
 //! and exits 0 within the tasks' stop grace; the next start runs them again.
+//! And the unit `tnet-host systemd install` writes: the flags given, in a
+//! file systemd itself accepts, never overwriting or removing another.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use tnet_tests::{process_alive, wait_until, write_file, Host};
+use tnet_tests::{
+    bin, process_alive, run_bounded, wait_until, write_file, Host, Output, COMMAND_LIMIT,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -175,4 +181,219 @@ fn store_outcomes(home: &Path) -> Vec<(String, String)> {
         .expect("the runs")
         .collect::<Result<_, _>>()
         .expect("readable runs")
+}
+
+/// `tnet-host ARGS...` with `env`, to its end.
+fn tnet_host(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(bin("tnet-host"));
+    cmd.args(args)
+        .env_remove("TNET_HOME")
+        .env_remove("TNET_CONNECT")
+        .env_remove("TNET_HOST_CONFIG");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    run_bounded(cmd, b"", COMMAND_LIMIT)
+}
+
+/// `systemd-analyze [--user] verify UNIT`: whether systemd itself accepts the
+/// unit, warnings included (an unknown key is only a warning: exit 0). Skips
+/// (loudly) where systemd's tools are missing, except under CI.
+fn systemd_accepts(unit: &Path, user: bool, runtime_dir: &Path) {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "systemd-analyze is missing under CI: scripts/test-deps.sh installs it (Debian's `systemd`)"
+        );
+        eprintln!(
+            "SKIPPED: systemd-analyze is not installed; the unit was not verified by systemd"
+        );
+        return;
+    }
+    let mut cmd = Command::new("systemd-analyze");
+    if user {
+        cmd.arg("--user");
+    }
+    // A user's manager needs a runtime folder, even to verify; the system's needs no PID 1.
+    cmd.arg("verify")
+        .arg(unit)
+        .env("XDG_RUNTIME_DIR", runtime_dir);
+    let out = run_bounded(cmd, b"", COMMAND_LIMIT);
+    assert!(
+        out.success && out.stderr.trim().is_empty(),
+        "systemd does not accept {}: {out:?}\n{}",
+        unit.display(),
+        std::fs::read_to_string(unit).unwrap_or_default()
+    );
+}
+
+#[test]
+fn the_committed_unit_is_what_print_writes() {
+    let committed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/systemd/tnet-host.service");
+    let out = tnet_host(
+        &["systemd", "print", "--binary", "/usr/local/bin/tnet-host"],
+        &[],
+    )
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(&committed).expect("the committed unit"),
+        out.stdout,
+        "regenerate it: tnet-host systemd print --binary /usr/local/bin/tnet-host > packaging/systemd/tnet-host.service"
+    );
+}
+
+#[test]
+fn install_writes_a_unit_systemd_accepts_and_uninstall_removes_only_its_own() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = dir.path().join("config");
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir_all(&runtime).expect("mkdir");
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let env: &[(&str, &Path)] = &[("XDG_CONFIG_HOME", &config), ("HOME", dir.path())];
+    let unit = config.join("systemd/user/tnet-host.service");
+    let tasks = dir.path().join("my tasks");
+    let tasks = tasks.to_str().expect("utf8");
+    let binary = bin("tnet-host");
+    let binary = binary.to_str().expect("utf8");
+
+    // The unit runs this binary with exactly the host flags given, quoted for systemd.
+    let out = tnet_host(
+        &[
+            "systemd",
+            "install",
+            "--user",
+            "--name",
+            "lab1",
+            "--home",
+            tasks,
+            "-l",
+            "tcp/127.0.0.1:7500",
+        ],
+        env,
+    )
+    .ok();
+    let text = std::fs::read_to_string(&unit).expect("the unit is written");
+    let exec = text
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("an ExecStart= line");
+    assert_eq!(
+        exec,
+        format!("ExecStart={binary} --name lab1 --home \"{tasks}\" --listen tcp/127.0.0.1:7500")
+    );
+    for line in [
+        "KillMode=mixed",
+        "Restart=on-failure",
+        "Type=simple",
+        "WantedBy=default.target",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line}:\n{text}");
+    }
+    assert!(
+        out.stdout
+            .contains("systemctl --user daemon-reload && systemctl --user enable --now tnet-host"),
+        "{out:?}"
+    );
+    systemd_accepts(&unit, true, &runtime);
+
+    // The system's unit, printed with flags: accepted by systemd as well.
+    let system = dir.path().join("tnet-host.service");
+    let printed = tnet_host(
+        &["systemd", "print", "--name", "lab 1", "--home", "/srv/100%"],
+        env,
+    )
+    .ok();
+    std::fs::write(&system, &printed.stdout).expect("write");
+    assert!(printed
+        .stdout
+        .contains("After=network-online.target docker.service"));
+    assert!(
+        printed
+            .stdout
+            .contains(r#"--name "lab 1" --home "/srv/100%%""#),
+        "{printed:?}"
+    );
+    systemd_accepts(&system, false, &runtime);
+
+    // Installing the same unit again changes nothing; a different one needs --force.
+    tnet_host(
+        &[
+            "systemd",
+            "install",
+            "--user",
+            "--name",
+            "lab1",
+            "--home",
+            tasks,
+            "-l",
+            "tcp/127.0.0.1:7500",
+        ],
+        env,
+    )
+    .ok();
+    let other = tnet_host(&["systemd", "install", "--user", "--name", "lab2"], env);
+    assert!(!other.success, "{other:?}");
+    assert!(
+        other.stderr.contains("--force") && other.stderr.contains("--name lab2"),
+        "{other:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&unit).expect("unit"),
+        text,
+        "overwritten without --force"
+    );
+    let forced = tnet_host(
+        &["systemd", "install", "--user", "--force", "--name", "lab2"],
+        env,
+    )
+    .ok();
+    assert!(
+        forced.stdout.contains("try-restart"),
+        "a running host keeps its old flags: {forced:?}"
+    );
+    assert!(std::fs::read_to_string(&unit)
+        .expect("unit")
+        .contains(&format!("ExecStart={binary} --name lab2\n")));
+
+    // Bad flags are refused before anything is written.
+    let relative = tnet_host(
+        &["systemd", "install", "--user", "--force", "--home", "tasks"],
+        env,
+    );
+    assert!(
+        !relative.success && relative.stderr.contains("absolute path"),
+        "{relative:?}"
+    );
+
+    // Uninstall refuses while the unit is enabled, then removes it.
+    let wants = config.join("systemd/user/default.target.wants");
+    std::fs::create_dir_all(&wants).expect("mkdir");
+    std::os::unix::fs::symlink(&unit, wants.join("tnet-host.service")).expect("symlink");
+    let enabled = tnet_host(&["systemd", "uninstall", "--user"], env);
+    assert!(
+        !enabled.success
+            && enabled
+                .stderr
+                .contains("systemctl --user disable --now tnet-host"),
+        "{enabled:?}"
+    );
+    assert!(unit.exists());
+    std::fs::remove_file(wants.join("tnet-host.service")).expect("rm");
+    tnet_host(&["systemd", "uninstall", "--user"], env).ok();
+    assert!(!unit.exists());
+
+    // ...and never removes a unit someone else wrote, unless forced.
+    std::fs::write(&unit, "[Service]\nExecStart=/bin/true\n").expect("write");
+    let foreign = tnet_host(&["systemd", "uninstall", "--user"], env);
+    assert!(
+        !foreign.success && foreign.stderr.contains("not written by tnet-host"),
+        "{foreign:?}"
+    );
+    tnet_host(&["systemd", "uninstall", "--user", "--force"], env).ok();
+    assert!(!unit.exists());
 }

@@ -20,6 +20,7 @@
 //! - [`history`]: the recent runs of habits, served to late subscribers.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
+//! - [`systemd`]: `tnet-host systemd ...`, the unit that runs the host on boot.
 
 pub mod blobs;
 pub mod callers;
@@ -38,9 +39,10 @@ pub mod server;
 pub mod shell;
 pub mod store;
 pub mod supervisor;
+pub mod systemd;
 pub mod workspace;
 
-pub use config::HostArgs;
+pub use config::{Cli, HostArgs, HostCommand};
 pub use logging::init_tracing;
 
 /// Runs a host until it is told to stop (Ctrl-C or SIGTERM).
