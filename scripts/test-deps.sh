@@ -14,6 +14,9 @@ command -v ssh >/dev/null || need_apt+=(openssh-client)
 command -v ip >/dev/null || need_apt+=(iproute2)
 # The derived-image test builds a Debian image with debootstrap (once; kept).
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# The systemd unit `tnet-host systemd install` writes is checked by systemd's
+# own `systemd-analyze verify`, which needs no systemd running as PID 1.
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if ! command -v docker >/dev/null; then
   if apt-cache show docker-cli >/dev/null 2>&1; then need_apt+=(docker-cli); else need_apt+=(docker.io); fi
 fi

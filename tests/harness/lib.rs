@@ -306,7 +306,38 @@ impl Host {
         }
     }
 
-    /// Starts the host again on the same home and port after [`Host::kill9`].
+    /// Sends `signal` to the host process (as `kill -SIG` would).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = i32::try_from(self.pid()).expect("a pid fits in i32");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal)
+            .unwrap_or_else(|e| panic!("cannot send {signal} to the host: {e}"));
+    }
+
+    /// Waits, at most `timeout`, for the host process to end by itself, and
+    /// returns how it ended; panics (after killing it) if it does not.
+    /// [`Host::start_again`] starts it again.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("the host runs");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the host") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "host {} did not end within {timeout:?}; its log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the host again on the same home and port after [`Host::kill9`]
+    /// or [`Host::wait_exit`].
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "the host is still running");
         self.spawn();

@@ -7,5 +7,6 @@ mod foundation;
 mod generate;
 mod habits;
 mod notify;
+mod service_manager;
 mod services;
 mod shell;

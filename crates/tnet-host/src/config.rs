@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tnet_proto::fabric::FabricArgs;
 use tnet_proto::task::safe_name;
 
@@ -16,10 +16,42 @@ pub const ENV_HOST_CONFIG: &str = "TNET_HOST_CONFIG";
 /// `tnet-host`: runs tasks handed to this machine over Zenoh.
 #[derive(Debug, Parser)]
 #[command(
+    name = "tnet-host",
     version,
     about,
-    after_help = "Example:\n  tnet-host                      # name = hostname, tasks in ~/.tasks, port 7449, LAN discovery\n  tnet-host --name lab1 --home /srv/tasks -l tcp/0.0.0.0:7500"
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  tnet-host                      # name = hostname, tasks in ~/.tasks, port 7449, LAN discovery\n  tnet-host --name lab1 --home /srv/tasks -l tcp/0.0.0.0:7500\n  sudo tnet-host systemd install --home /srv/tasks   # run on boot (docs/running.md)"
 )]
+pub struct Cli {
+    /// How to run the host (without a subcommand).
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Something else than running the host.
+    #[command(subcommand)]
+    pub command: Option<HostCommand>,
+}
+
+/// `tnet-host`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Run on boot: print, install or remove a systemd unit that starts this host.
+    Systemd(crate::systemd::SystemdArgs),
+}
+
+impl Cli {
+    /// Parses the process's arguments (exiting with clap's message on bad
+    /// ones), with the matches, which tell typed flags from the environment's.
+    pub fn parse_args() -> (Cli, ArgMatches) {
+        let matches = Cli::command().get_matches();
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => (cli, matches),
+            Err(err) => err.exit(),
+        }
+    }
+}
+
+/// The host's flags.
+#[derive(Debug, Args)]
 pub struct HostArgs {
     /// This host's name in tnet (default: the machine's hostname).
     #[arg(long)]
@@ -77,9 +109,9 @@ impl HostConfig {
         );
         let home = match args.home {
             Some(h) => h,
-            None => std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".tasks"))
-                .context("HOME is not set; give the tasks folder with --home or TNET_HOME")?,
+            None => user_home()
+                .map(|h| h.join(".tasks"))
+                .context("neither HOME nor the user database names this user's home folder; give the tasks folder with --home or TNET_HOME")?,
         };
         let user = args
             .ssh_user
@@ -110,5 +142,161 @@ impl HostConfig {
             fabric: args.fabric,
             ssh,
         })
+    }
+}
+
+/// The home folder of the user running the host: `HOME`, or the user
+/// database's entry when `HOME` is not set (a system service started by
+/// systemd without `User=` gets no `HOME`).
+pub(crate) fn user_home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        })
+}
+
+/// The host flags of a command line, as typed there.
+#[derive(Debug, Default)]
+pub struct GivenFlags {
+    /// Each typed flag with its values, in the order `HostArgs` declares them.
+    pub flags: Vec<std::ffi::OsString>,
+    /// The long names of the typed flags.
+    pub typed: std::collections::BTreeSet<String>,
+    /// Flags whose value came from an environment variable instead: (variable, flag).
+    pub from_environment: Vec<(String, String)>,
+}
+
+/// The host flags typed in `matches` (a command that flattens [`HostArgs`]),
+/// spelled out again as long flags, so they can be passed on (a systemd
+/// unit's `ExecStart=`). Read from clap's own definition of the flags, so a
+/// flag added to `HostArgs` is passed on with no change here.
+pub fn given_host_flags(matches: &ArgMatches) -> GivenFlags {
+    use clap::parser::ValueSource;
+    let mut given = GivenFlags::default();
+    let definition = HostArgs::augment_args(clap::Command::new("tnet-host"));
+    for arg in definition.get_arguments() {
+        let id = arg.get_id().as_str();
+        let Some(long) = arg.get_long() else { continue };
+        match matches.value_source(id) {
+            Some(ValueSource::CommandLine) => {}
+            Some(ValueSource::EnvVariable) => {
+                if let Some(variable) = arg.get_env() {
+                    given
+                        .from_environment
+                        .push((variable.to_string_lossy().into_owned(), long.to_owned()));
+                }
+                continue;
+            }
+            _ => continue,
+        }
+        given.typed.insert(long.to_owned());
+        if !arg.get_action().takes_values() {
+            given.flags.push(format!("--{long}").into());
+            continue;
+        }
+        for value in matches.get_raw(id).into_iter().flatten() {
+            given.flags.push(format!("--{long}").into());
+            given.flags.push(value.to_owned());
+        }
+    }
+    given
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn flags_of(args: &[&str]) -> Vec<String> {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .expect("the arguments parse");
+        let (_, systemd) = matches.subcommand().expect("a subcommand");
+        let (_, print) = systemd.subcommand().expect("an action");
+        given_host_flags(print)
+            .flags
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn typed_host_flags_are_passed_on_as_long_flags() {
+        assert_eq!(
+            flags_of(&[
+                "tnet-host",
+                "systemd",
+                "print",
+                "--user",
+                "-l",
+                "tcp/0.0.0.0:7500",
+                "--name",
+                "lab1",
+                "-e",
+                "tcp/10.0.0.1:7449,tcp/10.0.0.2:7449",
+                "--no-multicast-scouting",
+                "--ssh-port",
+                "2222",
+            ]),
+            [
+                "--name",
+                "lab1",
+                "--ssh-port",
+                "2222",
+                "--connect",
+                "tcp/10.0.0.1:7449",
+                "--connect",
+                "tcp/10.0.0.2:7449",
+                "--listen",
+                "tcp/0.0.0.0:7500",
+                "--no-multicast-scouting",
+            ]
+        );
+        assert!(flags_of(&["tnet-host", "systemd", "print"]).is_empty());
+    }
+
+    #[test]
+    fn the_passed_on_flags_parse_back_to_the_same_host() {
+        let original = [
+            "tnet-host",
+            "systemd",
+            "print",
+            "--name",
+            "lab1",
+            "--home",
+            "/srv/t",
+            "-m",
+            "client",
+            "--ssh-user",
+            "ops",
+            "--host-config",
+            "/etc/tnet/host.toml",
+        ];
+        let again: Vec<String> = std::iter::once("tnet-host".to_owned())
+            .chain(flags_of(&original))
+            .collect();
+        let cli = Cli::try_parse_from(&again).expect("the flags parse as a host's");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.host.name.as_deref(), Some("lab1"));
+        assert_eq!(cli.host.home.as_deref(), Some(Path::new("/srv/t")));
+        assert_eq!(cli.host.fabric.mode.as_deref(), Some("client"));
+        assert_eq!(cli.host.ssh_user.as_deref(), Some("ops"));
+    }
+
+    #[test]
+    fn host_flags_and_a_subcommand_do_not_mix() {
+        let err = Cli::try_parse_from(["tnet-host", "--name", "x", "systemd", "print"])
+            .expect_err("host flags go after the subcommand");
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "{err}"
+        );
     }
 }

@@ -50,23 +50,36 @@ pub struct Shared {
 pub struct Host {
     /// Shared state.
     pub shared: Arc<Shared>,
-    tasks: Mutex<BTreeMap<String, SupervisorHandle>>,
+    tasks: Mutex<TaskTable>,
     /// Serialises submissions and removals, so two clients racing for one name
     /// cannot both pass the "name is free" check.
     pub change_lock: tokio::sync::Mutex<()>,
 }
+
+/// The tasks, and whether the host is stopping (then no task is added).
+#[derive(Default)]
+struct TaskTable {
+    tasks: BTreeMap<String, SupervisorHandle>,
+    closing: bool,
+}
+
+/// A task was to start while the host is stopping (it is in the store, so
+/// the host's next start runs it).
+#[derive(Debug, thiserror::Error)]
+#[error("the host is stopping: `{0}` is recorded, and starts when the host starts again")]
+pub struct Closing(pub String);
 
 impl Host {
     /// A host with no tasks loaded yet.
     pub fn new(shared: Arc<Shared>) -> Host {
         Host {
             shared,
-            tasks: Mutex::new(BTreeMap::new()),
+            tasks: Mutex::new(TaskTable::default()),
             change_lock: tokio::sync::Mutex::new(()),
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SupervisorHandle>> {
+    fn table(&self) -> std::sync::MutexGuard<'_, TaskTable> {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -74,14 +87,24 @@ impl Host {
     pub fn find(&self, name: &str) -> Option<SupervisorHandle> {
         let table = self.table();
         table
+            .tasks
             .get(name)
             .cloned()
-            .or_else(|| table.values().find(|h| h.info.name == name).cloned())
+            .or_else(|| table.tasks.values().find(|h| h.info.name == name).cloned())
     }
 
     /// Every task's handle.
     pub fn all(&self) -> Vec<SupervisorHandle> {
-        self.table().values().cloned().collect()
+        self.table().tasks.values().cloned().collect()
+    }
+
+    /// Marks the host as stopping and returns every task's handle, to shut
+    /// them down. From here [`Host::launch`] starts nothing, so a submission
+    /// racing with the shutdown cannot leave a task running behind it.
+    pub fn close(&self) -> Vec<SupervisorHandle> {
+        let mut table = self.table();
+        table.closing = true;
+        table.tasks.values().cloned().collect()
     }
 
     /// Starts the actor of a stored task and adds it to the table.
@@ -105,6 +128,12 @@ impl Host {
             task_toml: stored.task_toml.clone(),
             log,
         });
+        // Checked and inserted under one lock with `close`: a task is either
+        // in the table `close` returns, or never started.
+        let mut table = self.table();
+        if table.closing {
+            return Err(Closing(stored.name.clone()).into());
+        }
         let handle = supervisor::spawn(
             self.shared.clone(),
             info,
@@ -112,8 +141,7 @@ impl Host {
             stored.setup_done,
             initial,
         );
-        self.table()
-            .insert(stored.safe_name.clone(), handle.clone());
+        table.tasks.insert(stored.safe_name.clone(), handle.clone());
         Ok(handle)
     }
 
@@ -149,7 +177,7 @@ impl Host {
 
     /// Takes a task out of the table.
     pub fn forget(&self, safe_name: &str) -> Option<SupervisorHandle> {
-        self.table().remove(safe_name)
+        self.table().tasks.remove(safe_name)
     }
 
     /// Loads every stored task and brings each back to where it was: tasks a

@@ -11,6 +11,7 @@
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group, or an exec in a container).
 //! - [`docker`]: docker tasks: the engine, each task's container, images and derived images.
+//! - [`logging`]: the host's own log lines (plain, unless stderr is a terminal).
 //! - [`logs`]: each task's output, capped on disk and published live.
 //! - [`scheduler`]: when a habit runs, as pure functions of times.
 //! - [`supervisor`]: one actor per task that owns its process; a service's
@@ -20,6 +21,7 @@
 //! - [`history`]: the recent runs of habits, served to late subscribers.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
+//! - [`systemd`]: `tnet-host systemd ...`, the unit that runs the host on boot.
 
 pub mod addresses;
 pub mod blobs;
@@ -29,6 +31,7 @@ pub mod docker;
 pub mod handlers;
 pub mod history;
 pub mod host;
+pub mod logging;
 pub mod logs;
 pub mod notify;
 pub mod paths;
@@ -38,19 +41,11 @@ pub mod server;
 pub mod shell;
 pub mod store;
 pub mod supervisor;
+pub mod systemd;
 pub mod workspace;
 
-pub use config::HostArgs;
-
-/// Sets up logging to stderr, `info` unless `RUST_LOG` says otherwise.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zenoh=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
+pub use config::{Cli, HostArgs, HostCommand};
+pub use logging::init_tracing;
 
 /// Runs a host until it is told to stop (Ctrl-C or SIGTERM).
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {

@@ -1,25 +1,31 @@
 //! `tnet-host`: runs tasks handed to this machine. See `tnet-host --help`.
 
-use clap::Parser;
+use tnet_host::{Cli, HostCommand};
 
 fn main() -> std::process::ExitCode {
-    let args = tnet_host::HostArgs::parse();
-    tnet_host::init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("tnet-host: cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
+    let (cli, matches) = Cli::parse_args();
+    let result = match cli.command {
+        None => serve(cli.host),
+        Some(HostCommand::Systemd(args)) => {
+            let sub = matches.subcommand().map(|(_, m)| m);
+            tnet_host::systemd::run(args, sub.unwrap_or(&matches))
         }
     };
-    match runtime.block_on(tnet_host::run(args)) {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tnet-host: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the host until it is told to stop.
+fn serve(args: tnet_host::HostArgs) -> anyhow::Result<()> {
+    tnet_host::init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))?;
+    runtime.block_on(tnet_host::run(args))
 }

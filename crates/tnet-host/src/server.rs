@@ -130,36 +130,98 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot declare the habit history queryable: {e}"))?;
     // Declared last: a client that sees the host alive can use it at once.
-    let _token = session
+    let token = session
         .liveliness()
         .declare_token(keys::host_alive(&config.name))
         .await
         .map_err(|e| anyhow::anyhow!("cannot declare the liveliness token: {e}"))?;
     tracing::info!(host = %config.name, home = %config.home.display(), "tnet-host ready");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    loop {
+    let mut signals = Signals::new()?;
+    let reason = loop {
         tokio::select! {
             q = control.recv_async() => match q {
                 Ok(query) => { tokio::spawn(answer_control(host.clone(), query)); }
-                Err(_) => break,
+                Err(_) => break "the Zenoh session closed",
             },
             q = blob.recv_async() => match q {
                 Ok(query) => { tokio::spawn(answer_blob(host.clone(), query)); }
-                Err(_) => break,
+                Err(_) => break "the Zenoh session closed",
             },
             q = history.recv_async() => match q {
                 Ok(query) => { tokio::spawn(history::answer(host.clone(), query)); }
-                Err(_) => break,
+                Err(_) => break "the Zenoh session closed",
             },
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
+            signal = signals.next() => break signal,
+        }
+    };
+    tracing::info!("stopping ({reason}): ending every task's processes");
+    // Gone for clients first: `tnet` sees no host rather than one that no
+    // longer answers.
+    for undeclared in [
+        token.undeclare().await,
+        control.undeclare().await,
+        blob.undeclare().await,
+        history.undeclare().await,
+    ] {
+        if let Err(err) = undeclared {
+            tracing::debug!("withdrawing the host from the network: {err}");
         }
     }
-    tracing::info!("stopping: ending every task's processes");
-    futures::future::join_all(host.all().iter().map(|t| t.shutdown())).await;
+    shut_down_tasks(&host, &mut signals).await;
     let _ = session.close().await;
+    tracing::info!("tnet-host stopped");
     Ok(())
+}
+
+/// SIGTERM (`systemctl stop`, `kill`) and SIGINT (Ctrl-C): both stop the host.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    /// The next signal, by name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Stops every task the way `tnet stop` does (TERM to its process group,
+/// KILL after its stop grace), all at once, and waits until each is done and
+/// its run recorded as ended by the shutdown. A signal meanwhile changes
+/// nothing (each task is already on its way down); it is logged, so whoever
+/// sent it knows why the host is still there.
+async fn shut_down_tasks(host: &Host, signals: &mut Signals) {
+    let began = std::time::Instant::now();
+    let tasks = host.close();
+    let mut all = std::pin::pin!(futures::future::join_all(
+        tasks.iter().map(|t| t.shutdown())
+    ));
+    loop {
+        tokio::select! {
+            _ = &mut all => break,
+            signal = signals.next() => tracing::info!(
+                "{signal} received while already stopping: waiting for the tasks to end their stop grace (SIGKILL stops the host at once, leaving them for its next start to end)"
+            ),
+        }
+    }
+    tracing::info!(
+        "every task ended ({} in {:.1} s)",
+        tasks.len(),
+        began.elapsed().as_secs_f64()
+    );
 }
 
 /// Ends the process groups of service calls a dead host left running, and

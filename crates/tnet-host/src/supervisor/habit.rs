@@ -13,8 +13,8 @@
 //! kept in the habit's bounded history, and published on
 //! `tnet/<host>/habit/<task>` with a JSON [`HabitRun`] attachment, from a
 //! task of its own so the network never delays the schedule. Only runs that
-//! ran to their end are published: skipped, stopped and lost runs have no
-//! output to give.
+//! ran to their end are published: skipped, stopped, shutdown and lost runs
+//! have no output to give.
 
 use std::time::{Duration, Instant};
 
@@ -230,7 +230,7 @@ impl Actor {
                         let end = RunEnd {
                             duration_ms: millis(started.elapsed()),
                             exit_code: None,
-                            outcome: "stopped",
+                            outcome: interrupt.outcome(),
                         };
                         if let Err(err) = self.shared.store.ledger().finish_habit_run(run.id, end, None, HISTORY).await {
                             tracing::warn!(task = %info.name, "{err}");

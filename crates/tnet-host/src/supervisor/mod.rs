@@ -216,6 +216,19 @@ pub(crate) enum Interrupt {
     Shutdown(oneshot::Sender<()>),
 }
 
+impl Interrupt {
+    /// The outcome recorded for a run this interrupts: `shutdown` when the
+    /// host is stopping (SIGTERM, `systemctl stop`), so the record tells a
+    /// run the host ended on its way down from one a user stopped, and
+    /// neither is a crash or a `lost` run. The next start runs the task again.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            Interrupt::Stop(_) | Interrupt::Restart => "stopped",
+            Interrupt::Shutdown(_) => "shutdown",
+        }
+    }
+}
+
 /// How a sequence of commands ended.
 pub(crate) enum SeqEnd {
     Done(Exit),
@@ -444,7 +457,7 @@ impl Actor {
             match self.supervise(exec.as_mut()).await {
                 Ok(exit) => last = exit,
                 Err(interrupt) => {
-                    self.finish_run(run.as_ref(), started, None, "stopped");
+                    self.finish_run(run.as_ref(), started, None, interrupt.outcome());
                     return SeqEnd::Interrupted(interrupt);
                 }
             }

@@ -190,9 +190,11 @@ pub struct RunRecord {
     pub duration_ms: Option<u64>,
     /// Exit code; `None` while it runs or when killed by a signal.
     pub exit_code: Option<i32>,
-    /// `running`, `succeeded`, `failed`, `stopped`, `skipped`, or `lost` (the
-    /// host died during it); a call may also end `timeout`, `cancelled` or
-    /// `rejected` (its request could not be read).
+    /// `running`, `succeeded`, `failed`, `stopped` (by a user), `shutdown`
+    /// (the host was stopping, e.g. SIGTERM, and ended it; the task runs again
+    /// when the host starts), `skipped`, or `lost` (the host died during it);
+    /// a call may also end `timeout`, `cancelled` or `rejected` (its request
+    /// could not be read).
     pub outcome: String,
 }
 
