@@ -438,8 +438,13 @@ fn docker_start_container_on_reboot_sets_a_restart_policy_the_engine_honours() {
     );
     host.tnet(&["run", p(&file)]).ok();
     host.wait_state("sticky", "running");
-    let ids = containers.ids(Some("sticky"));
-    assert_eq!(ids.len(), 1);
+    // `running` is reported as the command starts; its container is created
+    // by that start, a moment later.
+    let ids = wait_until(WAIT, "the task's container exists", || {
+        let ids = containers.ids(Some("sticky"));
+        (!ids.is_empty()).then_some(ids)
+    });
+    assert_eq!(ids.len(), 1, "one container per task");
     let id = &ids[0];
     assert_eq!(
         inspect(id, "{{.HostConfig.RestartPolicy.Name}}"),
