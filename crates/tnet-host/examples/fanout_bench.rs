@@ -33,16 +33,18 @@
 //! The two sides alternate, `--repeat` times; the table has each run and
 //! the medians.
 
+mod bench;
+
+use bench::{ask, now_ns, ns_of, Cpu, Stats};
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tnet_proto::keys;
-use tnet_proto::msg::{
-    self, HabitRun, Request, RequestEnvelope, Response, ResponseEnvelope, SubmitRequest,
-};
+use tnet_proto::msg::{self, HabitRun, Request, Response, SubmitRequest};
 use zenoh::qos::CongestionControl;
 use zenoh::query::ConsolidationMode;
 
@@ -83,29 +85,6 @@ struct Measured {
     cpu_pct: f64,
     /// Runs not delivered to every subscriber: "h00 #5 (slot 12:00:05): 97 of 100".
     short: Vec<String>,
-}
-
-/// Figures in milliseconds.
-#[derive(Debug, Default, Clone, Copy)]
-struct Stats {
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Stats {
-    fn of(mut ms: Vec<f64>) -> Stats {
-        if ms.is_empty() {
-            return Stats::default();
-        }
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-        Stats {
-            p50: at(0.5),
-            p99: at(0.99),
-            max: ms[ms.len() - 1],
-        }
-    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -248,11 +227,13 @@ fn median(rounds: &[Measured]) -> Measured {
             p50: mid(&|m| m.lateness.p50),
             p99: mid(&|m| m.lateness.p99),
             max: mid(&|m| m.lateness.max),
+            ..Stats::default()
         },
         after_run: Stats {
             p50: mid(&|m| m.after_run.p50),
             p99: mid(&|m| m.after_run.p99),
             max: mid(&|m| m.after_run.max),
+            ..Stats::default()
         },
         cpu_pct: mid(&|m| m.cpu_pct),
         short: rounds.iter().flat_map(|m| m.short.clone()).collect(),
@@ -335,7 +316,7 @@ async fn tnet_side(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while ask(&session, Request::HostInfo).await.is_err() {
+    while ask(&session, "bench", Request::HostInfo).await.is_err() {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
             "the host did not answer within 30 s"
@@ -353,6 +334,7 @@ async fn tnet_side(
         );
         let answer = ask(
             &session,
+            "bench",
             Request::Submit(SubmitRequest {
                 file_name: format!("h{i:02}.toml"),
                 task_toml: toml,
@@ -668,46 +650,16 @@ fn client_config(endpoint: &str) -> anyhow::Result<zenoh::Config> {
     Ok(config)
 }
 
-/// One control request to the bench host.
-async fn ask(session: &zenoh::Session, request: Request) -> anyhow::Result<Response> {
-    let replies = session
-        .get(keys::host_control("bench"))
-        .payload(msg::encode(&RequestEnvelope::new(request)))
-        .timeout(Duration::from_secs(30))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let reply = replies
-        .recv_async()
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer"))?;
-    let sample = reply
-        .result()
-        .map_err(|e| anyhow::anyhow!("{:?}", e.payload().to_bytes()))?;
-    Ok(msg::decode::<ResponseEnvelope>(&sample.payload().to_bytes())?.response)
-}
-
 /// CPU of process `pid` between `start` and `end` (ns since the epoch), in
 /// % of one core; returns at `end`.
 async fn cpu_over_window(pid: &str, start: i128, end: i128) -> anyhow::Result<f64> {
     let until = |t: i128| Duration::from_nanos((t - now_ns()).max(0) as u64);
     tokio::time::sleep(until(start)).await;
-    let (t0, c0) = (std::time::Instant::now(), cpu_ticks(pid)?);
+    let (t0, c0) = (std::time::Instant::now(), Cpu::of(pid)?.own);
     tokio::time::sleep(until(end)).await;
-    let (t1, c1) = (std::time::Instant::now(), cpu_ticks(pid)?);
+    let (t1, c1) = (std::time::Instant::now(), Cpu::of(pid)?.own);
     // Linux reports these in USER_HZ, which is 100 on every current architecture.
     Ok((c1 - c0) as f64 / 100.0 / (t1 - t0).as_secs_f64() * 100.0)
-}
-
-/// utime + stime of a process, from `/proc/<pid>/stat` (fields 14 and 15).
-fn cpu_ticks(pid: &str) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = &stat[stat.rfind(')').context("/proc stat")? + 1..];
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .skip(1)
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    Ok(fields[10] + fields[11])
 }
 
 fn free_endpoint() -> anyhow::Result<String> {
@@ -722,21 +674,6 @@ fn habit_index(task: &str) -> usize {
     task.trim_start_matches('h').parse().unwrap_or(usize::MAX)
 }
 
-fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
 fn rfc3339(ns: i128) -> String {
     DateTime::<Utc>::from_timestamp_nanos(ns as i64).to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn ns_of(rfc3339: &str) -> Option<i128> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-        .and_then(|t| t.timestamp_nanos_opt())
-        .map(i128::from)
 }

@@ -27,16 +27,17 @@
 //! `tnet/bench/habit/*`. The floor is this program started again with
 //! `--floor`, so neither measures the other.
 
+mod bench;
+
+use bench::{ask, now_ns, ns_of, Cpu, Stats};
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, Utc};
 use tnet_proto::keys;
-use tnet_proto::msg::{
-    self, HabitRun, Request, RequestEnvelope, Response, ResponseEnvelope, SubmitRequest,
-};
+use tnet_proto::msg::{self, HabitRun, Request, Response, SubmitRequest};
 use tokio::time::Instant;
 
 /// What to measure.
@@ -45,33 +46,6 @@ struct Opts {
     habits: usize,
     seconds: u64,
     warmup: u64,
-}
-
-/// Lateness figures of one side, in milliseconds.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Stats {
-    count: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
-    mean: f64,
-}
-
-impl Stats {
-    fn of(mut ms: Vec<f64>) -> Stats {
-        if ms.is_empty() {
-            return Stats::default();
-        }
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-        Stats {
-            count: ms.len(),
-            p50: at(0.5),
-            p99: at(0.99),
-            max: ms[ms.len() - 1],
-            mean: ms.iter().sum::<f64>() / ms.len() as f64,
-        }
-    }
 }
 
 /// What one side measured.
@@ -297,7 +271,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ask(&session, Request::HostInfo).await.is_err() {
+    while ask(&session, "bench", Request::HostInfo).await.is_err() {
         anyhow::ensure!(
             Instant::now() < deadline,
             "the host did not answer within 30 s"
@@ -336,6 +310,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
             );
             ask(
                 &session,
+                "bench",
                 Request::Submit(SubmitRequest {
                     file_name: format!("h{i:04}.toml"),
                     task_toml: toml,
@@ -405,62 +380,6 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
 /// printed (if it did), in nanoseconds since the epoch.
 type Seen = (i128, i128, Option<i128>);
 
-/// One control request to the bench host.
-async fn ask(session: &zenoh::Session, request: Request) -> anyhow::Result<Response> {
-    let replies = session
-        .get(keys::host_control("bench"))
-        .payload(msg::encode(&RequestEnvelope::new(request)))
-        .timeout(Duration::from_secs(30))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let reply = replies
-        .recv_async()
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer"))?;
-    let sample = reply
-        .result()
-        .map_err(|e| anyhow::anyhow!("{:?}", e.payload().to_bytes()))?;
-    Ok(msg::decode::<ResponseEnvelope>(&sample.payload().to_bytes())?.response)
-}
-
-/// CPU ticks of a process (`self` or a pid) and when they were read.
-struct Cpu {
-    at: std::time::Instant,
-    own: u64,
-    children: u64,
-}
-
-impl Cpu {
-    fn of(pid: &str) -> anyhow::Result<Cpu> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        let rest = &stat[stat.rfind(')').context("/proc stat")? + 1..];
-        let fields: Vec<u64> = rest
-            .split_whitespace()
-            .skip(1)
-            .map(|f| f.parse().unwrap_or(0))
-            .collect();
-        // Fields 14-17 of proc(5): utime, stime, cutime, cstime.
-        Ok(Cpu {
-            at: std::time::Instant::now(),
-            own: fields[10] + fields[11],
-            children: fields[12] + fields[13],
-        })
-    }
-
-    fn pct(ticks: u64, over: Duration) -> f64 {
-        // Linux reports these in USER_HZ, which is 100 on every current architecture.
-        ticks as f64 / 100.0 / over.as_secs_f64() * 100.0
-    }
-
-    fn self_pct_since(&self, before: &Cpu) -> f64 {
-        Cpu::pct(self.own - before.own, self.at - before.at)
-    }
-
-    fn children_pct_since(&self, before: &Cpu) -> f64 {
-        Cpu::pct(self.children - before.children, self.at - before.at)
-    }
-}
-
 /// `VmHWM` of a process, KiB.
 fn peak_rss_kib(pid: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -471,22 +390,7 @@ fn peak_rss_kib(pid: &str) -> anyhow::Result<u64> {
         .context("no VmHWM in /proc status")
 }
 
-fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
 /// The nanoseconds `date +%s%N` printed.
 fn printed_ns(bytes: &[u8]) -> Option<i128> {
     std::str::from_utf8(bytes).ok()?.trim().parse().ok()
-}
-
-fn ns_of(rfc3339: &str) -> Option<i128> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-        .and_then(|t| t.timestamp_nanos_opt())
-        .map(i128::from)
 }
