@@ -35,6 +35,7 @@ pub mod logging;
 pub mod logs;
 pub mod notify;
 pub mod paths;
+pub mod procfs;
 pub mod runner;
 pub mod scheduler;
 pub mod server;

@@ -314,18 +314,9 @@ impl Drop for ExecExecution {
 /// Signals `root` and every process descending from it (a snapshot of `/proc`).
 pub fn signal_tree(root: u32, signal: Signal) {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(ppid) = parent_of(pid) {
-                children.entry(ppid).or_default().push(pid);
-            }
+    for pid in crate::procfs::pids() {
+        if let Some(s) = crate::procfs::stat(pid) {
+            children.entry(s.ppid).or_default().push(pid);
         }
     }
     let mut todo = vec![root];
@@ -337,10 +328,4 @@ pub fn signal_tree(root: u32, signal: Signal) {
             todo.extend(kids);
         }
     }
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
 }

@@ -17,6 +17,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use super::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
+use crate::procfs;
 
 /// Runs commands as local process groups.
 #[derive(Debug, Default, Clone)]
@@ -179,35 +180,14 @@ fn group_alive(pgid: u32) -> bool {
     if !i32::try_from(pgid).is_ok_and(|p| killpg(Pid::from_raw(p), None).is_ok()) {
         return false;
     }
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    procs.flatten().any(|entry| {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            return false;
-        };
-        matches!(process_group_and_state(pid), Some((group, state)) if group == pgid && state != 'Z' && state != 'X')
+    procfs::pids().any(|pid| {
+        procfs::stat(pid).is_some_and(|s| s.pgrp == pgid && s.state != 'Z' && s.state != 'X')
     })
-}
-
-/// A process's group and state letter, from `/proc/<pid>/stat`.
-fn process_group_and_state(pid: u32) -> Option<(u32, char)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
-    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let _ppid = rest.next()?;
-    let group = rest.next()?.parse().ok()?;
-    Some((group, state))
 }
 
 /// The start time of a process in clock ticks since boot, from `/proc`.
 pub fn process_start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    procfs::stat(pid).map(|s| s.start_ticks)
 }
 
 /// Ends a process group left running by a host that died, if it is still the
@@ -244,7 +224,7 @@ mod tests {
             .expect("spawns");
         let pid = child.id();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while process_group_and_state(pid).map(|(_, s)| s) != Some('Z') {
+        while procfs::stat(pid).map(|s| s.state) != Some('Z') {
             assert!(Instant::now() < deadline, "`true` never exited");
             std::thread::sleep(Duration::from_millis(5));
         }
