@@ -262,21 +262,18 @@ fn install_writes_a_unit_systemd_accepts_and_uninstall_removes_only_its_own() {
     let binary = binary.to_str().expect("utf8");
 
     // The unit runs this binary with exactly the host flags given, quoted for systemd.
-    let out = tnet_host(
-        &[
-            "systemd",
-            "install",
-            "--user",
-            "--name",
-            "lab1",
-            "--home",
-            tasks,
-            "-l",
-            "tcp/127.0.0.1:7500",
-        ],
-        env,
-    )
-    .ok();
+    let install_lab1 = [
+        "systemd",
+        "install",
+        "--user",
+        "--name",
+        "lab1",
+        "--home",
+        tasks,
+        "-l",
+        "tcp/127.0.0.1:7500",
+    ];
+    let out = tnet_host(&install_lab1, env).ok();
     let text = std::fs::read_to_string(&unit).expect("the unit is written");
     let exec = text
         .lines()
@@ -321,21 +318,7 @@ fn install_writes_a_unit_systemd_accepts_and_uninstall_removes_only_its_own() {
     systemd_accepts(&system, false, &runtime);
 
     // Installing the same unit again changes nothing; a different one needs --force.
-    tnet_host(
-        &[
-            "systemd",
-            "install",
-            "--user",
-            "--name",
-            "lab1",
-            "--home",
-            tasks,
-            "-l",
-            "tcp/127.0.0.1:7500",
-        ],
-        env,
-    )
-    .ok();
+    tnet_host(&install_lab1, env).ok();
     let other = tnet_host(&["systemd", "install", "--user", "--name", "lab2"], env);
     assert!(!other.success, "{other:?}");
     assert!(
