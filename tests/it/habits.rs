@@ -593,7 +593,11 @@ fn a_python_program_with_plain_zenoh_reads_output_and_metadata() {
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sub_habits.py");
     let mut cmd = Command::new("python3");
-    cmd.arg("-u").arg(&script).arg(host.endpoint()).arg("2");
+    cmd.arg("-u")
+        .arg(&script)
+        .arg(host.endpoint())
+        .arg("2")
+        .envs(tnet_tests::client_env());
     let python = Streaming::start(cmd);
     let mut live = Vec::new();
     let mut history = Vec::new();

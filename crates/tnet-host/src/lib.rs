@@ -18,7 +18,10 @@
 //!   actor takes calls (`supervisor/service/`).
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
+//! - [`gate`]: the network side of the secure default, a router session
+//!   with the roster's access control, opened again on each new roster.
 //! - [`history`]: the recent runs of habits, served to late subscribers.
+//! - [`security`]: the host's TLS identity (from the fleet) and access control, or `--insecure`.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 //! - [`systemd`]: `tnet-host systemd ...`, the unit that runs the host on boot.
@@ -28,6 +31,7 @@ pub mod blobs;
 pub mod callers;
 pub mod config;
 pub mod docker;
+pub mod gate;
 pub mod handlers;
 pub mod history;
 pub mod host;
@@ -38,6 +42,7 @@ pub mod paths;
 pub mod procfs;
 pub mod runner;
 pub mod scheduler;
+pub mod security;
 pub mod server;
 pub mod shell;
 pub mod store;

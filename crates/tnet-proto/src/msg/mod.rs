@@ -20,8 +20,8 @@ pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use habit::HabitRun;
 pub use inbox::{Delivery, InboxEntry, InboxRequest};
 pub use request::{
-    EditRequest, LogsRequest, MissingBlobsRequest, Request, ShellExit, ShellRequest, ShellSize,
-    SubmitRequest, TaskRef, VerifyBlobRequest,
+    EditRequest, LogsRequest, MissingBlobsRequest, Request, RosterRequest, ShellExit, ShellRequest,
+    ShellSize, SubmitRequest, TaskRef, VerifyBlobRequest,
 };
 pub use response::{
     ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, SshInfo, TaskState, TaskStatus,
@@ -138,6 +138,8 @@ mod tests {
                 ssh: None,
                 addresses: vec!["tcp/10.0.0.7:7449".into()],
                 docker: true,
+                insecure: false,
+                roster_version: Some(1),
             }),
             Response::Error(ErrorReply::new(ErrorKind::UnknownTask, "no")),
         ];
