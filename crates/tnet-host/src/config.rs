@@ -69,7 +69,7 @@ pub struct HostArgs {
     #[arg(long, value_name = "USER")]
     pub ssh_user: Option<String>,
     /// The host's own settings (notifiers: `[email]`, `[webhook]`, `[command]`,
-    /// `[notify]`; see docs/notifications.md). Default: `<home>/.tnet/host.toml` when it exists.
+    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md). Default: `<home>/.tnet/host.toml` when it exists.
     #[arg(long, env = ENV_HOST_CONFIG, value_name = "FILE")]
     pub host_config: Option<PathBuf>,
     /// Zenoh's common options.
@@ -90,6 +90,8 @@ pub struct HostConfig {
     pub ssh: tnet_proto::msg::SshInfo,
     /// Notifier settings from the host config file (defaults without one).
     pub notify: crate::notify::config::NotifyConfig,
+    /// `[limits]` from the host config file (defaults without one).
+    pub limits: crate::limits::Limits,
 }
 
 impl HostConfig {
@@ -131,12 +133,16 @@ impl HostConfig {
         let host_config = args
             .host_config
             .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
-        let notify = match host_config {
-            Some(path) => crate::notify::config::NotifyConfig::load(&path)?,
-            None => crate::notify::config::NotifyConfig::default(),
+        let (notify, limits) = match host_config {
+            Some(path) => (
+                crate::notify::config::NotifyConfig::load(&path)?,
+                crate::limits::Limits::load(&path)?,
+            ),
+            None => Default::default(),
         };
         Ok(HostConfig {
             notify,
+            limits,
             name,
             home,
             fabric: args.fabric,

@@ -44,6 +44,8 @@ pub struct Shared {
     pub callers: Arc<crate::callers::Callers>,
     /// Where task actors hand their events for notifications.
     pub notify: crate::notify::NotifyHandle,
+    /// What a client may send (`[limits]`), and the uploads and shells in progress.
+    pub guards: crate::limits::Guards,
 }
 
 /// The host: shared state plus the task table.

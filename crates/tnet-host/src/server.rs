@@ -108,6 +108,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         ssh: config.ssh.clone(),
         listen,
         callers,
+        guards: crate::limits::Guards::new(config.limits.clone()),
     });
     tokio::spawn(crate::notify::run(
         shared.clone(),
