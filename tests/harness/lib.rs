@@ -63,6 +63,24 @@ pub fn client_env() -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
+/// A plain Zenoh client's configuration (no tnet code) that reaches
+/// `endpoint` as the test fleet's admin: peer, scouting off, mutual TLS.
+pub fn zenoh_client_config(endpoint: &str) -> zenoh::Config {
+    let identity = tnet_fleet::Identity::load(&admin_identity()).expect("the admin identity");
+    let mut config = zenoh::Config::default();
+    let mut settings = vec![
+        ("mode".to_owned(), "\"peer\"".to_owned()),
+        ("connect/endpoints".to_owned(), format!("[\"{endpoint}\"]")),
+        ("listen/endpoints".to_owned(), "[]".to_owned()),
+        ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+    ];
+    settings.extend(tnet_fleet::zenoh::tls_inserts(&identity));
+    for (key, value) in settings {
+        config.insert_json5(&key, &value).expect("a valid setting");
+    }
+    config
+}
+
 /// A port nobody listens on right now, over TCP nor UDP (hosts listen on
 /// QUIC, which is UDP; `--insecure` ones on TCP).
 pub fn free_port() -> u16 {

@@ -109,15 +109,7 @@ struct Events {
 
 impl Events {
     fn watch(host: &Host) -> Events {
-        let mut config = zenoh::Config::default();
-        for (key, value) in [
-            ("mode", "\"peer\"".to_owned()),
-            ("connect/endpoints", format!("[\"{}\"]", host.endpoint())),
-            ("listen/endpoints", "[]".to_owned()),
-            ("scouting/multicast/enabled", "false".to_owned()),
-        ] {
-            config.insert_json5(key, &value).expect("a valid setting");
-        }
+        let config = tnet_tests::zenoh_client_config(&host.endpoint());
         let session = zenoh::open(config).wait().expect("a Zenoh session");
         let subscriber = session
             .declare_subscriber(format!("tnet/{}/event/*", host.name))

@@ -6,6 +6,7 @@ mod fleet;
 mod foundation;
 mod generate;
 mod habits;
+mod limits;
 mod notify;
 mod security;
 mod service_manager;

@@ -163,7 +163,8 @@ fn strangers_get_no_session_and_nothing_changes() {
             assert!(out.stdout.trim().is_empty(), "{who} saw: {out:?}");
             assert!(out.stderr.contains("cannot connect"), "{who}: {out:?}");
             assert!(
-                out.stderr.contains("certificate must come from the host's fleet"),
+                out.stderr
+                    .contains("certificate must come from the host's fleet"),
                 "{who}: {out:?}"
             );
         }
@@ -298,11 +299,20 @@ fn a_revoked_identity_is_refused_by_every_running_host_within_seconds() {
     let (out, _) = tnet_as(
         &[&e1, &e2],
         &tnet_tests::admin_identity(),
-        &["fleet", "--fleet", fleet_dir().to_str().expect("utf-8"), "revoke", &revoked_name],
+        &[
+            "fleet",
+            "--fleet",
+            fleet_dir().to_str().expect("utf-8"),
+            "revoke",
+            &revoked_name,
+        ],
         b"",
     );
     assert!(out.success, "{out:?}");
-    assert!(out.stdout.contains(&format!("revoked `{revoked_name}`")), "{out:?}");
+    assert!(
+        out.stdout.contains(&format!("revoked `{revoked_name}`")),
+        "{out:?}"
+    );
     for host in [&one, &two] {
         let endpoint = host.endpoint();
         wait_until(

@@ -69,7 +69,7 @@ pub struct HostArgs {
     #[arg(long, value_name = "USER")]
     pub ssh_user: Option<String>,
     /// The host's own settings (notifiers: `[email]`, `[webhook]`, `[command]`,
-    /// `[notify]`; see docs/notifications.md). Default: `<home>/.tnet/host.toml` when it exists.
+    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md). Default: `<home>/.tnet/host.toml` when it exists.
     #[arg(long, env = ENV_HOST_CONFIG, value_name = "FILE")]
     pub host_config: Option<PathBuf>,
     /// This host's identity bundle (ca.pem, cert.pem, key.pem; default <home>/.tnet/tls/,
@@ -101,6 +101,8 @@ pub struct HostConfig {
     pub identity: Option<PathBuf>,
     /// `--fleet` / `TNET_FLEET`.
     pub fleet: Option<PathBuf>,
+    /// `[limits]` from the host config file (defaults without one).
+    pub limits: crate::limits::Limits,
 }
 
 impl HostConfig {
@@ -142,12 +144,16 @@ impl HostConfig {
         let host_config = args
             .host_config
             .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
-        let notify = match host_config {
-            Some(path) => crate::notify::config::NotifyConfig::load(&path)?,
-            None => crate::notify::config::NotifyConfig::default(),
+        let (notify, limits) = match host_config {
+            Some(path) => (
+                crate::notify::config::NotifyConfig::load(&path)?,
+                crate::limits::Limits::load(&path)?,
+            ),
+            None => Default::default(),
         };
         Ok(HostConfig {
             notify,
+            limits,
             name,
             home,
             fabric: args.fabric,

@@ -46,6 +46,8 @@ pub struct Shared {
     pub notify: crate::notify::NotifyHandle,
     /// The identity and roster of the secure default; `None` with `--insecure`.
     pub trust: Option<Arc<crate::security::Trust>>,
+    /// What a client may send (`[limits]`), and the uploads and shells in progress.
+    pub guards: crate::limits::Guards,
 }
 
 /// The host: shared state plus the task table.

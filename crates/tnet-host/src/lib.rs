@@ -8,6 +8,7 @@
 //! - [`store`]: the SQLite store of tasks and run history.
 //! - [`blobs`]: uploaded file contents, addressed by hash.
 //! - [`callers`]: who is calling services, so a call whose caller left is cancelled.
+//! - [`limits`]: `[limits]` of host.toml, the checks against them, uploads and shells in progress.
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group, or an exec in a container).
 //! - [`docker`]: docker tasks: the engine, each task's container, images and derived images.
@@ -35,6 +36,7 @@ pub mod gate;
 pub mod handlers;
 pub mod history;
 pub mod host;
+pub mod limits;
 pub mod logging;
 pub mod logs;
 pub mod notify;

@@ -130,6 +130,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         listen,
         callers,
         trust: security.trust(),
+        guards: crate::limits::Guards::new(config.limits.clone()),
     });
     tokio::spawn(crate::notify::run(
         shared.clone(),

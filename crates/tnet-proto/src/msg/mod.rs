@@ -21,7 +21,7 @@ pub use habit::HabitRun;
 pub use inbox::{Delivery, InboxEntry, InboxRequest};
 pub use request::{
     EditRequest, LogsRequest, MissingBlobsRequest, Request, RosterRequest, ShellExit, ShellRequest,
-    ShellSize, SubmitRequest, TaskRef, VerifyBlobRequest,
+    ShellSize, SubmitRequest, TaskRef, UploadPlan, VerifyBlobRequest,
 };
 pub use response::{
     ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, SshInfo, TaskState, TaskStatus,
@@ -165,6 +165,16 @@ mod tests {
         };
         assert!(info.addresses.is_empty());
         assert!(!info.docker);
+    }
+
+    #[test]
+    fn an_error_kind_from_a_newer_host_still_decodes() {
+        let newer = br#"{"version":1,"host":"h","response":{"kind":"error","body":
+            {"kind":"something_new","message":"m"}}}"#;
+        let env: ResponseEnvelope = decode(newer).expect("decodes");
+        assert!(matches!(env.response, Response::Error(e) if e.kind == ErrorKind::Other));
+        let limit = encode(&ErrorReply::new(ErrorKind::LimitExceeded, "x"));
+        assert!(String::from_utf8_lossy(&limit).contains("limit_exceeded"));
     }
 
     #[test]

@@ -112,6 +112,22 @@ pub struct TaskRef {
 pub struct MissingBlobsRequest {
     /// Hashes the client is about to reference.
     pub hashes: Vec<String>,
+    /// The task these files are for, so a host can refuse one over its
+    /// limits before a byte is sent. Absent from older clients; the host
+    /// checks the task again, on what it received, when it is submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<UploadPlan>,
+}
+
+/// See [`MissingBlobsRequest::plan`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadPlan {
+    /// The task file's name, for messages.
+    pub file_name: String,
+    /// The task file's size in bytes.
+    pub task_file_size: u64,
+    /// Every file of the task (the ones the host has too), as they will be submitted.
+    pub files: Vec<FileEntry>,
 }
 
 /// See [`Request::VerifyBlob`].

@@ -90,6 +90,13 @@ pub enum ErrorKind {
     CommandFailed,
     /// A service call was cancelled: the service was stopped during it.
     Cancelled,
+    /// The request is over one of the host's limits (`[limits]` in its
+    /// `host.toml`); the message names the limit, its value and the key.
+    LimitExceeded,
+    /// A kind this build does not know (from a newer host), so that a new
+    /// kind never makes a whole answer undecodable.
+    #[serde(other)]
+    Other,
 }
 
 /// A failed request.
