@@ -93,8 +93,12 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
             ["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER", "SECURITY"],
             "{out:?}"
         );
-        for host in HOSTS {
-            assert!(row(&out, host).is_some(), "{host} is not listed: {out:?}");
+        for (host, running) in HOSTS.iter().zip(&hosts) {
+            assert!(
+                row(&out, host).is_some(),
+                "{host} is not listed: {out:?}\nits log:\n{}",
+                running.log()
+            );
         }
     }
     times.sort();

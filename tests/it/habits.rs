@@ -267,7 +267,9 @@ fn one_name_follows_the_habit_on_every_host_and_host_slash_name_one() {
     let both = [one.endpoint(), two.endpoint()].join(",");
     let follow = |args: &[&str]| {
         let mut cmd = Command::new(bin("tnet"));
-        cmd.args(["--connect", &both]).args(args);
+        cmd.args(["--connect", &both])
+            .args(args)
+            .envs(tnet_tests::client_env());
         Streaming::start(cmd)
     };
 

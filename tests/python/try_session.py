@@ -33,6 +33,7 @@ def main():
         config.insert_json5(tls + "connect_certificate", json.dumps(os.path.join(identity, "cert.pem")))
         config.insert_json5(tls + "connect_private_key", json.dumps(os.path.join(identity, "key.pem")))
         config.insert_json5(tls + "root_ca_certificate", json.dumps(os.path.join(identity, "ca.pem")))
+        config.insert_json5(tls + "enable_mtls", "true")
     config.insert_json5(tls + "verify_name_on_connect", "false")
     try:
         session = zenoh.open(config)

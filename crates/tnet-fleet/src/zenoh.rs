@@ -82,10 +82,14 @@ const ALL_MESSAGES: [&str; 9] = [
 
 /// Where the access control applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    /// A host's network-facing session (`gate.rs`), which reaches the host's
-    /// own session over a Unix socket only the host's user can open.
-    Gate,
+pub enum Place<'a> {
+    /// A host's network-facing session (`gate.rs`), which the host's own
+    /// session (Zenoh id `inner_id`, new at each start) reaches over a Unix
+    /// socket only the host's user can open.
+    Gate {
+        /// The host's own session's Zenoh id.
+        inner_id: &'a str,
+    },
     /// A `zenohd` router between clients and hosts: it enforces the roles of
     /// the clients connected to it, since a host sees only the router.
     Router,
@@ -142,10 +146,10 @@ pub fn access_control(roster: &Roster, place: Place) -> (String, String) {
     let by_names = |id: &str, names: Vec<String>| {
         (!names.is_empty()).then(|| json!({ "id": id, "cert_common_names": names }))
     };
-    if place == Place::Gate {
+    if let Place::Gate { inner_id } = place {
         policy(
             "host_itself",
-            json!({ "id": "host_itself", "link_protocols": ["unixsock-stream"] }),
+            json!({ "id": "host_itself", "link_protocols": ["unixsock-stream"], "zids": [inner_id] }),
             &["everything"],
         );
     }
@@ -160,7 +164,7 @@ pub fn access_control(roster: &Roster, place: Place) -> (String, String) {
     }
     let hosts = roster.active(Role::Host);
     match place {
-        Place::Gate => {
+        Place::Gate { .. } => {
             if let Some(s) = by_names("hosts", hosts) {
                 policy("hosts", s, &user_rules);
             }
@@ -254,7 +258,12 @@ mod tests {
                 member("lab1", Role::Host, false),
             ],
         };
-        let (_, acl) = access_control(&roster, Place::Gate);
+        let (_, acl) = access_control(
+            &roster,
+            Place::Gate {
+                inner_id: "1234abcd",
+            },
+        );
         let acl: Value = serde_json::from_str(&acl).expect("json");
         let names: Vec<String> = acl["subjects"]
             .as_array()

@@ -4,8 +4,8 @@
 //!
 //! ```text
 //!  clients ── QUIC, mutual TLS ──► gate (router, access control from the roster)
-//!                                    ▲ unixsock-stream, <home>/.tnet/run/host.sock
-//!                                    │ (dialled by the host's session, again after each reopening)
+//!                                    │ unixsock-stream, <home>/.tnet/run/host.sock
+//!                                    ▼ (dialled by each gate as it opens)
 //!                                  the host's session (queryables, tokens, publications)
 //! ```
 //!
@@ -14,10 +14,12 @@
 //! new roster (a revoked name, a new admin) must reach links that are open
 //! now without restarting a single task, so the host closes the gate and
 //! opens it again with rules from the new roster, while its own session,
-//! with every declaration and every task behind it, stays as it is. The
-//! host's session dials the gate (a peer dialling its router, as Zenoh
-//! routes best) and dials it again within moments after each reopening,
-//! declaring everything again; clients see the host leave and come back.
+//! with every declaration and every task behind it, stays as it is. Each
+//! gate dials the host's session, so it carries every declaration from the
+//! moment it opens; clients see the host leave and come back within moments.
+//! Both are routers: Zenoh 1.10 routes between routers and between a router
+//! and its clients, not between two peers south of one router; and the
+//! host's session listens on the socket, so no gate ever advertises it.
 //!
 //! The gate is a router that does not gossip and does not connect to what it
 //! scouts: hosts never mesh with each other, clients connect to hosts.
@@ -75,17 +77,30 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The host's own session: dials the gate on `inner` (and again whenever it
-/// goes), listens nowhere, finds nobody else.
-pub fn inner_config(inner: &str) -> anyhow::Result<zenoh::Config> {
+/// A Zenoh id for the host's own session, new at each start: the gate gives
+/// every right to the Unix-socket link of this id alone.
+pub fn inner_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    // Zenoh ids are lowercase hex without leading zeros.
+    let trimmed = id.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "1".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// The host's own session: a client of its gate, dialled on `inner` (and
+/// again whenever the gate is reopened); it listens nowhere.
+pub fn inner_config(inner: &str, id: &str) -> anyhow::Result<zenoh::Config> {
     let mut zc = zenoh::Config::default();
     let connect = serde_json::Value::from(vec![inner.to_owned()]).to_string();
+    let id = serde_json::Value::String(id.to_owned()).to_string();
     insert_all(
         &mut zc,
         &owned(&[
-            // A client of its gate: Zenoh 1.10's routers forward between
-            // their clients and the network, not between the peers south
-            // of them (which are expected to reach each other directly).
+            ("id", &id),
+            // A client: a peer routes everything between its clients and the network.
             ("mode", r#""client""#),
             ("listen/endpoints", "[]"),
             ("connect/endpoints", &connect),
@@ -104,11 +119,12 @@ pub fn inner_config(inner: &str) -> anyhow::Result<zenoh::Config> {
 
 /// The gate's configuration: the user's Zenoh config file and flags (listen
 /// on QUIC, scouting, routers to connect to), mutual TLS with the host's
-/// identity, the roster's access control, and the host's own session.
+/// identity, the roster's access control, and the socket of the host's session.
 pub fn gate_config(
     config: &HostConfig,
     trust: &Trust,
     inner: &str,
+    inner_id: &str,
 ) -> anyhow::Result<zenoh::Config> {
     let mut zc = match &config.fabric.config {
         Some(path) => zenoh::Config::from_file(path)
@@ -116,20 +132,11 @@ pub fn gate_config(
         None => zenoh::Config::default(),
     };
     let mut inserts = config.fabric.inserts(tnet_proto::fabric::Role::Host);
-    let mut listen: Vec<String> = match config.fabric.listen.is_empty() {
-        true => vec![config
-            .fabric
-            .endpoint(&format!("tcp/0.0.0.0:{}", tnet_proto::fabric::DEFAULT_PORT))],
-        false => config
-            .fabric
-            .listen
-            .iter()
-            .map(|e| config.fabric.endpoint(e))
-            .collect(),
-    };
+    let mut listen = config.fabric.host_listen();
     listen.push(inner.to_owned());
     inserts.extend(owned(&[
-        ("mode", r#""router""#),
+        ("mode", r#""peer""#),
+        // Hosts never connect to each other: clients and routers connect to them.
         ("scouting/multicast/autoconnect", "[]"),
         ("scouting/gossip/autoconnect", "[]"),
     ]));
@@ -140,7 +147,7 @@ pub fn gate_config(
     inserts.extend(tnet_fleet::zenoh::tls_inserts(trust.identity()));
     inserts.push(tnet_fleet::zenoh::access_control(
         &trust.roster(),
-        tnet_fleet::zenoh::Place::Gate,
+        tnet_fleet::zenoh::Place::Gate { inner_id },
     ));
     insert_all(&mut zc, &inserts)?;
     Ok(zc)
@@ -158,8 +165,9 @@ impl Gate {
         config: HostConfig,
         trust: Arc<Trust>,
         inner: String,
+        inner_id: String,
     ) -> anyhow::Result<Arc<Gate>> {
-        let session = open_session(&config, &trust, &inner).await?;
+        let session = open_session(&config, &trust, &inner, &inner_id).await?;
         let gate = Arc::new(Gate {
             session: tokio::sync::Mutex::new(Some(session)),
         });
@@ -171,7 +179,7 @@ impl Gate {
                 // through this gate: give it a moment before closing.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 changes.mark_unchanged();
-                if !follower.reopen(&config, &trust, &inner).await {
+                if !follower.reopen(&config, &trust, &inner, &inner_id).await {
                     return;
                 }
             }
@@ -180,7 +188,13 @@ impl Gate {
     }
 
     /// Closes the old session and opens a new one; `false` once the gate was closed for good.
-    async fn reopen(&self, config: &HostConfig, trust: &Trust, inner: &str) -> bool {
+    async fn reopen(
+        &self,
+        config: &HostConfig,
+        trust: &Trust,
+        inner: &str,
+        inner_id: &str,
+    ) -> bool {
         let mut slot = self.session.lock().await;
         let Some(old) = slot.take() else {
             return false;
@@ -191,7 +205,7 @@ impl Gate {
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match open_session(config, trust, inner).await {
+            match open_session(config, trust, inner, inner_id).await {
                 Ok(session) => {
                     tracing::info!(
                         roster = trust.version(),
@@ -223,8 +237,9 @@ async fn open_session(
     config: &HostConfig,
     trust: &Trust,
     inner: &str,
+    inner_id: &str,
 ) -> anyhow::Result<zenoh::Session> {
-    zenoh::open(gate_config(config, trust, inner)?)
+    zenoh::open(gate_config(config, trust, inner, inner_id)?)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the host's network side (QUIC, mutual TLS): {e}"))
 }
@@ -241,6 +256,10 @@ pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
     let mut inserts = config.fabric.inserts(tnet_proto::fabric::Role::Client);
     inserts.push(("connect/exit_on_failure".to_owned(), "false".to_owned()));
     inserts.push(("connect/timeout_ms".to_owned(), "1000".to_owned()));
+    inserts.push((
+        "transport/link/protocols".to_owned(),
+        r#"["quic"]"#.to_owned(),
+    ));
     inserts.extend(tnet_fleet::zenoh::tls_inserts(trust.identity()));
     if let Err(err) = insert_all(&mut zc, &inserts) {
         tracing::debug!("not asking other hosts for the roster: {err}");

@@ -75,15 +75,14 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         }
         Security::Secure(trust) => {
             let inner = gate::inner_endpoint(&paths)?;
-            let listen =
-                crate::addresses::listen_endpoints(&gate::gate_config(&config, trust, &inner)?)
-                    .into_iter()
-                    .filter(|e| !e.starts_with("unixsock"))
-                    .collect();
+            let listen = config.fabric.host_listen();
+            let id = gate::inner_id();
             gate::pull_roster(&config, trust).await;
-            // The gate first: the host's session dials it.
-            let gate = gate::Gate::open(config.clone(), trust.clone(), inner.clone()).await?;
-            (gate::inner_config(&inner)?, listen, Some(gate))
+            // The gate first: the host's session dials it, and it carries the
+            // host's declarations to the network as they are made.
+            let gate =
+                gate::Gate::open(config.clone(), trust.clone(), inner.clone(), id.clone()).await?;
+            (gate::inner_config(&inner, &id)?, listen, Some(gate))
         }
     };
     let session = zenoh::open(zc)

@@ -54,8 +54,16 @@ pub struct FabricArgs {
     )]
     pub multicast_scouting: bool,
     /// Plain TCP with no certificates and no access control, for a trusted lab
-    /// network only: anyone who reaches a host can run anything on it.
-    #[cfg_attr(feature = "clap", arg(long = "insecure", env = "TNET_INSECURE"))]
+    /// network only: anyone who reaches a host can run anything on it
+    /// (also TNET_INSECURE=1).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long = "insecure",
+            env = "TNET_INSECURE",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )
+    )]
     pub insecure: bool,
 }
 
@@ -77,6 +85,15 @@ impl FabricArgs {
             return false;
         }
         self.multicast_scouting || self.connect.is_empty()
+    }
+
+    /// Where a host listens: `-l` endpoints, or port 7449 on every interface.
+    pub fn host_listen(&self) -> Vec<String> {
+        if self.listen.is_empty() {
+            vec![self.endpoint(&format!("tcp/0.0.0.0:{DEFAULT_PORT}"))]
+        } else {
+            self.listen.iter().map(|e| self.endpoint(e)).collect()
+        }
     }
 
     /// Whether hosts are found only by multicast scouting (nothing

@@ -74,7 +74,8 @@ impl Request {
     /// What the request does, as a user would call it (for refusals).
     pub fn verb(&self) -> &'static str {
         match self {
-            Request::MissingBlobs(_) | Request::VerifyBlob(_) => "upload files",
+            // Files are sent by `run` (and `edit`) before the task itself.
+            Request::MissingBlobs(_) | Request::VerifyBlob(_) => "run`/`tnet edit",
             Request::Submit(_) => "run",
             Request::Edit(_) => "edit",
             Request::OpenShell(_) => "shell",
