@@ -35,12 +35,66 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// A TCP port nobody listens on right now.
+/// The fleet every test host and client belongs to: created once (atomically,
+/// so parallel test binaries share it) next to the built binaries.
+pub fn fleet_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = bin_dir().join("tnet-test-fleet");
+        tnet_fleet::Fleet::ensure(&dir).expect("a test fleet");
+        dir
+    })
+    .clone()
+}
+
+/// The admin client bundle of the test fleet.
+pub fn admin_identity() -> PathBuf {
+    fleet_dir()
+        .join("clients")
+        .join(tnet_fleet::authority::ADMIN_NAME)
+}
+
+/// The environment a `tnet` (or a Python client) of the tests runs with: the
+/// test fleet's admin identity, never the user's own configuration.
+pub fn client_env() -> Vec<(&'static str, PathBuf)> {
+    vec![
+        (tnet_fleet::ENV_FLEET, fleet_dir()),
+        (tnet_fleet::ENV_IDENTITY, admin_identity()),
+    ]
+}
+
+/// A plain Zenoh client's configuration (no tnet code) that reaches
+/// `endpoint` as the test fleet's admin: peer, scouting off, mutual TLS.
+pub fn zenoh_client_config(endpoint: &str) -> zenoh::Config {
+    let identity = tnet_fleet::Identity::load(&admin_identity()).expect("the admin identity");
+    let mut config = zenoh::Config::default();
+    let mut settings = vec![
+        ("mode".to_owned(), "\"peer\"".to_owned()),
+        ("connect/endpoints".to_owned(), format!("[\"{endpoint}\"]")),
+        ("listen/endpoints".to_owned(), "[]".to_owned()),
+        ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+    ];
+    settings.extend(tnet_fleet::zenoh::tls_inserts(&identity));
+    for (key, value) in settings {
+        config.insert_json5(&key, &value).expect("a valid setting");
+    }
+    config
+}
+
+/// A port nobody listens on right now, over TCP nor UDP (hosts listen on
+/// QUIC, which is UDP; `--insecure` ones on TCP).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` saying `what` never happened.
@@ -245,9 +299,9 @@ impl Host {
         self.child.as_ref().expect("the host runs").id()
     }
 
-    /// The endpoint clients connect to.
+    /// The endpoint clients connect to (QUIC with mutual TLS, the test fleet's certificates).
     pub fn endpoint(&self) -> String {
-        format!("tcp/127.0.0.1:{}", self.port)
+        format!("quic/127.0.0.1:{}", self.port)
     }
 
     /// Where the host's stderr goes (read it when a test fails).
@@ -264,7 +318,7 @@ impl Host {
         let mut cmd = Command::new(bin("tnet-host"));
         cmd.args(["--name", &self.name, "--home"]).arg(&self.home);
         if self.scouting {
-            cmd.args(["-l", &format!("tcp/0.0.0.0:{}", self.port)]);
+            cmd.args(["-l", &format!("quic/0.0.0.0:{}", self.port)]);
         } else {
             cmd.args(["-l", &self.endpoint(), "--no-multicast-scouting"]);
         }
@@ -274,6 +328,8 @@ impl Host {
         let child = cmd
             .env_remove("TNET_CONNECT")
             .env_remove("TNET_HOME")
+            .env_remove("TNET_INSECURE")
+            .env(tnet_fleet::ENV_FLEET, fleet_dir())
             .env("RUST_LOG", "info,zenoh=warn")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -361,7 +417,9 @@ impl Host {
             .arg(self.endpoint())
             .args(args)
             .env_remove("TNET_CONNECT")
-            .env_remove("TNET_HOST");
+            .env_remove("TNET_HOST")
+            .env_remove("TNET_INSECURE")
+            .envs(client_env());
         Streaming::start(cmd)
     }
 
@@ -452,7 +510,9 @@ pub fn tnet_command(endpoints: &[&str]) -> Command {
     cmd.arg("--connect")
         .arg(endpoints.join(","))
         .env_remove("TNET_CONNECT")
-        .env_remove("TNET_HOST");
+        .env_remove("TNET_HOST")
+        .env_remove("TNET_INSECURE")
+        .envs(client_env());
     cmd
 }
 
@@ -485,6 +545,8 @@ impl Follower {
             .arg(endpoints.join(","))
             .args(args)
             .env_remove("TNET_CONNECT")
+            .env_remove("TNET_INSECURE")
+            .envs(client_env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

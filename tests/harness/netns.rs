@@ -222,7 +222,10 @@ impl Machine {
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .env_remove("TNET_CONNECT")
             .env_remove("TNET_HOST")
-            .env_remove("TNET_HOME");
+            .env_remove("TNET_HOME")
+            .env_remove("TNET_INSECURE")
+            // Hosts take their identity from the test fleet; `tnet` is its admin.
+            .envs(crate::client_env());
         cmd
     }
 
@@ -261,7 +264,7 @@ impl Machine {
             name: name.to_owned(),
             home,
             log,
-            endpoint: format!("tcp/{}:7449", self.address),
+            endpoint: format!("quic/{}:7449", self.address),
         };
         wait_until(
             Duration::from_secs(20),
@@ -293,7 +296,7 @@ pub struct LanHost {
     pub home: PathBuf,
     /// Where its stderr goes.
     log: PathBuf,
-    /// Where it listens: `tcp/<machine address>:7449`.
+    /// Where it listens: `quic/<machine address>:7449`.
     pub endpoint: String,
 }
 

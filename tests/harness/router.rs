@@ -4,7 +4,6 @@
 //! `zenohd` is Eclipse Zenoh's own router, installed by `scripts/test-deps.sh`
 //! (`cargo install zenohd --version 1.10.2 --locked`) into `~/.cargo/bin`.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -43,20 +42,49 @@ fn zenohd() -> PathBuf {
 }
 
 impl Router {
-    /// Starts `zenohd` listening on `tcp/127.0.0.1:<free port>` with
-    /// multicast scouting off, and waits until it accepts connections.
-    pub fn start() -> Router {
+    /// Starts `zenohd` as a router of the test fleet, listening on
+    /// `quic/127.0.0.1:<free port>` with mutual TLS and the roster's access
+    /// control (what `tnet fleet add-router` writes), multicast scouting off,
+    /// and waits until it listens. `hosts` are the names of the hosts that
+    /// will connect to it: zenohd reads its access control at start, so they
+    /// are in the fleet's roster before it starts.
+    pub fn start(hosts: &[&str]) -> Router {
+        use tnet_fleet::{Fleet, Role, Validity};
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = tempfile::tempdir().expect("a folder for the router");
+        let fleet = Fleet::open(&crate::fleet_dir()).expect("the test fleet");
+        for host in hosts {
+            fleet
+                .issue_into(&dir.path().join(host), Role::Host, host, Validity::days(1))
+                .expect("the host is in the roster");
+        }
+        let name = format!(
+            "router-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let identity = fleet
+            .add(Role::Router, &name, Validity::days(1))
+            .expect("a router identity");
+        let (_, roster) = fleet.roster().expect("the roster");
         let log = dir.path().join("zenohd.log");
         let port = free_port();
+        let config = dir.path().join("zenohd.json5");
+        std::fs::write(
+            &config,
+            tnet_fleet::zenoh::router_config(&identity, &roster, &format!("quic/127.0.0.1:{port}")),
+        )
+        .expect("the router's configuration");
         let child = Command::new(zenohd())
-            .args(["--no-multicast-scouting", "-l"])
-            .arg(format!("tcp/127.0.0.1:{port}"))
+            .arg("-c")
+            .arg(&config)
             // Its working folder: anything it writes stays in the test's folder.
             .current_dir(dir.path())
+            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("the router's log"))
+            // zenohd logs to standard output.
+            .stdout(std::fs::File::create(&log).expect("the router's log"))
+            .stderr(Stdio::null())
             .spawn()
             .expect("zenohd starts");
         let mut router = Router {
@@ -67,12 +95,12 @@ impl Router {
         };
         wait_until(
             Duration::from_secs(20),
-            &format!("zenohd accepts connections on port {port}"),
+            &format!("zenohd listens on port {port}"),
             || {
                 if let Ok(Some(status)) = router.child.try_wait() {
                     panic!("zenohd ended ({status}):\n{}", router.log());
                 }
-                TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+                router.log().contains("can be reached at").then_some(())
             },
         );
         router
@@ -80,7 +108,7 @@ impl Router {
 
     /// The endpoint hosts and clients connect to.
     pub fn endpoint(&self) -> String {
-        format!("tcp/127.0.0.1:{}", self.port)
+        format!("quic/127.0.0.1:{}", self.port)
     }
 
     /// What it wrote so far.

@@ -90,7 +90,7 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
             .collect();
         assert_eq!(
             header,
-            ["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER"],
+            ["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER", "SECURITY"],
             "{out:?}"
         );
         for host in HOSTS {
@@ -110,7 +110,7 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
     let listed = hosts_json(client);
     assert_eq!(names(&listed), HOSTS, "{listed:?}");
     for (i, (info, host)) in listed.iter().zip(&hosts).enumerate() {
-        let address = format!("tcp/{}:7449", lan.machine(i).address);
+        let address = format!("quic/{}:7449", lan.machine(i).address);
         assert_eq!(info["version"], env!("CARGO_PKG_VERSION"), "{info}");
         assert_eq!(info["tasks"], 0, "{info}");
         assert_eq!(
@@ -126,10 +126,13 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
         assert_eq!(cells[1], env!("CARGO_PKG_VERSION"), "{table:?}");
         assert_eq!(cells[2], address, "{table:?}");
         assert_eq!(
-            cells.last(),
-            Some(&if docker { "yes" } else { "no" }),
+            cells[cells.len() - 2],
+            if docker { "yes" } else { "no" },
             "{table:?}"
         );
+        // On default settings a host is secure: mutual TLS, roles from the roster.
+        assert_eq!(cells.last(), Some(&"mTLS"), "{table:?}");
+        assert_eq!(info["insecure"], false, "{info}");
     }
 
     // `tnet ls` shows the tasks of every host.
@@ -225,7 +228,9 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
 fn via(router: &Router) -> Command {
     let mut cmd = Command::new(bin("tnet"));
     cmd.env("TNET_CONNECT", router.endpoint())
-        .env_remove("TNET_HOST");
+        .env_remove("TNET_HOST")
+        .env_remove("TNET_INSECURE")
+        .envs(tnet_tests::client_env());
     cmd
 }
 
@@ -237,7 +242,7 @@ fn tnet_via(router: &Router, args: &[&str], input: &[u8]) -> Output {
 
 #[test]
 fn hosts_and_clients_beyond_the_lan_meet_through_a_router() {
-    let router = Router::start();
+    let router = Router::start(&["far1", "far2"]);
     // Multicast scouting is off everywhere: the router is the only way they meet.
     let far1 = Host::start_through("far1", &router.endpoint());
     let far2 = Host::start_through("far2", &router.endpoint());

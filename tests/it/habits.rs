@@ -109,15 +109,7 @@ struct Events {
 
 impl Events {
     fn watch(host: &Host) -> Events {
-        let mut config = zenoh::Config::default();
-        for (key, value) in [
-            ("mode", "\"peer\"".to_owned()),
-            ("connect/endpoints", format!("[\"{}\"]", host.endpoint())),
-            ("listen/endpoints", "[]".to_owned()),
-            ("scouting/multicast/enabled", "false".to_owned()),
-        ] {
-            config.insert_json5(key, &value).expect("a valid setting");
-        }
+        let config = tnet_tests::zenoh_client_config(&host.endpoint());
         let session = zenoh::open(config).wait().expect("a Zenoh session");
         let subscriber = session
             .declare_subscriber(format!("tnet/{}/event/*", host.name))
@@ -593,7 +585,11 @@ fn a_python_program_with_plain_zenoh_reads_output_and_metadata() {
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sub_habits.py");
     let mut cmd = Command::new("python3");
-    cmd.arg("-u").arg(&script).arg(host.endpoint()).arg("2");
+    cmd.arg("-u")
+        .arg(&script)
+        .arg(host.endpoint())
+        .arg("2")
+        .envs(tnet_tests::client_env());
     let python = Streaming::start(cmd);
     let mut live = Vec::new();
     let mut history = Vec::new();

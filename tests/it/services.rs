@@ -546,7 +546,8 @@ fn python_calls_a_service_with_no_tnet_code() {
     python
         .arg("-u")
         .arg(&script)
-        .args([&host.endpoint(), "upper", "an arg"]);
+        .args([&host.endpoint(), "upper", "an arg"])
+        .envs(tnet_tests::client_env());
     let out = run_bounded(python, b"hello from python\n", COMMAND_LIMIT);
     assert!(out.success, "{out:?}");
     assert_eq!(out.stdout, "HELLO FROM PYTHON\n[an arg]");
@@ -749,7 +750,8 @@ fn tnet_call_finds_its_host_by_scouting_then_through_the_host_cache() {
         cmd.args(["call", &format!("{unique}/where")])
             .env("XDG_CACHE_HOME", cache.path())
             .env("TNET_LOG", "tnet_cli=debug")
-            .env_remove("TNET_CONNECT");
+            .env_remove("TNET_CONNECT")
+            .envs(tnet_tests::client_env());
         let out = run_bounded(cmd, b"", COMMAND_LIMIT);
         assert!(out.success, "{out:?}");
         assert_eq!(out.stdout, format!("{unique}\n"));

@@ -35,7 +35,9 @@ fn spawn_shell(host: &Host, task: &str) -> OsSession {
         host.endpoint()
     );
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", &script]).env("TERM", "xterm");
+    cmd.args(["-c", &script])
+        .env("TERM", "xterm")
+        .envs(tnet_tests::client_env());
     let mut session = Session::spawn(cmd).expect("a pty");
     session.set_expect_timeout(Some(TIMEOUT));
     session.send_line("export PS1='READY> '").expect("send");
@@ -252,7 +254,9 @@ fn tnet_ssh_lands_in_the_workspace_and_passes_the_exit_code() {
         sshd.key.display()
     );
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", &script]).env("TERM", "xterm");
+    cmd.args(["-c", &script])
+        .env("TERM", "xterm")
+        .envs(tnet_tests::client_env());
     let mut s = Session::spawn(cmd).expect("a pty");
     s.set_expect_timeout(Some(TIMEOUT));
     s.send_line("export PS1='SSH> '; pwd").expect("send");

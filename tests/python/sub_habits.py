@@ -11,6 +11,7 @@ reads a habit; `docs/habits.md` shows the same.
 """
 
 import json
+import os
 import sys
 
 import zenoh
@@ -31,6 +32,24 @@ def show(via, sample):
     )
 
 
+def tls_config(config, endpoint):
+    """With a quic/ endpoint (the secure default), shows the identity bundle
+    in $TNET_IDENTITY (ca.pem, cert.pem, key.pem), as every peer of a tnet
+    fleet must: mutual TLS, the fleet's authority as the only root."""
+    if not endpoint.startswith("quic/"):
+        return
+    identity = os.environ.get("TNET_IDENTITY")
+    if not identity:
+        print("a quic/ endpoint needs TNET_IDENTITY (a bundle from `tnet fleet add-client`)", file=sys.stderr)
+        sys.exit(4)
+    tls = "transport/link/tls/"
+    config.insert_json5(tls + "root_ca_certificate", json.dumps(os.path.join(identity, "ca.pem")))
+    config.insert_json5(tls + "connect_certificate", json.dumps(os.path.join(identity, "cert.pem")))
+    config.insert_json5(tls + "connect_private_key", json.dumps(os.path.join(identity, "key.pem")))
+    config.insert_json5(tls + "enable_mtls", "true")
+    config.insert_json5(tls + "verify_name_on_connect", "false")
+
+
 def main():
     endpoint, count = sys.argv[1], int(sys.argv[2])
     config = zenoh.Config.from_json5(
@@ -42,6 +61,7 @@ def main():
             }
         )
     )
+    tls_config(config, endpoint)
     with zenoh.open(config) as session:
         subscriber = session.declare_subscriber("tnet/*/habit/**")
         print(json.dumps({"via": "ready"}), flush=True)

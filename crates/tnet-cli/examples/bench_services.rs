@@ -214,7 +214,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         .declare_querier(FLOOR_KEY)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    tnet_cli::client::wait_for_match(&querier, Duration::from_secs(5)).await;
+    tnet_cli::settle::wait_for_match(&querier, Duration::from_secs(5)).await;
     let mut floor_times = Vec::with_capacity(rounds);
     for i in 0..rounds + 10 {
         let t = Instant::now();

@@ -23,6 +23,10 @@ pub struct Cli {
     /// call's time limit instead of the service's own `timeout`.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// The certificate bundle to show hosts (ca.pem, cert.pem, key.pem); default
+    /// ~/.config/tnet/identity, else the admin bundle of the fleet on this machine.
+    #[arg(long, global = true, env = tnet_fleet::ENV_IDENTITY, value_name = "DIR")]
+    pub identity: Option<PathBuf>,
     /// Generation flags, used when no subcommand is given.
     #[command(flatten)]
     pub generate: GenerateArgs,
@@ -106,6 +110,68 @@ pub enum Command {
         after_help = "Example:\n  tnet services                 # each service, its input, arguments and a call line\n  tnet services --watch --json  # services as they come and go"
     )]
     Services(ServicesArgs),
+    /// The fleet: who may use the hosts, and with what role (docs/security.md).
+    #[command(
+        after_help = "Example:\n  tnet fleet add-host lab1                 # copy the bundle to lab1:<home>/.tnet/tls/\n  tnet fleet add-client alice --role user  # copy to alice's ~/.config/tnet/identity/\n  tnet fleet revoke alice                  # every host that is up refuses alice within seconds\n  tnet fleet ls"
+    )]
+    Fleet(FleetArgs),
+}
+
+/// `tnet fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The fleet directory (default ~/.config/tnet/fleet).
+    #[arg(long, env = tnet_fleet::ENV_FLEET, value_name = "DIR")]
+    pub fleet: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: FleetAction,
+}
+
+/// The `tnet fleet` actions.
+#[derive(Debug, Subcommand)]
+pub enum FleetAction {
+    /// Create the authority, its roster and the `admin` client identity.
+    Init,
+    /// Issue a host's identity (copy it to the host's <home>/.tnet/tls/).
+    AddHost {
+        /// The host's name (as in `tnet-host --name`).
+        name: String,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+    },
+    /// Issue a person's identity (copy it to ~/.config/tnet/identity/ on their machine).
+    AddClient {
+        /// Who it is for: their own name, so it can be revoked alone.
+        name: String,
+        /// `user`: hosts, ls, status, logs, events, sub, services, call, inbox. `admin`: everything.
+        #[arg(long, value_parser = ["user", "admin"])]
+        role: String,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+    },
+    /// Issue a zenohd router's identity and configuration (docs/fleet.md).
+    AddRouter {
+        /// The router's name.
+        name: String,
+        /// Where it listens.
+        #[arg(long, default_value = "quic/0.0.0.0:7447")]
+        listen: String,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+    },
+    /// Refuse NAME everywhere from now on; hosts that are up are told at once.
+    Revoke {
+        /// The name to revoke.
+        name: String,
+    },
+    /// Tell every host that is up about the fleet's roster again.
+    Push,
+    /// Every name of the fleet with its role and status.
+    Ls(JsonArgs),
 }
 
 /// `tnet completions`.

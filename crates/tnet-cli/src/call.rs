@@ -219,7 +219,7 @@ pub async fn host_offers(
         .declare_querier(keys::service(host, service))
         .await
         .map_err(|e| anyhow::anyhow!("cannot prepare the call: {e}"))?;
-    crate::client::wait_for_match(&querier, wait).await;
+    crate::settle::wait_for_match(&querier, wait).await;
     Ok(querier
         .matching_status()
         .await

@@ -3,54 +3,12 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tnet_proto::fabric::{FabricArgs, Role};
+use tnet_proto::fabric::FabricArgs;
 use tnet_proto::keys;
 use tnet_proto::msg::{self, Request, RequestEnvelope, Response, ResponseEnvelope};
-use zenoh::query::{ConsolidationMode, Querier};
+use zenoh::query::ConsolidationMode;
 
-use crate::discovery;
-use crate::settle::{self, Scouted, CONNECT_WAIT};
-
-/// Whether a configuration has multicast scouting on, whatever turned it on.
-fn scouting_on(config: &zenoh::Config) -> bool {
-    config
-        .get_json("scouting/multicast/enabled")
-        .is_ok_and(|v| v.trim() == "true")
-}
-
-/// How long a fresh session waits to hear of a host's queryable before asking
-/// anyway: declarations arrive a moment after the connection opens.
-pub const DISCOVERY_WAIT: Duration = Duration::from_secs(2);
-
-async fn matched(querier: &Querier<'_>) -> bool {
-    querier
-        .matching_status()
-        .await
-        .map(|m| m.matching())
-        .unwrap_or(false)
-}
-
-/// Waits until some queryable matches `querier`, or `wait` passes.
-pub async fn wait_for_match(querier: &Querier<'_>, wait: Duration) {
-    if matched(querier).await {
-        return;
-    }
-    let Ok(listener) = querier.matching_listener().await else {
-        return;
-    };
-    // Checked again now that the listener exists, so a match in between is not missed.
-    if matched(querier).await {
-        return;
-    }
-    let _ = tokio::time::timeout(wait, async {
-        while let Ok(status) = listener.recv_async().await {
-            if status.matching() {
-                return;
-            }
-        }
-    })
-    .await;
-}
+use crate::settle::{self, wait_for_match, DISCOVERY_WAIT};
 
 /// A connection to the tnet hosts.
 pub struct Client {
@@ -62,79 +20,42 @@ pub struct Client {
     fabric: FabricArgs,
 }
 
-/// Builds the client's Zenoh configuration.
-pub fn zenoh_config(fabric: &FabricArgs) -> anyhow::Result<zenoh::Config> {
-    let mut zc = match &fabric.config {
-        Some(path) => zenoh::Config::from_file(path)
-            .map_err(|e| anyhow::anyhow!("cannot read Zenoh config {}: {e}", path.display()))?,
-        None => zenoh::Config::default(),
-    };
-    let mut inserts = fabric.inserts(Role::Client);
-    // The session's own admin space says which address each host was reached
-    // at, for the host cache. Only the session's links are there, and the
-    // command line lives for a moment.
-    inserts.push(("adminspace/enabled".to_owned(), "true".to_owned()));
-    insert_all(&mut zc, &inserts)?;
-    Ok(zc)
-}
-
-/// Applies `(path, json5 value)` settings to a Zenoh configuration.
-pub fn insert_all(zc: &mut zenoh::Config, inserts: &[(String, String)]) -> anyhow::Result<()> {
-    for (key, value) in inserts {
-        zc.insert_json5(key, value)
-            .map_err(|e| anyhow::anyhow!("bad Zenoh setting {key}={value}: {e}"))?;
-    }
-    Ok(())
-}
-
 impl Client {
-    /// Opens a session.
-    pub async fn open(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Client> {
-        Client::open_with(zenoh_config(fabric)?, fabric, timeout).await
-    }
-
-    /// Opens a session with a configuration built for the purpose (see `discovery`).
-    pub async fn open_with(
-        config: zenoh::Config,
-        fabric: &FabricArgs,
-        timeout: Duration,
-    ) -> anyhow::Result<Client> {
-        // Started first, so it hears every peer before the session opens.
-        let scouted = if scouting_on(&config) {
-            Scouted::start(&config).await
-        } else {
-            None
-        };
-        let session = zenoh::open(config).await.map_err(|e| {
-            let to = if fabric.connect.is_empty() { String::new() } else { format!(" to {}", fabric.connect.join(", ")) };
-            anyhow::anyhow!("cannot connect{to}: {e}\nIs a tnet-host running there? Check the address and port (default 7449).")
-        })?;
-        if let Some(scouted) = scouted {
-            scouted.wait_connected(&session, CONNECT_WAIT).await;
-        }
-        Ok(Client {
+    /// Wraps an open session (see `session.rs`, where sessions are opened).
+    pub(crate) fn new(session: zenoh::Session, timeout: Duration, fabric: FabricArgs) -> Client {
+        Client {
             session,
             timeout,
-            fabric: fabric.clone(),
-        })
+            fabric,
+        }
     }
 
     /// Whether hosts are found by multicast scouting rather than configured
     /// endpoints or a configuration file: then where they were found is worth remembering.
     pub fn scouts(&self) -> bool {
-        discovery::scouting_only(&self.fabric)
+        self.fabric.scouting_only()
     }
 
     /// What to tell a user when no host answers.
     pub fn no_host_hint(&self) -> String {
-        if self.fabric.connect.is_empty() {
+        let hint = if self.fabric.connect.is_empty() {
             "no tnet host answered. Start one with `tnet-host`, or if it runs on another network give its address with --connect tcp/ADDRESS:7449 (or TNET_CONNECT)".to_owned()
         } else {
             format!(
                 "no tnet host answered at {}. Is `tnet-host` running there?",
                 self.fabric.connect.join(", ")
             )
+        };
+        if self.fabric.insecure {
+            return hint;
         }
+        // A revoked name, or one the hosts' roster does not know, connects
+        // but is shown nothing.
+        format!(
+            "{hint}
+If hosts are up, they may not accept this identity, {}: it may be revoked, or not yet in their roster (`tnet fleet push` on the fleet's machine tells them)",
+            crate::identity::describe(&self.fabric)
+        )
     }
 
     /// Sends `request` to one host (`host`) or every host that is up (`None`)
@@ -166,9 +87,14 @@ impl Client {
         host: &str,
         request: &Request,
     ) -> anyhow::Result<Option<ResponseEnvelope>> {
+        let key = if request.needs_admin() {
+            keys::host_admin(host)
+        } else {
+            keys::host_control(host)
+        };
         let querier = self
             .session
-            .declare_querier(keys::host_control(host))
+            .declare_querier(key)
             .consolidation(ConsolidationMode::None)
             .timeout(self.timeout)
             .await
@@ -195,6 +121,19 @@ impl Client {
                     bail!("request to host `{host}` failed: {text}");
                 }
             }
+        }
+        if request.needs_admin()
+            && Box::pin(self.ask_raw(host, &Request::HostInfo))
+                .await?
+                .is_some()
+        {
+            // The host answers reads but not this: its access control dropped
+            // the request (Zenoh gives a denied query zero replies).
+            bail!(
+                "not allowed: `tnet {}` needs the admin role, which this identity, {}, does not have on host `{host}`; the host refused the request and changed nothing. A user may list, read logs and events, subscribe and call; an admin can issue an admin identity with `tnet fleet add-client NAME --role admin`",
+                request.verb(),
+                crate::identity::describe(&self.fabric)
+            );
         }
         Ok(None)
     }

@@ -23,12 +23,10 @@ use anyhow::bail;
 use tnet_proto::fabric::FabricArgs;
 
 use crate::call;
-use crate::client::{insert_all, zenoh_config, Client, DISCOVERY_WAIT};
+use crate::client::Client;
 use crate::hostcache::HostCache;
-
-/// Most time a session on remembered endpoints waits for them to connect and
-/// declare what they offer; only a remembered host that is gone makes it wait this long.
-const CACHED_OPEN_DELAY_MS: u64 = 200;
+use crate::session;
+use crate::settle::DISCOVERY_WAIT;
 
 /// Most time to hear from remembered hosts whether they offer the service.
 const CACHED_LOOKUP: Duration = Duration::from_millis(500);
@@ -54,14 +52,6 @@ pub struct Found {
     pub route: Route,
 }
 
-/// Whether hosts are found only by multicast scouting (nothing configured).
-pub fn scouting_only(fabric: &FabricArgs) -> bool {
-    fabric.connect.is_empty()
-        && fabric.config.is_none()
-        && fabric.scouting()
-        && fabric.mode.as_deref().unwrap_or("peer") == "peer"
-}
-
 /// Opens a session and finds `host` (or, with none named, the first host)
 /// offering `service`.
 pub async fn find_service(
@@ -70,8 +60,8 @@ pub async fn find_service(
     host: Option<&str>,
     service: &str,
 ) -> anyhow::Result<Found> {
-    if !scouting_only(fabric) {
-        let client = Client::open(fabric, timeout).await?;
+    if !fabric.scouting_only() {
+        let client = session::open(fabric, timeout).await?;
         return match locate(&client, host, service, DISCOVERY_WAIT, true).await? {
             Some(host) => Ok(Found {
                 client,
@@ -83,7 +73,7 @@ pub async fn find_service(
     }
     let endpoints = HostCache::load().endpoints();
     if !endpoints.is_empty() {
-        match open_remembered(fabric, timeout, &endpoints).await {
+        match session::open_remembered(fabric, timeout, &endpoints).await {
             Ok(client) => {
                 tracing::debug!("session open on {} remembered endpoint(s)", endpoints.len());
                 if let Some(host) = locate(&client, host, service, CACHED_LOOKUP, false).await? {
@@ -99,7 +89,7 @@ pub async fn find_service(
             Err(err) => tracing::debug!("the host cache did not work ({err:#}); scouting"),
         }
     }
-    let client = Client::open(fabric, timeout).await?;
+    let client = session::open(fabric, timeout).await?;
     match locate(&client, host, service, DISCOVERY_WAIT, true).await? {
         Some(host) => Ok(Found {
             client,
@@ -108,30 +98,6 @@ pub async fn find_service(
         }),
         None => bail!("{}", not_found(&client, host, service)),
     }
-}
-
-/// A session that dials `endpoints` with scouting off.
-async fn open_remembered(
-    fabric: &FabricArgs,
-    timeout: Duration,
-    endpoints: &[String],
-) -> anyhow::Result<Client> {
-    let mut config = zenoh_config(fabric)?;
-    let list = serde_json::Value::from(endpoints.to_vec()).to_string();
-    insert_all(
-        &mut config,
-        &[
-            ("connect/endpoints".to_owned(), list),
-            // A remembered host that is gone must not fail the session: the others may do.
-            ("connect/exit_on_failure".to_owned(), "false".to_owned()),
-            ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
-            (
-                "scouting/delay".to_owned(),
-                CACHED_OPEN_DELAY_MS.to_string(),
-            ),
-        ],
-    )?;
-    Client::open_with(config, fabric, timeout).await
 }
 
 /// Finds the host to call in `client`'s session. `patient`: also wait for

@@ -4,7 +4,10 @@
 //! - a relative path (to the task file's folder) keeps its relative place, and
 //!   one that climbs out of that folder (`../x`) is refused;
 //! - a glob is expanded here, on the client, by the same rules;
-//! - a folder is sent whole, with every file's mode.
+//! - a folder is sent whole, with every file's mode;
+//! - only regular files travel: a device, fifo or socket (named, or in a
+//!   named folder) is refused before anything is read or sent (reading a
+//!   fifo or `/dev/zero` would never end).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -103,6 +106,7 @@ fn add_tree(
             source.display()
         )
     })?;
+    refuse_special(entry, source, &meta)?;
     let files: Vec<(PathBuf, PathBuf)> = if meta.is_dir() {
         let mut v = Vec::new();
         for item in walkdir::WalkDir::new(source)
@@ -111,7 +115,11 @@ fn add_tree(
         {
             let item =
                 item.with_context(|| format!("cannot read the folder {}", source.display()))?;
-            if item.file_type().is_file() {
+            if !item.file_type().is_dir() {
+                let meta = item
+                    .metadata()
+                    .with_context(|| format!("cannot read {}", item.path().display()))?;
+                refuse_special(entry, item.path(), &meta)?;
                 let rel = item.path().strip_prefix(source).unwrap_or(item.path());
                 v.push((item.path().to_path_buf(), dest.join(rel)));
             }
@@ -147,6 +155,29 @@ fn add_tree(
     Ok(())
 }
 
+/// Refuses anything but a regular file or a folder, naming what it is.
+fn refuse_special(entry: &str, path: &Path, meta: &std::fs::Metadata) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_file() || t.is_dir() {
+        return Ok(());
+    } else if t.is_fifo() {
+        "a fifo (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    };
+    bail!(
+        "necessary file `{entry}`: {} is {what}; only regular files and folders can be sent, so remove it from necessary_files (or from the folder), or copy what it holds into a file",
+        path.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +209,26 @@ mod tests {
         assert!(err.to_string().contains("climbs out"), "{err}");
         let err = collect(dir.path(), &["missing".to_owned()]).expect_err("missing");
         assert!(err.to_string().contains("not found"), "{err}");
+    }
+
+    #[test]
+    fn devices_fifos_and_sockets_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("pipe"))
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let err = collect(dir.path(), &["pipe".to_owned()]).expect_err("fifo");
+        assert!(err.to_string().contains("is a fifo"), "{err}");
+        let err = collect(dir.path(), &["/dev/null".to_owned()]).expect_err("device");
+        assert!(err.to_string().contains("character device"), "{err}");
+        // Inside a folder that is sent whole, too.
+        std::fs::create_dir(dir.path().join("d")).expect("mkdir");
+        std::fs::write(dir.path().join("d/ok"), "x").expect("write");
+        let _socket =
+            std::os::unix::net::UnixListener::bind(dir.path().join("d/sock")).expect("bind");
+        let err = collect(dir.path(), &["d".to_owned()]).expect_err("socket");
+        assert!(err.to_string().contains("is a socket"), "{err}");
     }
 }

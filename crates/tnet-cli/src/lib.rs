@@ -3,7 +3,9 @@
 //! # Layout
 //!
 //! - [`args`]: the command line, parsed with clap.
-//! - [`client`]: a Zenoh session and the request helpers every verb uses.
+//! - [`session`]: the one place a session is opened (flags, identity, host
+//!   cache, scouting), for every verb.
+//! - [`client`]: an open session and the request helpers every verb uses.
 //! - [`call`]: calling a service and receiving its streamed result (a library API).
 //! - [`discovery`]: finding a service's host fast (configured, cached, scouted).
 //! - [`settle`]: a fresh session's view of the hosts, complete before its first question.
@@ -14,6 +16,7 @@
 //! - [`upload`]: content-hashed, chunked upload of those files.
 //! - [`output`]: tables and JSON for people and scripts.
 //! - [`generate`]: task files from flags or the interactive menu (no subcommand).
+//! - [`identity`]: which fleet certificate this `tnet` shows hosts (or `--insecure`).
 //! - [`editor`]: editing a file in `$EDITOR` until it is valid.
 //! - [`cmd`]: one file per verb.
 
@@ -27,7 +30,9 @@ pub mod files;
 pub mod generate;
 pub mod hashcache;
 pub mod hostcache;
+pub mod identity;
 pub mod output;
+pub mod session;
 pub mod settle;
 pub mod target;
 pub mod upload;

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use tnet_proto::keys;
 use zenoh::config::{WhatAmI, ZenohId};
+use zenoh::query::Querier;
 use zenoh::Session;
 
 /// Longest wait for the peers that answered to be connected (Zenoh's default
@@ -161,3 +162,37 @@ pub async fn router_hosts(session: &Session, limit: Duration) -> anyhow::Result<
 /// The shortest wait for more hosts after the router's first: a burst of
 /// tokens is handled as one on the way in, but not always in one go.
 const QUIET_MIN: Duration = Duration::from_millis(20);
+
+/// How long a fresh session waits to hear of a host's queryable before asking
+/// anyway: declarations arrive a moment after the connection opens.
+pub const DISCOVERY_WAIT: Duration = Duration::from_secs(2);
+
+async fn matched(querier: &Querier<'_>) -> bool {
+    querier
+        .matching_status()
+        .await
+        .map(|m| m.matching())
+        .unwrap_or(false)
+}
+
+/// Waits until some queryable matches `querier`, or `wait` passes.
+pub async fn wait_for_match(querier: &Querier<'_>, wait: Duration) {
+    if matched(querier).await {
+        return;
+    }
+    let Ok(listener) = querier.matching_listener().await else {
+        return;
+    };
+    // Checked again now that the listener exists, so a match in between is not missed.
+    if matched(querier).await {
+        return;
+    }
+    let _ = tokio::time::timeout(wait, async {
+        while let Ok(status) = listener.recv_async().await {
+            if status.matching() {
+                return;
+            }
+        }
+    })
+    .await;
+}

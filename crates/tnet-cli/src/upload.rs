@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use tnet_proto::keys;
 use tnet_proto::msg::{
-    self, BlobChunk, BlobChunkAck, FileEntry, MissingBlobsRequest, Request, Response,
+    self, BlobChunk, BlobChunkAck, FileEntry, MissingBlobsRequest, Request, Response, UploadPlan,
     VerifyBlobRequest,
 };
 use zenoh::qos::Priority;
@@ -52,14 +52,25 @@ fn hash_file(path: &Path) -> anyhow::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// The task file the files are for: its name and size, so the host can
+/// refuse a task over its limits before any file is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskFile<'a> {
+    /// Its name, as submitted.
+    pub name: &'a str,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// Hashes the files and sends those `host` does not have. Returns the entries to submit.
 pub async fn upload(
     client: &Client,
     host: &str,
+    task: TaskFile<'_>,
     files: &[LocalFile],
 ) -> anyhow::Result<(Vec<FileEntry>, UploadStats)> {
     let entries = hash_all(files).await?;
-    let stats = send_missing(client, host, files, &entries).await?;
+    let stats = send_missing(client, host, task, files, &entries).await?;
     Ok((entries, stats))
 }
 
@@ -108,18 +119,31 @@ pub fn hash_with_cache(
     Ok(entries)
 }
 
-/// Sends the files among `files` (described by `entries`) that `host` does not have.
+/// Sends the files among `files` (described by `entries`) that `host` does
+/// not have, once it has checked the task against its limits.
 pub async fn send_missing(
     client: &Client,
     host: &str,
+    task: TaskFile<'_>,
     files: &[LocalFile],
     entries: &[FileEntry],
 ) -> anyhow::Result<UploadStats> {
     let mut hashes: Vec<String> = entries.iter().map(|e| e.hash.clone()).collect();
     hashes.sort();
     hashes.dedup();
+    let plan = UploadPlan {
+        file_name: task.name.to_owned(),
+        task_file_size: task.size,
+        files: entries.to_vec(),
+    };
     let missing = match client
-        .ask_host(host, Request::MissingBlobs(MissingBlobsRequest { hashes }))
+        .ask_host(
+            host,
+            Request::MissingBlobs(MissingBlobsRequest {
+                hashes,
+                plan: Some(plan),
+            }),
+        )
         .await?
     {
         Response::MissingBlobs { hashes } => hashes,

@@ -16,8 +16,9 @@ use tnet_proto::msg::{BlobChunk, ErrorKind, ErrorReply};
 
 use crate::paths::Paths;
 
-/// The largest file a host accepts, so a hostile size cannot be used to
-/// allocate or pre-check absurd amounts; the disk is the real limit.
+/// The largest file any host accepts, whatever its `[limits] max_file_size`
+/// says, so a hostile size cannot be used to allocate or pre-check absurd
+/// amounts; the disk is the real limit.
 pub const MAX_BLOB_SIZE: u64 = 1 << 40;
 
 /// The largest single chunk accepted.
@@ -80,6 +81,24 @@ impl BlobStore {
         is_valid_hash(hash) && self.path(hash).is_file()
     }
 
+    /// The size of the complete blob, if it is here.
+    pub fn size(&self, hash: &str) -> Option<u64> {
+        if !is_valid_hash(hash) {
+            return None;
+        }
+        std::fs::metadata(self.path(hash))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
+    /// Deletes what arrived of an upload that will not be finished. Blocking.
+    pub fn drop_partial(&self, hash: &str) {
+        if is_valid_hash(hash) {
+            let _ = std::fs::remove_file(self.partial.join(hash));
+        }
+    }
+
     /// File bytes received since the host started (the test of "nothing resent").
     pub fn bytes_received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
@@ -138,6 +157,8 @@ impl BlobStore {
             .map_err(|e| io_failure("read an upload", e))?
             .len();
         if actual != size {
+            // The upload is over either way: nothing of it stays.
+            let _ = std::fs::remove_file(&part);
             return Err(missing(format!(
                 "upload of {hash} has {actual} of {size} bytes; send the file again"
             )));

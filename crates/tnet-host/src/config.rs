@@ -20,7 +20,7 @@ pub const ENV_HOST_CONFIG: &str = "TNET_HOST_CONFIG";
     version,
     about,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  tnet-host                      # name = hostname, tasks in ~/.tasks, port 7449, LAN discovery\n  tnet-host --name lab1 --home /srv/tasks -l tcp/0.0.0.0:7500\n  sudo tnet-host systemd install --home /srv/tasks   # run on boot (docs/running.md)"
+    after_help = "Examples:\n  tnet-host                      # name = hostname, tasks in ~/.tasks, port 7449, LAN discovery\n  tnet-host --name lab1 --home /srv/tasks -l tcp/0.0.0.0:7500\n  tnet-host --insecure            # plain TCP, no certificates: trusted lab networks only\n  sudo tnet-host systemd install --home /srv/tasks   # run on boot (docs/running.md)"
 )]
 pub struct Cli {
     /// How to run the host (without a subcommand).
@@ -69,9 +69,16 @@ pub struct HostArgs {
     #[arg(long, value_name = "USER")]
     pub ssh_user: Option<String>,
     /// The host's own settings (notifiers: `[email]`, `[webhook]`, `[command]`,
-    /// `[notify]`; see docs/notifications.md). Default: `<home>/.tnet/host.toml` when it exists.
+    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md). Default: `<home>/.tnet/host.toml` when it exists.
     #[arg(long, env = ENV_HOST_CONFIG, value_name = "FILE")]
     pub host_config: Option<PathBuf>,
+    /// This host's identity bundle (ca.pem, cert.pem, key.pem; default <home>/.tnet/tls/,
+    /// issued from the local fleet on first start).
+    #[arg(long, value_name = "DIR")]
+    pub identity: Option<PathBuf>,
+    /// The fleet to issue this host's identity from when it has none (default ~/.config/tnet/fleet).
+    #[arg(long, env = tnet_fleet::ENV_FLEET, value_name = "DIR")]
+    pub fleet: Option<PathBuf>,
     /// Zenoh's common options.
     #[command(flatten)]
     pub fabric: FabricArgs,
@@ -90,6 +97,12 @@ pub struct HostConfig {
     pub ssh: tnet_proto::msg::SshInfo,
     /// Notifier settings from the host config file (defaults without one).
     pub notify: crate::notify::config::NotifyConfig,
+    /// `--identity`.
+    pub identity: Option<PathBuf>,
+    /// `--fleet` / `TNET_FLEET`.
+    pub fleet: Option<PathBuf>,
+    /// `[limits]` from the host config file (defaults without one).
+    pub limits: crate::limits::Limits,
 }
 
 impl HostConfig {
@@ -131,16 +144,22 @@ impl HostConfig {
         let host_config = args
             .host_config
             .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
-        let notify = match host_config {
-            Some(path) => crate::notify::config::NotifyConfig::load(&path)?,
-            None => crate::notify::config::NotifyConfig::default(),
+        let (notify, limits) = match host_config {
+            Some(path) => (
+                crate::notify::config::NotifyConfig::load(&path)?,
+                crate::limits::Limits::load(&path)?,
+            ),
+            None => Default::default(),
         };
         Ok(HostConfig {
             notify,
+            limits,
             name,
             home,
             fabric: args.fabric,
             ssh,
+            identity: args.identity,
+            fleet: args.fleet.filter(|f| !f.as_os_str().is_empty()),
         })
     }
 }

@@ -44,6 +44,10 @@ pub struct Shared {
     pub callers: Arc<crate::callers::Callers>,
     /// Where task actors hand their events for notifications.
     pub notify: crate::notify::NotifyHandle,
+    /// The identity and roster of the secure default; `None` with `--insecure`.
+    pub trust: Option<Arc<crate::security::Trust>>,
+    /// What a client may send (`[limits]`), and the uploads and shells in progress.
+    pub guards: crate::limits::Guards,
 }
 
 /// The host: shared state plus the task table.

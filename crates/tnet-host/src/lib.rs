@@ -8,6 +8,7 @@
 //! - [`store`]: the SQLite store of tasks and run history.
 //! - [`blobs`]: uploaded file contents, addressed by hash.
 //! - [`callers`]: who is calling services, so a call whose caller left is cancelled.
+//! - [`limits`]: `[limits]` of host.toml, the checks against them, uploads and shells in progress.
 //! - [`workspace`]: safe paths and atomic installation of a task's files.
 //! - [`runner`]: how a command is started and stopped (a process group, or an exec in a container).
 //! - [`docker`]: docker tasks: the engine, each task's container, images and derived images.
@@ -18,7 +19,10 @@
 //!   actor takes calls (`supervisor/service/`).
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
+//! - [`gate`]: the network side of the secure default, a router session
+//!   with the roster's access control, opened again on each new roster.
 //! - [`history`]: the recent runs of habits, served to late subscribers.
+//! - [`security`]: the host's TLS identity (from the fleet) and access control, or `--insecure`.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 //! - [`systemd`]: `tnet-host systemd ...`, the unit that runs the host on boot.
@@ -28,9 +32,11 @@ pub mod blobs;
 pub mod callers;
 pub mod config;
 pub mod docker;
+pub mod gate;
 pub mod handlers;
 pub mod history;
 pub mod host;
+pub mod limits;
 pub mod logging;
 pub mod logs;
 pub mod notify;
@@ -38,6 +44,7 @@ pub mod paths;
 pub mod procfs;
 pub mod runner;
 pub mod scheduler;
+pub mod security;
 pub mod server;
 pub mod shell;
 pub mod store;

@@ -20,16 +20,19 @@ use zenoh::sample::SampleKind;
 use crate::blobs::BlobStore;
 use crate::callers::Callers;
 use crate::config::HostConfig;
+use crate::gate;
 use crate::handlers;
 use crate::history;
 use crate::host::{Host, Shared};
 use crate::paths::Paths;
 use crate::runner::process::{kill_stale_group, ProcessRunner};
+use crate::security::Security;
 use crate::store::Store;
 use crate::supervisor::STOP_GRACE;
 
-/// Builds the Zenoh configuration of a host.
-pub fn zenoh_config(config: &HostConfig) -> anyhow::Result<zenoh::Config> {
+/// Builds the Zenoh configuration of an `--insecure` host, whose one
+/// session faces the network (the secure default has two: `gate.rs`).
+pub fn insecure_zenoh_config(config: &HostConfig) -> anyhow::Result<zenoh::Config> {
     let mut zc = match &config.fabric.config {
         Some(path) => zenoh::Config::from_file(path)
             .map_err(|e| anyhow::anyhow!("cannot read Zenoh config {}: {e}", path.display()))?,
@@ -62,9 +65,27 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     end_stale_calls(&paths).await?;
     store.recover()?;
     let blobs = BlobStore::open(&paths).context("cannot open the upload store")?;
+    let security = crate::security::prepare(&config, &paths)?;
 
-    let zc = zenoh_config(&config)?;
-    let listen = crate::addresses::listen_endpoints(&zc);
+    let (zc, listen, gate) = match &security {
+        Security::Insecure => {
+            let zc = insecure_zenoh_config(&config)?;
+            let listen = crate::addresses::listen_endpoints(&zc);
+            (zc, listen, None)
+        }
+        Security::Secure(trust) => {
+            let inner = gate::inner_endpoint(&paths)?;
+            let listen =
+                crate::addresses::listen_endpoints(&gate::gate_config(&config, trust, &inner)?)
+                    .into_iter()
+                    .filter(|e| !e.starts_with("unixsock"))
+                    .collect();
+            gate::pull_roster(&config, trust).await;
+            // The gate first: the host's session dials it.
+            let gate = gate::Gate::open(config.clone(), trust.clone(), inner.clone()).await?;
+            (gate::inner_config(&inner)?, listen, Some(gate))
+        }
+    };
     let session = zenoh::open(zc)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the Zenoh session: {e}"))?;
@@ -108,6 +129,8 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         ssh: config.ssh.clone(),
         listen,
         callers,
+        trust: security.trust(),
+        guards: crate::limits::Guards::new(config.limits.clone()),
     });
     tokio::spawn(crate::notify::run(
         shared.clone(),
@@ -121,6 +144,10 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         .declare_queryable(keys::host_control(&config.name))
         .await
         .map_err(|e| anyhow::anyhow!("cannot declare the control queryable: {e}"))?;
+    let admin = session
+        .declare_queryable(keys::host_admin(&config.name))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot declare the admin queryable: {e}"))?;
     let blob = session
         .declare_queryable(keys::host_blob(&config.name))
         .await
@@ -135,13 +162,22 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         .declare_token(keys::host_alive(&config.name))
         .await
         .map_err(|e| anyhow::anyhow!("cannot declare the liveliness token: {e}"))?;
-    tracing::info!(host = %config.name, home = %config.home.display(), "tnet-host ready");
+    let mode = if security.is_insecure() {
+        "INSECURE (plain TCP, anyone may submit)"
+    } else {
+        "mutual TLS over QUIC, roles from the fleet roster"
+    };
+    tracing::info!(host = %config.name, home = %config.home.display(), security = mode, "tnet-host ready");
 
     let mut signals = Signals::new()?;
     let reason = loop {
         tokio::select! {
             q = control.recv_async() => match q {
-                Ok(query) => { tokio::spawn(answer_control(host.clone(), query)); }
+                Ok(query) => { tokio::spawn(answer_control(host.clone(), query, false)); }
+                Err(_) => break "the Zenoh session closed",
+            },
+            q = admin.recv_async() => match q {
+                Ok(query) => { tokio::spawn(answer_control(host.clone(), query, true)); }
                 Err(_) => break "the Zenoh session closed",
             },
             q = blob.recv_async() => match q {
@@ -167,6 +203,9 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         if let Err(err) = undeclared {
             tracing::debug!("withdrawing the host from the network: {err}");
         }
+    }
+    if let Some(gate) = &gate {
+        gate.close().await;
     }
     shut_down_tasks(&host, &mut signals).await;
     let _ = session.close().await;
@@ -254,12 +293,23 @@ fn clear_staging(paths: &Paths) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn answer_control(host: Arc<Host>, query: Query) {
+/// Answers a request that came on the control key (`on_admin` false) or the
+/// admin key. A request on the wrong key is refused: the key is what access
+/// control sees, so an admin-only request must never be served from `ctl`.
+async fn answer_control(host: Arc<Host>, query: Query, on_admin: bool) {
     let bytes = query
         .payload()
         .map(|p| p.to_bytes().into_owned())
         .unwrap_or_default();
     let response = match msg::decode::<RequestEnvelope>(&bytes) {
+        Ok(envelope) if envelope.request.needs_admin() != on_admin => handlers::error(
+            ErrorKind::BadRequest,
+            if on_admin {
+                "this request belongs on the host's control key (tnet/<host>/ctl)"
+            } else {
+                "this request changes the host: send it to tnet/<host>/admin (admins only)"
+            },
+        ),
         Ok(envelope) => handlers::dispatch(&host, envelope).await,
         Err(err) => handlers::error(
             ErrorKind::BadRequest,
@@ -271,13 +321,12 @@ async fn answer_control(host: Arc<Host>, query: Query) {
         host: host.shared.name.clone(),
         response,
     };
-    if let Err(err) = query
-        .reply(
-            keys::host_control(&host.shared.name),
-            msg::encode(&envelope),
-        )
-        .await
-    {
+    let key = if on_admin {
+        keys::host_admin(&host.shared.name)
+    } else {
+        keys::host_control(&host.shared.name)
+    };
+    if let Err(err) = query.reply(key, msg::encode(&envelope)).await {
         tracing::debug!("cannot answer a request: {err}");
     }
 }

@@ -34,6 +34,8 @@ pub struct ShellPlan {
     pub env: Vec<(String, String)>,
     /// A terminal of this size, or plain pipes.
     pub size: Option<ShellSize>,
+    /// The session's place among `[limits] max_shells`, freed when it ends.
+    pub slot: crate::limits::ShellSlot,
 }
 
 /// The shell to start: the host user's login shell, else bash, else sh.
@@ -111,6 +113,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
         output,
         exit_key,
     } = declare(&session, &plan).await?;
+    let slot = plan.slot;
     let program = plan.argv.first().cloned().unwrap_or_else(login_shell);
     let spawn_err = |source| ShellError::Spawn {
         program: program.clone(),
@@ -183,6 +186,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                         .and_then(Result::ok),
                 };
                 publish_exit(&session, &exit_key, status).await;
+                drop(slot);
             });
         }
         None => {
@@ -242,6 +246,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                     .and_then(Result::ok);
                 hang_up(pgid);
                 publish_exit(&session, &exit_key, status).await;
+                drop(slot);
             });
         }
     }
@@ -297,6 +302,7 @@ pub async fn start_in_container(
         output,
         exit_key,
     } = declare(&session, &plan).await?;
+    let slot = plan.slot;
     let tty = plan.size.is_some();
     let argv = if plan.argv.is_empty() {
         // The image's bash if it has one, else its sh; a login shell either way.
@@ -412,6 +418,7 @@ pub async fn start_in_container(
         let _ = session
             .put(&exit_key, msg::encode(&ShellExit { code }))
             .await;
+        drop(slot);
     });
     Ok(())
 }

@@ -87,12 +87,33 @@ fn failure(what: &str, err: std::io::Error) -> ErrorReply {
     )
 }
 
+/// Refuses an entry whose mode claims it is not a regular file (a device,
+/// fifo, socket, link or folder): only contents travel, and the host never
+/// makes anything but a regular file of them.
+fn check_regular(f: &FileEntry) -> Result<(), ErrorReply> {
+    const TYPE: u32 = 0o170_000;
+    const REGULAR: u32 = 0o100_000;
+    let kind = f.mode & TYPE;
+    if f.mode <= 0o177_777 && (kind == 0 || kind == REGULAR) {
+        return Ok(());
+    }
+    let shown: String = f.path.chars().take(200).collect();
+    Err(ErrorReply::new(
+        ErrorKind::BadPath,
+        format!(
+            "refused file `{shown}`: its mode {:o} is not a regular file's (devices, fifos and sockets cannot be sent)",
+            f.mode
+        ),
+    ))
+}
+
 /// Checks every entry's path and that its blob is here, before anything is written.
 pub fn check_files(files: &[FileEntry], blobs: &BlobStore) -> Result<Vec<PathBuf>, ErrorReply> {
     let mut out = Vec::with_capacity(files.len());
     let mut seen = std::collections::HashSet::new();
     for f in files {
         let rel = safe_relative_path(&f.path)?;
+        check_regular(f)?;
         if !seen.insert(rel.clone()) {
             return Err(ErrorReply::new(
                 ErrorKind::BadPath,
@@ -162,6 +183,31 @@ mod tests {
             safe_relative_path("./bin/run.sh").expect("ok"),
             PathBuf::from("bin/run.sh")
         );
+    }
+
+    #[test]
+    fn an_entry_claiming_to_be_a_device_or_fifo_is_refused() {
+        let entry = |mode| FileEntry {
+            path: "x".into(),
+            hash: "a".repeat(64),
+            size: 0,
+            mode,
+        };
+        for ok in [0o644, 0o100_755] {
+            assert!(check_regular(&entry(ok)).is_ok(), "{ok:o}");
+        }
+        // fifo, character device, socket, link, folder, nonsense
+        for bad in [
+            0o010_644,
+            0o020_666,
+            0o140_755,
+            0o120_777,
+            0o040_755,
+            0o7_000_000,
+        ] {
+            let err = check_regular(&entry(bad)).expect_err("refused");
+            assert_eq!(err.kind, ErrorKind::BadPath);
+        }
     }
 
     #[test]

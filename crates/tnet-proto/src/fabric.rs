@@ -53,6 +53,10 @@ pub struct FabricArgs {
         arg(long = "multicast-scouting", conflicts_with = "no_multicast_scouting")
     )]
     pub multicast_scouting: bool,
+    /// Plain TCP with no certificates and no access control, for a trusted lab
+    /// network only: anyone who reaches a host can run anything on it.
+    #[cfg_attr(feature = "clap", arg(long = "insecure", env = "TNET_INSECURE"))]
+    pub insecure: bool,
 }
 
 /// Who is opening the session: a host listens on a fixed port, a client does not listen.
@@ -75,20 +79,49 @@ impl FabricArgs {
         self.multicast_scouting || self.connect.is_empty()
     }
 
+    /// Whether hosts are found only by multicast scouting (nothing
+    /// configured): then where they were found is worth remembering.
+    pub fn scouting_only(&self) -> bool {
+        self.connect.is_empty()
+            && self.config.is_none()
+            && self.scouting()
+            && self.mode.as_deref().unwrap_or("peer") == "peer"
+    }
+
+    /// `endpoint` as this session dials or listens on it: in the secure
+    /// default a `tcp/` (or `tls/`) endpoint is taken as `quic/` on the same
+    /// address and port, so addresses written before security (and
+    /// remembered ones) keep working. Zenoh's `tls/` link is never used: in
+    /// 1.10 its reader and writer share one TLS stream unsafely
+    /// (eclipse-zenoh/zenoh#2557).
+    pub fn endpoint(&self, endpoint: &str) -> String {
+        if self.insecure {
+            return endpoint.to_owned();
+        }
+        match endpoint
+            .strip_prefix("tcp/")
+            .or_else(|| endpoint.strip_prefix("tls/"))
+        {
+            Some(rest) => format!("quic/{rest}"),
+            None => endpoint.to_owned(),
+        }
+    }
+
     /// The configuration inserts for a session of `role`, applied after the config file.
     pub fn inserts(&self, role: Role) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let mut put = |k: &str, v: String| out.push((k.to_owned(), v));
         put("mode", json_string(self.mode.as_deref().unwrap_or("peer")));
         let listen = match (role, self.listen.is_empty()) {
-            (_, false) => self.listen.clone(),
-            (Role::Host, true) => vec![format!("tcp/0.0.0.0:{DEFAULT_PORT}")],
+            (_, false) => self.listen.iter().map(|e| self.endpoint(e)).collect(),
+            (Role::Host, true) => vec![self.endpoint(&format!("tcp/0.0.0.0:{DEFAULT_PORT}"))],
             // A client only dials out; listening would just advertise a useless port.
             (Role::Client, true) => Vec::new(),
         };
         put("listen/endpoints", json_list(&listen));
         if !self.connect.is_empty() {
-            put("connect/endpoints", json_list(&self.connect));
+            let connect: Vec<String> = self.connect.iter().map(|e| self.endpoint(e)).collect();
+            put("connect/endpoints", json_list(&connect));
             // Named endpoints that cannot be reached are an error, not a silent wait.
             put("connect/exit_on_failure", "true".to_owned());
             put("connect/timeout_ms", "3000".to_owned());
@@ -124,7 +157,21 @@ mod tests {
         let ins = FabricArgs::default().inserts(Role::Host);
         assert_eq!(
             get(&ins, "listen/endpoints").as_deref(),
+            Some(r#"["quic/0.0.0.0:7449"]"#)
+        );
+        let open = FabricArgs {
+            insecure: true,
+            connect: vec!["tcp/10.0.0.1:7449".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            get(&open.inserts(Role::Host), "listen/endpoints").as_deref(),
             Some(r#"["tcp/0.0.0.0:7449"]"#)
+        );
+        assert_eq!(open.endpoint("tcp/10.0.0.1:7449"), "tcp/10.0.0.1:7449");
+        assert_eq!(
+            FabricArgs::default().endpoint("tcp/10.0.0.1:7449"),
+            "quic/10.0.0.1:7449"
         );
         assert_eq!(
             get(&ins, "scouting/multicast/enabled").as_deref(),

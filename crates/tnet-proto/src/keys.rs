@@ -22,6 +22,13 @@ pub fn host_control(host: &str) -> String {
     format!("{ROOT}/{host}/ctl")
 }
 
+/// Queryable of a host's admin-only requests (submit, edit, stop, remove,
+/// shell, uploads): `tnet/<host>/admin`. A key of its own so Zenoh's access
+/// control can refuse them to users (see `Request::needs_admin`).
+pub fn host_admin(host: &str) -> String {
+    format!("{ROOT}/{host}/admin")
+}
+
 /// Queryable receiving file chunks of uploads: `tnet/<host>/blob`.
 pub fn host_blob(host: &str) -> String {
     format!("{ROOT}/{host}/blob")

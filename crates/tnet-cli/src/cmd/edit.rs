@@ -65,7 +65,11 @@ pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
         eprintln!("nothing changed");
         return Ok(1);
     }
-    upload::send_missing(client, &t.host, &local, &entries).await?;
+    let task = upload::TaskFile {
+        name: &file_name,
+        size: text.len() as u64,
+    };
+    upload::send_missing(client, &t.host, task, &local, &entries).await?;
     let request = EditRequest {
         name: status.summary.name.clone(),
         file_name,

@@ -35,10 +35,19 @@ pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
                 address(&i.addresses),
                 i.tasks.to_string(),
                 if i.docker { "yes" } else { "no" }.to_owned(),
+                if i.insecure { "INSECURE" } else { "mTLS" }.to_owned(),
             ]
         })
         .collect();
-    output::table(&["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER"], &rows)?;
+    output::table(
+        &["HOST", "VERSION", "ADDRESS", "TASKS", "DOCKER", "SECURITY"],
+        &rows,
+    )?;
+    if infos.iter().any(|i| i.insecure) {
+        eprintln!(
+            "warning: hosts marked INSECURE run any command anyone on their network sends them (plain TCP, no certificates)"
+        );
+    }
     Ok(0)
 }
 

@@ -5,6 +5,7 @@ mod completions;
 mod control;
 mod edit;
 mod events;
+mod fleet;
 mod generate;
 mod hosts;
 mod inbox;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     // Capped: Zenoh adds it to the clock.
     let timeout = given.unwrap_or(DEFAULT_TIMEOUT).min(crate::call::NO_LIMIT);
+    crate::identity::set_given(cli.identity.clone());
     let Some(command) = cli.command else {
         return generate::run(cli.generate, &cli.fabric, timeout).await;
     };
@@ -48,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let command = match command {
         // Needs no host, so it opens no session.
         Command::Completions(args) => return completions::run(&args),
+        Command::Fleet(args) => return fleet::run(args, &cli.fabric, timeout).await,
         // A call finds its host its own way (the host cache), and for it
         // --timeout is the call's time limit.
         Command::Call(args) => return call::run(&cli.fabric, timeout, given, args).await,
@@ -65,7 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
     match command {
         // `run` handles these before any session is opened.
-        Command::Call(_) | Command::Completions(_) => {
+        Command::Call(_) | Command::Completions(_) | Command::Fleet(_) => {
             anyhow::bail!("this verb opens no ordinary session")
         }
         Command::Services(args) => services::run(client, args).await,
@@ -89,7 +92,7 @@ async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
 
 /// Opens the session every verb that talks to hosts uses.
 pub(crate) async fn connect(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Client> {
-    Client::open(fabric, timeout)
+    crate::session::open(fabric, timeout)
         .await
         .context("cannot reach the tnet network")
 }

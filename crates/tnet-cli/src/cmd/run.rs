@@ -32,7 +32,11 @@ pub async fn submit(
         .unwrap_or(std::path::Path::new("."));
     let local = files::collect(task_dir, &spec.necessary_files)?;
     let host = pick_host(client, host).await?;
-    let (entries, stats) = upload::upload(client, &host, &local).await?;
+    let task = upload::TaskFile {
+        name: &file_name,
+        size: text.len() as u64,
+    };
+    let (entries, stats) = upload::upload(client, &host, task, &local).await?;
     eprintln!(
         "{} file(s): {} sent ({} bytes), {} already on `{host}`",
         local.len(),

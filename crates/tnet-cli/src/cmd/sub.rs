@@ -25,7 +25,8 @@ use zenoh::query::ConsolidationMode;
 use zenoh::sample::Sample;
 
 use crate::args::SubArgs;
-use crate::client::{wait_for_match, Client};
+use crate::client::Client;
+use crate::settle::wait_for_match;
 use crate::target;
 
 /// How long to wait for a host's history queryable to be heard of.

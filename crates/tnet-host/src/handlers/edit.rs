@@ -16,6 +16,7 @@ use crate::workspace::{check_files, write_files};
 
 /// Applies an edit.
 pub async fn handle(host: &Host, req: EditRequest) -> Result<Response, ErrorReply> {
+    super::submit::check_limits(host, &req.file_name, &req.task_toml, &req.files)?;
     let spec = parse_task(&req.file_name, &req.task_toml)
         .map_err(|e| ErrorReply::new(ErrorKind::InvalidTask, e.to_string()))?;
     super::submit::check_supported(host, &spec)?;

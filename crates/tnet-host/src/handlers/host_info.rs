@@ -14,5 +14,7 @@ pub fn handle(host: &Host) -> Result<Response, ErrorReply> {
         ssh: Some(host.shared.ssh.clone()),
         addresses: crate::addresses::reachable(&host.shared.listen),
         docker: host.shared.docker.is_ok(),
+        insecure: host.shared.trust.is_none(),
+        roster_version: host.shared.trust.as_ref().map(|t| t.version()),
     }))
 }

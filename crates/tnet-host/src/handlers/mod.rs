@@ -8,6 +8,7 @@ mod inbox;
 mod list;
 mod logs;
 mod remove;
+mod roster;
 mod services;
 mod shell;
 mod status;
@@ -49,6 +50,7 @@ pub async fn dispatch(host: &Host, envelope: RequestEnvelope) -> Response {
         Request::Restart(r) => control::restart(host, r).await,
         Request::Remove(r) => remove::handle(host, r).await,
         Request::Inbox(r) => inbox::handle(host, r),
+        Request::Roster(r) => roster::handle(host, r),
     };
     result.unwrap_or_else(Response::Error)
 }

@@ -14,6 +14,8 @@ pub async fn handle(host: &Host, req: ShellRequest) -> Result<Response, ErrorRep
             "a shell session id must be a UUID",
         ));
     }
+    // Held by the session until its shell ends.
+    let slot = host.shared.guards.shell()?;
     let workdir = host.shared.paths.workspace(&task.info.safe_name);
     if !workdir.is_dir() {
         return Err(ErrorReply::new(
@@ -47,6 +49,7 @@ pub async fn handle(host: &Host, req: ShellRequest) -> Result<Response, ErrorRep
         argv: req.command.unwrap_or_default(),
         env,
         size: req.size,
+        slot,
     };
     let started = match task.info.runner.container() {
         // A docker task's shell is inside its container, in the same workspace path.

@@ -17,6 +17,7 @@ use crate::workspace::{check_files, write_files};
 
 /// Creates and starts a task.
 pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorReply> {
+    check_limits(host, &req.file_name, &req.task_toml, &req.files)?;
     let spec = parse_task(&req.file_name, &req.task_toml)
         .map_err(|e| ErrorReply::new(ErrorKind::InvalidTask, e.to_string()))?;
     check_supported(host, &spec)?;
@@ -76,6 +77,26 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
         .map_err(super::host_failure)?;
     tracing::info!(task = %spec.name, "task submitted with {} files", req.files.len());
     Ok(Response::Task(host.summary(&handle)))
+}
+
+/// Checks a task against the host's `[limits]` before anything else is done
+/// with it (a task file over the limit is not even parsed). Sizes are those
+/// of the files the host holds, never the client's word; a file the host
+/// does not have counts as claimed, and `check_files` refuses it next.
+pub(super) fn check_limits(
+    host: &Host,
+    file_name: &str,
+    task_toml: &str,
+    files: &[tnet_proto::msg::FileEntry],
+) -> Result<(), ErrorReply> {
+    let blobs = &host.shared.blobs;
+    host.shared.guards.limits.check_task(
+        file_name,
+        task_toml.len() as u64,
+        files
+            .iter()
+            .map(|f| (f.path.as_str(), blobs.size(&f.hash).unwrap_or(f.size))),
+    )
 }
 
 /// Refuses a task this host cannot run: a docker task on a host without an engine.

@@ -1,5 +1,5 @@
 //! The host's notifier settings: the `[email]`, `[webhook]`, `[command]` and
-//! `[notify]` tables of `host.toml` (`tnet-host --host-config FILE`).
+//! `[notify]` tables of `host.toml` (its `[limits]` are `crate::limits`'s) (`tnet-host --host-config FILE`).
 //! Secrets are read from the file, another file or the environment, and
 //! never reach `Debug` output or a log.
 
@@ -100,6 +100,9 @@ struct RawFile {
     webhook: Option<RawWebhook>,
     command: Option<RawCommand>,
     notify: Option<RawNotify>,
+    /// Read by `crate::limits`.
+    #[serde(rename = "limits")]
+    _limits: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

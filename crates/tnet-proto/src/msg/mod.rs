@@ -20,8 +20,8 @@ pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use habit::HabitRun;
 pub use inbox::{Delivery, InboxEntry, InboxRequest};
 pub use request::{
-    EditRequest, LogsRequest, MissingBlobsRequest, Request, ShellExit, ShellRequest, ShellSize,
-    SubmitRequest, TaskRef, VerifyBlobRequest,
+    EditRequest, LogsRequest, MissingBlobsRequest, Request, RosterRequest, ShellExit, ShellRequest,
+    ShellSize, SubmitRequest, TaskRef, UploadPlan, VerifyBlobRequest,
 };
 pub use response::{
     ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, SshInfo, TaskState, TaskStatus,
@@ -138,6 +138,8 @@ mod tests {
                 ssh: None,
                 addresses: vec!["tcp/10.0.0.7:7449".into()],
                 docker: true,
+                insecure: false,
+                roster_version: Some(1),
             }),
             Response::Error(ErrorReply::new(ErrorKind::UnknownTask, "no")),
         ];
@@ -163,6 +165,16 @@ mod tests {
         };
         assert!(info.addresses.is_empty());
         assert!(!info.docker);
+    }
+
+    #[test]
+    fn an_error_kind_from_a_newer_host_still_decodes() {
+        let newer = br#"{"version":1,"host":"h","response":{"kind":"error","body":
+            {"kind":"something_new","message":"m"}}}"#;
+        let env: ResponseEnvelope = decode(newer).expect("decodes");
+        assert!(matches!(env.response, Response::Error(e) if e.kind == ErrorKind::Other));
+        let limit = encode(&ErrorReply::new(ErrorKind::LimitExceeded, "x"));
+        assert!(String::from_utf8_lossy(&limit).contains("limit_exceeded"));
     }
 
     #[test]

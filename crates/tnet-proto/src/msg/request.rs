@@ -39,6 +39,65 @@ pub enum Request {
     /// The inbox's unread entries and recent deliveries, after acknowledging
     /// what the request names.
     Inbox(super::InboxRequest),
+    /// The host's fleet roster, after offering a newer one (hosts take only
+    /// a roster their fleet's authority signed).
+    Roster(RosterRequest),
+}
+
+impl Request {
+    /// Whether only an admin may send it: it changes the host, uploads, or
+    /// opens a shell. These go to `keys::host_admin`, the rest (reading,
+    /// listing) to `keys::host_control`; a host refuses a request on the wrong key.
+    pub fn needs_admin(&self) -> bool {
+        match self {
+            Request::MissingBlobs(_)
+            | Request::VerifyBlob(_)
+            | Request::Submit(_)
+            | Request::Edit(_)
+            | Request::OpenShell(_)
+            | Request::Stop(_)
+            | Request::Start(_)
+            | Request::Restart(_)
+            | Request::Remove(_) => true,
+            // Reading the inbox is a user's; marking entries read is not.
+            Request::Inbox(inbox) => inbox.ack.is_some() || inbox.ack_all,
+            // A roster is checked against the fleet's authority, whoever brings it.
+            Request::Roster(_)
+            | Request::List
+            | Request::Services
+            | Request::HostInfo
+            | Request::Status(_)
+            | Request::Logs(_) => false,
+        }
+    }
+
+    /// What the request does, as a user would call it (for refusals).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::MissingBlobs(_) | Request::VerifyBlob(_) => "upload files",
+            Request::Submit(_) => "run",
+            Request::Edit(_) => "edit",
+            Request::OpenShell(_) => "shell",
+            Request::Stop(_) => "stop",
+            Request::Start(_) => "start",
+            Request::Restart(_) => "restart",
+            Request::Remove(_) => "rm",
+            Request::Inbox(_) => "inbox --ack",
+            Request::Roster(_) => "fleet push",
+            Request::List => "ls",
+            Request::Services => "services",
+            Request::HostInfo => "hosts",
+            Request::Status(_) => "status",
+            Request::Logs(_) => "logs",
+        }
+    }
+}
+
+/// See [`Request::Roster`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RosterRequest {
+    /// A signed roster (`tnet_fleet::SignedRoster` as JSON) to take if newer.
+    pub offer: Option<String>,
 }
 
 /// Names a task on the host that receives the request.
@@ -53,6 +112,22 @@ pub struct TaskRef {
 pub struct MissingBlobsRequest {
     /// Hashes the client is about to reference.
     pub hashes: Vec<String>,
+    /// The task these files are for, so a host can refuse one over its
+    /// limits before a byte is sent. Absent from older clients; the host
+    /// checks the task again, on what it received, when it is submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<UploadPlan>,
+}
+
+/// See [`MissingBlobsRequest::plan`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadPlan {
+    /// The task file's name, for messages.
+    pub file_name: String,
+    /// The task file's size in bytes.
+    pub task_file_size: u64,
+    /// Every file of the task (the ones the host has too), as they will be submitted.
+    pub files: Vec<FileEntry>,
 }
 
 /// See [`Request::VerifyBlob`].

@@ -50,6 +50,15 @@ pub enum Response {
         /// How many entries the request marked read.
         acked: u64,
     },
+    /// The host's roster after the request's offer.
+    Roster {
+        /// Its version (0: the host runs `--insecure` and has none).
+        version: u64,
+        /// The signed roster as JSON, to carry to other hosts.
+        roster: Option<String>,
+        /// Whether the offer was taken.
+        taken: bool,
+    },
     /// The request failed.
     Error(ErrorReply),
 }
@@ -81,6 +90,13 @@ pub enum ErrorKind {
     CommandFailed,
     /// A service call was cancelled: the service was stopped during it.
     Cancelled,
+    /// The request is over one of the host's limits (`[limits]` in its
+    /// `host.toml`); the message names the limit, its value and the key.
+    LimitExceeded,
+    /// A kind this build does not know (from a newer host), so that a new
+    /// kind never makes a whole answer undecodable.
+    #[serde(other)]
+    Other,
 }
 
 /// A failed request.
@@ -245,6 +261,17 @@ pub struct HostInfo {
     /// Whether it can run docker tasks (it reached a Docker engine at start).
     #[serde(default)]
     pub docker: bool,
+    /// Whether it runs with `--insecure`: plain TCP, no certificates, no
+    /// access control. Hosts before this field were all insecure.
+    #[serde(default = "insecure_before_security")]
+    pub insecure: bool,
+    /// The version of the fleet roster it enforces (`None` when insecure).
+    #[serde(default)]
+    pub roster_version: Option<u64>,
+}
+
+fn insecure_before_security() -> bool {
+    true
 }
 
 /// Where `tnet ssh` connects for a host.

@@ -91,6 +91,12 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
             return (None, "rejected");
         }
     };
+    let input_size = query.payload().map_or(0, |p| p.len() as u64);
+    if let Err(err) = ctx.shared.guards.limits.check_service_input(input_size) {
+        // Refused before a turn is taken or a byte is written.
+        reply_error(query, &CallError::new(err.kind, err.message));
+        return (None, "rejected");
+    }
     let limit = request
         .timeout_ms
         .map(Duration::from_millis)

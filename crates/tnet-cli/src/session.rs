@@ -1,0 +1,122 @@
+//! The one place a `tnet` session is opened: the flags (`-c -e -l -m`,
+//! scouting, `--insecure`), the identity shown to hosts, the host cache and
+//! scouting turn into a ready [`Client`] here, for every verb (and any
+//! program built on this library).
+//!
+//! Imports run one way: `cmd` and `discovery` open sessions here; this opens
+//! them with `identity` (the certificate), `settle` (a complete view of the
+//! hosts) and wraps them in a `client::Client`.
+
+use std::time::Duration;
+
+use tnet_proto::fabric::{FabricArgs, Role};
+
+use crate::client::Client;
+use crate::settle::{Scouted, CONNECT_WAIT};
+
+/// Whether a configuration has multicast scouting on, whatever turned it on.
+fn scouting_on(config: &zenoh::Config) -> bool {
+    config
+        .get_json("scouting/multicast/enabled")
+        .is_ok_and(|v| v.trim() == "true")
+}
+
+/// Applies `(path, json5 value)` settings to a Zenoh configuration.
+pub fn insert_all(zc: &mut zenoh::Config, inserts: &[(String, String)]) -> anyhow::Result<()> {
+    for (key, value) in inserts {
+        zc.insert_json5(key, value)
+            .map_err(|e| anyhow::anyhow!("bad Zenoh setting {key}={value}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The client's Zenoh configuration: the config file, the flags, and the
+/// identity (mutual TLS over QUIC) unless `--insecure`.
+pub fn zenoh_config(fabric: &FabricArgs) -> anyhow::Result<zenoh::Config> {
+    // The identity first: a `tnet` without one fails at once, saying how to get one.
+    let identity = crate::identity::inserts(fabric)?;
+    let mut zc = match &fabric.config {
+        Some(path) => zenoh::Config::from_file(path)
+            .map_err(|e| anyhow::anyhow!("cannot read Zenoh config {}: {e}", path.display()))?,
+        None => zenoh::Config::default(),
+    };
+    let mut inserts = fabric.inserts(Role::Client);
+    inserts.extend(identity);
+    // The session's own admin space says which address each host was reached
+    // at, for the host cache. Only the session's links are there, and the
+    // command line lives for a moment.
+    inserts.push(("adminspace/enabled".to_owned(), "true".to_owned()));
+    insert_all(&mut zc, &inserts)?;
+    Ok(zc)
+}
+
+/// Opens a session with the flags' configuration.
+pub async fn open(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Client> {
+    open_with(zenoh_config(fabric)?, fabric, timeout).await
+}
+
+/// Opens a session with a configuration built for the purpose.
+pub async fn open_with(
+    config: zenoh::Config,
+    fabric: &FabricArgs,
+    timeout: Duration,
+) -> anyhow::Result<Client> {
+    // Started first, so it hears every peer before the session opens.
+    let scouted = if scouting_on(&config) {
+        Scouted::start(&config).await
+    } else {
+        None
+    };
+    let session = zenoh::open(config).await.map_err(|e| {
+        let to = if fabric.connect.is_empty() {
+            String::new()
+        } else {
+            let dialled: Vec<String> = fabric.connect.iter().map(|c| fabric.endpoint(c)).collect();
+            format!(" to {}", dialled.join(", "))
+        };
+        let why = if fabric.insecure {
+            "\nA host on the secure default refuses plain TCP: drop --insecure and use a fleet identity.".to_owned()
+        } else {
+            format!(
+                "\nIf it is running, it refused this identity, {}: the certificate must come from the host's fleet and not be expired. A host on --insecure needs --insecure.",
+                crate::identity::describe(fabric)
+            )
+        };
+        anyhow::anyhow!(
+            "cannot connect{to}: {e}\nIs a tnet-host running there? Check the address and port (default 7449).{why}"
+        )
+    })?;
+    if let Some(scouted) = scouted {
+        scouted.wait_connected(&session, CONNECT_WAIT).await;
+    }
+    Ok(Client::new(session, timeout, fabric.clone()))
+}
+
+/// Most time a session on remembered endpoints waits for them to connect and
+/// declare what they offer; only a remembered host that is gone makes it wait this long.
+const CACHED_OPEN_DELAY_MS: u64 = 200;
+
+/// A session that dials `endpoints` (remembered in the host cache) with scouting off.
+pub async fn open_remembered(
+    fabric: &FabricArgs,
+    timeout: Duration,
+    endpoints: &[String],
+) -> anyhow::Result<Client> {
+    let mut config = zenoh_config(fabric)?;
+    let endpoints: Vec<String> = endpoints.iter().map(|e| fabric.endpoint(e)).collect();
+    let list = serde_json::Value::from(endpoints).to_string();
+    insert_all(
+        &mut config,
+        &[
+            ("connect/endpoints".to_owned(), list),
+            // A remembered host that is gone must not fail the session: the others may do.
+            ("connect/exit_on_failure".to_owned(), "false".to_owned()),
+            ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+            (
+                "scouting/delay".to_owned(),
+                CACHED_OPEN_DELAY_MS.to_string(),
+            ),
+        ],
+    )?;
+    open_with(config, fabric, timeout).await
+}

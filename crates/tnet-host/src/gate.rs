@@ -1,0 +1,282 @@
+//! The host's network side in the secure default: a Zenoh router session of
+//! its own (the gate) that faces the network, and the host's session behind
+//! it on a Unix socket.
+//!
+//! ```text
+//!  clients ── QUIC, mutual TLS ──► gate (router, access control from the roster)
+//!                                    ▲ unixsock-stream, <home>/.tnet/run/host.sock
+//!                                    │ (dialled by the host's session, again after each reopening)
+//!                                  the host's session (queryables, tokens, publications)
+//! ```
+//!
+//! Why two sessions: Zenoh reads access-control rules and matches them to a
+//! link when the link opens, and offers no way to change them afterwards. A
+//! new roster (a revoked name, a new admin) must reach links that are open
+//! now without restarting a single task, so the host closes the gate and
+//! opens it again with rules from the new roster, while its own session,
+//! with every declaration and every task behind it, stays as it is. The
+//! host's session dials the gate (a peer dialling its router, as Zenoh
+//! routes best) and dials it again within moments after each reopening,
+//! declaring everything again; clients see the host leave and come back.
+//!
+//! The gate is a router that does not gossip and does not connect to what it
+//! scouts: hosts never mesh with each other, clients connect to hosts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tnet_proto::keys;
+use tnet_proto::msg::{self, Request, RequestEnvelope, Response, ResponseEnvelope, RosterRequest};
+use zenoh::query::ConsolidationMode;
+
+use crate::config::HostConfig;
+use crate::paths::Paths;
+use crate::security::Trust;
+
+/// The longest Unix socket path Linux takes (108 bytes with the final NUL).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// The endpoint of the host's own session: a Unix socket in a folder only
+/// the host's user can enter (`<home>/.tnet/run/`), or in a private folder
+/// under the temporary directory when that path is too long for a socket.
+pub fn inner_endpoint(paths: &Paths) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut dir = paths.records().join("run");
+    if dir.join("host.sock").as_os_str().len() > MAX_SOCKET_PATH {
+        let tag = blake3::hash(paths.home().as_os_str().as_encoded_bytes()).to_hex();
+        dir = std::env::temp_dir().join(format!(
+            "tnet-{}-{}",
+            nix::unistd::getuid(),
+            &tag.as_str()[..16]
+        ));
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private", dir.display()))?;
+    let socket = dir.join("host.sock");
+    // A host killed earlier leaves its socket behind; nobody listens on it.
+    let _ = std::fs::remove_file(&socket);
+    Ok(format!("unixsock-stream/{}", socket.display()))
+}
+
+fn insert_all(zc: &mut zenoh::Config, inserts: &[(String, String)]) -> anyhow::Result<()> {
+    for (key, value) in inserts {
+        zc.insert_json5(key, value)
+            .map_err(|e| anyhow::anyhow!("bad Zenoh setting {key}={value}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The host's own session: dials the gate on `inner` (and again whenever it
+/// goes), listens nowhere, finds nobody else.
+pub fn inner_config(inner: &str) -> anyhow::Result<zenoh::Config> {
+    let mut zc = zenoh::Config::default();
+    let connect = serde_json::Value::from(vec![inner.to_owned()]).to_string();
+    insert_all(
+        &mut zc,
+        &owned(&[
+            // A client of its gate: Zenoh 1.10's routers forward between
+            // their clients and the network, not between the peers south
+            // of them (which are expected to reach each other directly).
+            ("mode", r#""client""#),
+            ("listen/endpoints", "[]"),
+            ("connect/endpoints", &connect),
+            ("connect/exit_on_failure", "true"),
+            ("connect/timeout_ms", "3000"),
+            (
+                "connect/retry",
+                "{period_init_ms: 20, period_max_ms: 500, period_increase_factor: 2}",
+            ),
+            ("scouting/multicast/enabled", "false"),
+            ("transport/unicast/open_timeout", "2000"),
+        ]),
+    )?;
+    Ok(zc)
+}
+
+/// The gate's configuration: the user's Zenoh config file and flags (listen
+/// on QUIC, scouting, routers to connect to), mutual TLS with the host's
+/// identity, the roster's access control, and the host's own session.
+pub fn gate_config(
+    config: &HostConfig,
+    trust: &Trust,
+    inner: &str,
+) -> anyhow::Result<zenoh::Config> {
+    let mut zc = match &config.fabric.config {
+        Some(path) => zenoh::Config::from_file(path)
+            .map_err(|e| anyhow::anyhow!("cannot read Zenoh config {}: {e}", path.display()))?,
+        None => zenoh::Config::default(),
+    };
+    let mut inserts = config.fabric.inserts(tnet_proto::fabric::Role::Host);
+    let mut listen: Vec<String> = match config.fabric.listen.is_empty() {
+        true => vec![config
+            .fabric
+            .endpoint(&format!("tcp/0.0.0.0:{}", tnet_proto::fabric::DEFAULT_PORT))],
+        false => config
+            .fabric
+            .listen
+            .iter()
+            .map(|e| config.fabric.endpoint(e))
+            .collect(),
+    };
+    listen.push(inner.to_owned());
+    inserts.extend(owned(&[
+        ("mode", r#""router""#),
+        ("scouting/multicast/autoconnect", "[]"),
+        ("scouting/gossip/autoconnect", "[]"),
+    ]));
+    inserts.push((
+        "listen/endpoints".to_owned(),
+        serde_json::Value::from(listen).to_string(),
+    ));
+    inserts.extend(tnet_fleet::zenoh::tls_inserts(trust.identity()));
+    inserts.push(tnet_fleet::zenoh::access_control(
+        &trust.roster(),
+        tnet_fleet::zenoh::Place::Gate,
+    ));
+    insert_all(&mut zc, &inserts)?;
+    Ok(zc)
+}
+
+/// The open gate; opened again on each new roster until it is closed.
+pub struct Gate {
+    session: tokio::sync::Mutex<Option<zenoh::Session>>,
+}
+
+impl Gate {
+    /// Opens the gate, and follows the roster: each new version closes it and
+    /// opens it again with that version's rules.
+    pub async fn open(
+        config: HostConfig,
+        trust: Arc<Trust>,
+        inner: String,
+    ) -> anyhow::Result<Arc<Gate>> {
+        let session = open_session(&config, &trust, &inner).await?;
+        let gate = Arc::new(Gate {
+            session: tokio::sync::Mutex::new(Some(session)),
+        });
+        let follower = gate.clone();
+        let mut changes = trust.subscribe();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                // The answer to the request that brought the roster leaves
+                // through this gate: give it a moment before closing.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                changes.mark_unchanged();
+                if !follower.reopen(&config, &trust, &inner).await {
+                    return;
+                }
+            }
+        });
+        Ok(gate)
+    }
+
+    /// Closes the old session and opens a new one; `false` once the gate was closed for good.
+    async fn reopen(&self, config: &HostConfig, trust: &Trust, inner: &str) -> bool {
+        let mut slot = self.session.lock().await;
+        let Some(old) = slot.take() else {
+            return false;
+        };
+        // The port is free only once the old session let go of it.
+        if let Err(err) = old.close().await {
+            tracing::warn!("closing the network side: {err}");
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match open_session(config, trust, inner).await {
+                Ok(session) => {
+                    tracing::info!(
+                        roster = trust.version(),
+                        "network side open again with the new roster"
+                    );
+                    *slot = Some(session);
+                    return true;
+                }
+                Err(err) => {
+                    tracing::error!(
+                        "cannot open the network side again (retrying in {backoff:?}): {err:#}"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    /// Takes the host off the network for good.
+    pub async fn close(&self) {
+        if let Some(session) = self.session.lock().await.take() {
+            let _ = session.close().await;
+        }
+    }
+}
+
+async fn open_session(
+    config: &HostConfig,
+    trust: &Trust,
+    inner: &str,
+) -> anyhow::Result<zenoh::Session> {
+    zenoh::open(gate_config(config, trust, inner)?)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the host's network side (QUIC, mutual TLS): {e}"))
+}
+
+/// Asks the hosts this one can find (scouting, `--connect`) for their
+/// rosters and takes the newest the fleet signed, so a host that was down
+/// when a name was revoked refuses it from its first moment back. Finding
+/// nobody is the ordinary case of a first host; it takes about a second.
+pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
+    if !config.fabric.scouting() && config.fabric.connect.is_empty() {
+        return;
+    }
+    let mut zc = zenoh::Config::default();
+    let mut inserts = config.fabric.inserts(tnet_proto::fabric::Role::Client);
+    inserts.push(("connect/exit_on_failure".to_owned(), "false".to_owned()));
+    inserts.push(("connect/timeout_ms".to_owned(), "1000".to_owned()));
+    inserts.extend(tnet_fleet::zenoh::tls_inserts(trust.identity()));
+    if let Err(err) = insert_all(&mut zc, &inserts) {
+        tracing::debug!("not asking other hosts for the roster: {err}");
+        return;
+    }
+    let Ok(Ok(session)) = tokio::time::timeout(Duration::from_secs(3), zenoh::open(zc)).await
+    else {
+        return;
+    };
+    let request = RequestEnvelope::new(Request::Roster(RosterRequest::default()));
+    let replies = session
+        .get(keys::host_control("*"))
+        .payload(msg::encode(&request))
+        .consolidation(ConsolidationMode::None)
+        .timeout(Duration::from_millis(1500))
+        .await;
+    let mut heard = 0;
+    if let Ok(replies) = replies {
+        while let Ok(reply) = replies.recv_async().await {
+            let Ok(sample) = reply.result() else { continue };
+            let Ok(envelope) = msg::decode::<ResponseEnvelope>(&sample.payload().to_bytes()) else {
+                continue;
+            };
+            if let Response::Roster {
+                roster: Some(text), ..
+            } = envelope.response
+            {
+                heard += 1;
+                if let Ok(signed) = tnet_fleet::SignedRoster::from_bytes(text.as_bytes()) {
+                    if let Err(err) = trust.offer(signed) {
+                        tracing::warn!(host = %envelope.host, "a host offered a roster this one refuses: {err}");
+                    }
+                }
+            }
+        }
+    }
+    tracing::debug!("asked {heard} host(s) for the fleet roster");
+    let _ = session.close().await;
+}
