@@ -1,4 +1,4 @@
-//! The host's check of an uploaded file's path (`workspace::safe_relative_path`)
+//! The host's check of an uploaded file's path (`tnet_proto::upload::safe_relative_path`)
 //! on any string.
 //!
 //! Asserts: an accepted path is relative, made of plain names only, stays in

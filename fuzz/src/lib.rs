@@ -1,16 +1,15 @@
 //! Properties the fuzz targets share: what the host's checks of network input
 //! must guarantee whenever they accept something.
 //!
-//! Each `check_*` function runs the real check from `tnet-host` or
-//! `tnet-proto` and panics (which libFuzzer reports as a crash) if an accepted
+//! Each `check_*` function runs the real check from `tnet-proto` (the host
+//! calls the same functions) and panics (which libFuzzer reports as a crash) if an accepted
 //! value breaks the guarantee the rest of the host relies on.
 
 use std::path::{Component, Path};
 
-use tnet_host::blobs::is_valid_hash;
-use tnet_host::workspace::safe_relative_path;
 use tnet_proto::msg::{self, ErrorKind};
 use tnet_proto::task::safe_name;
+use tnet_proto::upload::{is_valid_hash, safe_relative_path};
 
 /// A file path from an upload (`FileEntry::path`): refused, or a relative path
 /// of plain names that stays inside the workspace and keeps every name the
