@@ -56,3 +56,9 @@ zenohd_bin=$(command -v zenohd || echo "${CARGO_HOME:-$HOME/.cargo}/bin/zenohd")
 if ! "$zenohd_bin" --version 2>/dev/null | grep -q '1\.10\.2'; then
   cargo install zenohd --version 1.10.2 --locked
 fi
+
+# `scripts/fuzz.sh --brief` (.ci/run) runs the fuzz targets of fuzz/ with
+# cargo-fuzz on the nightly toolchain.
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi

@@ -1,46 +1,16 @@
-//! A task's workspace: safe relative paths and atomic installation of files.
+//! A task's workspace: atomic installation of files at safe relative paths.
 //!
 //! The host never trusts the client's mapping of files (SPEC 3.4): every name
-//! is checked here again, and files are written so that no name can land
+//! is checked here again (`tnet_proto::upload::safe_relative_path`), and files are written so that no name can land
 //! outside the workspace, not even through a link already inside it.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use tnet_proto::msg::{ErrorKind, ErrorReply, FileEntry};
+use tnet_proto::upload::safe_relative_path;
 
 use crate::blobs::BlobStore;
-
-/// Checks a path from the network and returns it as a relative path with
-/// only normal components.
-pub fn safe_relative_path(raw: &str) -> Result<PathBuf, ErrorReply> {
-    let refuse = |why: &str| {
-        let shown: String = raw.chars().take(200).collect();
-        Err(ErrorReply::new(
-            ErrorKind::BadPath,
-            format!("refused file path `{shown}`: {why}"),
-        ))
-    };
-    if raw.is_empty() || raw.contains('\0') {
-        return refuse("it is empty or holds a NUL byte");
-    }
-    let path = Path::new(raw);
-    let mut clean = PathBuf::new();
-    for comp in path.components() {
-        match comp {
-            Component::Normal(c) => clean.push(c),
-            Component::CurDir => {}
-            Component::ParentDir => return refuse("`..` would leave the workspace"),
-            Component::RootDir | Component::Prefix(_) => {
-                return refuse("an absolute path would leave the workspace")
-            }
-        }
-    }
-    if clean.as_os_str().is_empty() {
-        return refuse("it names the workspace itself, not a file");
-    }
-    Ok(clean)
-}
 
 /// Creates the parent folders of `rel` under `root`, refusing to pass through
 /// any symbolic link (which could point outside the workspace).
@@ -173,17 +143,6 @@ pub fn write_files(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_that_leave_the_workspace_are_refused() {
-        for bad in ["../x", "a/../../x", "/etc/passwd", "", ".", "a\0b"] {
-            assert!(safe_relative_path(bad).is_err(), "{bad:?} accepted");
-        }
-        assert_eq!(
-            safe_relative_path("./bin/run.sh").expect("ok"),
-            PathBuf::from("bin/run.sh")
-        );
-    }
 
     #[test]
     fn an_entry_claiming_to_be_a_device_or_fifo_is_refused() {

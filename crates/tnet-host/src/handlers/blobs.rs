@@ -4,8 +4,8 @@ use tnet_proto::msg::{
     BlobChunk, BlobChunkAck, ErrorReply, MissingBlobsRequest, Response, VerifyBlobRequest,
 };
 
-use crate::blobs::is_valid_hash;
 use crate::host::Host;
+use tnet_proto::upload::is_valid_hash;
 
 /// Lists the hashes the host does not have, after checking the task they
 /// are for against the host's limits (so nothing is sent for a task the
