@@ -180,9 +180,15 @@ fn ask_raw(
 }
 
 fn ask_control(session: &zenoh::Session, host: &Host, request: Request) -> Response {
+    // What changes the host goes to its admin key, as `tnet` sends it.
+    let key = if request.needs_admin() {
+        keys::host_admin(&host.name)
+    } else {
+        keys::host_control(&host.name)
+    };
     let bytes = ask_raw(
         session,
-        &keys::host_control(&host.name),
+        &key,
         msg::encode(&RequestEnvelope::new(request)),
         None,
     );
