@@ -227,7 +227,8 @@ async fn bench(options: Options) -> anyhow::Result<()> {
                 restarts += 1;
                 eprintln!("tnet-host exited ({status}) before answering; starting it again");
                 match spawn_host() {
-                    Ok(h) => host = h,
+                    // Already reaped: no `kill` of a pid that may be reused.
+                    Ok(h) => std::mem::forget(std::mem::replace(&mut host, h)),
                     Err(_) => return false,
                 }
             }
