@@ -3,7 +3,8 @@
 # docs/benchmarks.md: a call through tnet's library next to a bare Zenoh query
 # and a local spawn, the `tnet call` command next to `ssh localhost cat`
 # (Debian's OpenSSH server, started here on a loopback port), and 100 MiB in
-# and out. Runs as root (sshd); installs openssh-server if it is missing.
+# and out; on the secure default and on --insecure, each next to its own
+# floor. Runs as root (sshd); installs openssh-server if it is missing.
 #
 #   scripts/bench-services.sh                 # release build (the figures in docs/)
 #   PROFILE=dev scripts/bench-services.sh     # quicker to build, slower to run
@@ -54,7 +55,20 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), profile $profile:" 
+echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), profile $profile, load average$(uptime | sed 's/.*load average://'):"
 echo
-"target/$dir/examples/bench_services" --bin-dir "target/$dir" --rounds "$rounds" \
-  --ssh-port "$port" --ssh-key "$work/client_key" --ssh-user "$(id -un)"
+# The secure default (a fresh fleet, created by the host's first start), then
+# --insecure, each next to its own floor and to ssh.
+fleet="$work/fleet"
+for mode in secure insecure; do
+  echo "### $([ "$mode" = secure ] && echo 'Secure default' || echo '`--insecure`')"
+  echo
+  if [ "$mode" = secure ]; then
+    set -- env -u TNET_INSECURE TNET_FLEET="$fleet" TNET_IDENTITY="$fleet/clients/admin"
+  else
+    set -- env TNET_INSECURE=1 TNET_FLEET="$fleet"
+  fi
+  "$@" "target/$dir/examples/bench_services" --bin-dir "target/$dir" --rounds "$rounds" \
+    --ssh-port "$port" --ssh-key "$work/client_key" --ssh-user "$(id -un)"
+  echo
+done

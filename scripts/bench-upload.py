@@ -7,7 +7,9 @@ Every round, in the same run and on the same files:
 - scp -r into an empty folder, rsync -a into an empty folder;
 - rsync again with nothing changed (its own no-change run);
 - `tnet run` on a host with an empty blob cache and a client with an empty
-  hash cache (so it hashes every byte);
+  hash cache (so it hashes every byte), on the secure default (QUIC with
+  mutual TLS, a fleet made for this run) and on `--insecure` (plain TCP),
+  each on its own fresh host, the order alternating between rounds;
 - `tnet edit --file` with nothing changed (the re-submit);
 - one small file changed: rsync and `tnet edit`, with the bytes each sent.
 
@@ -18,6 +20,7 @@ import argparse
 import getpass
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -30,9 +33,17 @@ MIB = 1 << 20
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free for TCP and for UDP (QUIC, the secure default), below the
+    kernel's ephemeral range, which QUIC clients' UDP sockets draw from."""
+    while True:
+        port = random.randrange(20000, 32000)
+        try:
+            with socket.socket() as s, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                s.bind(("0.0.0.0", port))
+                u.bind(("0.0.0.0", port))
+                return port
+        except OSError:
+            continue
 
 
 def timed(cmd, env=None, capture=False):
@@ -90,16 +101,18 @@ class Sshd:
 
 
 class Host:
-    """A release tnet-host with a fresh home, scouting off, on a loopback port."""
+    """A release tnet-host with a fresh home, scouting off, on a loopback port:
+    the secure default (QUIC, mutual TLS; `tcp/` is taken as `quic/`) with the
+    fleet in `env`, or `--insecure`."""
 
-    def __init__(self, bin_dir, home):
+    def __init__(self, bin_dir, home, env, insecure):
         self.port = free_port()
         self.endpoint = f"tcp/127.0.0.1:{self.port}"
-        self.log = open(os.path.join(home, "host.log"), "w")
+        self.log = open(os.path.join(home, "host.log"), "a")
         self.proc = subprocess.Popen(
             [os.path.join(bin_dir, "tnet-host"), "--name", "bench", "--home", home,
-             "--no-multicast-scouting", "-l", self.endpoint],
-            stdout=self.log, stderr=subprocess.STDOUT,
+             "--no-multicast-scouting", "-l", self.endpoint] + (["--insecure"] if insecure else []),
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
 
     def stop(self):
@@ -147,9 +160,12 @@ def main():
     src = os.path.join(work, "src")
     make_files(src, args.mib * MIB, args.files)
     task = os.path.join(src, "big.toml")
-    rows = {k: [] for k in ("scp", "rsync", "tnet", "rsync_same", "tnet_same",
-                            "rsync_one", "tnet_one")}
-    sent = {"rsync_one": [], "tnet_one": []}
+    modes = ("tnet", "tnet_insecure")
+    rows = {k: [] for k in ("scp", "rsync", "rsync_same", "rsync_one")}
+    for mode in modes:
+        rows.update({mode: [], mode + "_same": [], mode + "_one": []})
+    sent = {k: [] for k in ("rsync_one", "tnet_one", "tnet_insecure_one")}
+    fleet = os.path.join(work, "fleet")
     try:
         for r in range(args.rounds):
             dst = os.path.join(work, "dst")
@@ -163,35 +179,59 @@ def main():
             rows["rsync"].append(timed(rsync)[0])
             rows["rsync_same"].append(timed(rsync)[0])
 
-            home = os.path.join(work, f"home-{r}")
-            os.makedirs(home)
-            host = Host(bin_dir, home)
-            env = dict(os.environ, TNET_CONNECT=host.endpoint,
-                       XDG_CACHE_HOME=os.path.join(work, f"cache-{r}"))
-            try:
-                deadline = time.time() + 20
-                while subprocess.run([tnet, "hosts"], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL).returncode != 0:
-                    if time.time() > deadline:
-                        sys.exit("the host did not answer")
-                rows["tnet"].append(timed([tnet, "run", task], env=env)[0])
-                rows["tnet_same"].append(timed([tnet, "edit", "big", "--file", task, "--yes"], env=env)[0])
+            # One small file changed, for rsync (once per round).
+            with open(os.path.join(src, "run.sh"), "a") as f:
+                f.write(f"# round {r}\n")
+            took, out = timed(rsync)
+            rows["rsync_one"].append(took)
+            for line in out.splitlines():
+                if line.startswith("Total bytes sent:"):
+                    sent["rsync_one"].append(int(line.split(":")[1].replace(",", "").strip()))
 
-                # One small file changed.
-                with open(os.path.join(src, "run.sh"), "a") as f:
-                    f.write(f"# round {r}\n")
-                took, out = timed(rsync)
-                rows["rsync_one"].append(took)
-                for line in out.splitlines():
-                    if line.startswith("Total bytes sent:"):
-                        sent["rsync_one"].append(int(line.split(":")[1].replace(",", "").strip()))
-                before = json.loads(timed([tnet, "hosts", "--json"], env=env)[1])[0]["bytes_received"]
-                rows["tnet_one"].append(timed([tnet, "edit", "big", "--file", task, "--yes"], env=env)[0])
-                after = json.loads(timed([tnet, "hosts", "--json"], env=env)[1])[0]["bytes_received"]
-                sent["tnet_one"].append(after - before)
-            finally:
-                host.stop()
-                shutil.rmtree(home, ignore_errors=True)
+            for mode in (modes if r % 2 == 0 else modes[::-1]):
+                insecure = mode == "tnet_insecure"
+                home = os.path.join(work, f"home-{r}-{mode}")
+                os.makedirs(home)
+                env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, f"cache-{r}-{mode}"),
+                           TNET_FLEET=fleet)
+                for k in ("TNET_CONNECT", "TNET_INSECURE"):
+                    env.pop(k, None)
+                env.pop("TNET_IDENTITY", None)
+                if insecure:
+                    env["TNET_INSECURE"] = "1"
+                else:
+                    env["TNET_IDENTITY"] = os.path.join(fleet, "clients", "admin")
+                host = Host(bin_dir, home, env, insecure)
+                env["TNET_CONNECT"] = host.endpoint
+                try:
+                    deadline = time.time() + 30
+                    while subprocess.run([tnet, "hosts"], env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL).returncode != 0:
+                        if time.time() > deadline:
+                            sys.exit(f"the host ({mode}) did not answer")
+                        if host.proc.poll() is not None:
+                            # A secure host's first start with a new fleet can exit,
+                            # its QUIC port "already in use": started again, it stays.
+                            print(f"tnet-host ({mode}) exited before answering; starting it again",
+                                  file=sys.stderr)
+                            host.stop()
+                            env.pop("TNET_CONNECT")
+                            host = Host(bin_dir, home, env, insecure)
+                            env["TNET_CONNECT"] = host.endpoint
+                    rows[mode].append(timed([tnet, "run", task], env=env)[0])
+                    # Its own small change first, then the re-submit with nothing changed.
+                    rows[mode + "_same"].append(
+                        timed([tnet, "edit", "big", "--file", task, "--yes"], env=env)[0])
+                    with open(os.path.join(src, "run.sh"), "a") as f:
+                        f.write(f"# round {r} {mode}\n")
+                    before = json.loads(timed([tnet, "hosts", "--json"], env=env)[1])[0]["bytes_received"]
+                    rows[mode + "_one"].append(
+                        timed([tnet, "edit", "big", "--file", task, "--yes"], env=env)[0])
+                    after = json.loads(timed([tnet, "hosts", "--json"], env=env)[1])[0]["bytes_received"]
+                    sent[mode + "_one"].append(after - before)
+                finally:
+                    host.stop()
+                    shutil.rmtree(home, ignore_errors=True)
             print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()),
                   file=sys.stderr)
     finally:
@@ -205,20 +245,28 @@ def main():
           f"{args.mib} MiB in {args.files} files plus a script; medians of {args.rounds} rounds "
           "(all rounds in the same run, on the same files).")
     print()
-    print("| | scp -r | rsync -a | tnet | tnet vs scp | tnet vs rsync |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("`tnet` is the secure default (QUIC, mutual TLS); `tnet --insecure` is plain TCP. "
+          "Ratios above 1x: tnet is faster.")
+    print()
+    print("| | scp -r | rsync -a | tnet | tnet --insecure | tnet vs scp | tnet vs rsync "
+          "| --insecure vs scp | --insecure vs rsync | tnet / --insecure (time) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| first upload | {m['scp']:.2f} s | {m['rsync']:.2f} s | {m['tnet']:.2f} s | "
-          f"{m['scp'] / m['tnet']:.1f}x faster | {m['rsync'] / m['tnet']:.1f}x faster |")
-    print(f"| again, nothing changed | | {m['rsync_same']:.3f} s | {m['tnet_same']:.3f} s | | "
-          f"{m['rsync_same'] / m['tnet_same']:.1f}x faster |")
-    print(f"| again, one small file changed | | {m['rsync_one']:.3f} s | {m['tnet_one']:.3f} s | | "
-          f"{m['rsync_one'] / m['tnet_one']:.1f}x faster |")
+          f"{m['tnet_insecure']:.2f} s | {m['scp'] / m['tnet']:.2f}x | {m['rsync'] / m['tnet']:.2f}x | "
+          f"{m['scp'] / m['tnet_insecure']:.2f}x | {m['rsync'] / m['tnet_insecure']:.2f}x | "
+          f"{m['tnet'] / m['tnet_insecure']:.2f} |")
+    for what, k in (("again, nothing changed", "same"), ("again, one small file changed", "one")):
+        r_ = m["rsync_" + k]
+        s_, i_ = m["tnet_" + k], m["tnet_insecure_" + k]
+        print(f"| {what} | | {r_:.3f} s | {s_:.3f} s | {i_:.3f} s | | {r_ / s_:.1f}x | | "
+              f"{r_ / i_:.1f}x | {s_ / i_:.2f} |")
     print()
     print(f"Bytes sent with one small file changed: rsync {median(sent['rsync_one']):.0f} "
-          f"(its `Total bytes sent`, protocol included), tnet {median(sent['tnet_one']):.0f} "
+          f"(its `Total bytes sent`, protocol included), tnet {median(sent['tnet_one']):.0f}, "
+          f"tnet --insecure {median(sent['tnet_insecure_one']):.0f} "
           "(file bytes the host received).")
     print()
-    print("Every round: " + "; ".join(f"{k} " + " ".join(f"{x:.2f}" for x in v) for k, v in rows.items()))
+    print("Every round (s): " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in rows.items()))
 
 
 if __name__ == "__main__":

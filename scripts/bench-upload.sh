@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks uploading 1 GiB of task files with tnet next to scp and rsync
-# over Debian's OpenSSH on loopback (started here), and prints the "Upload"
-# section of docs/benchmarks.md. Runs as root (sshd); installs openssh and
+# Benchmarks uploading 1 GiB of task files with tnet, on the secure default
+# (QUIC + mutual TLS, a fleet made for the run) and on --insecure, next to scp
+# and rsync over Debian's OpenSSH on loopback (started here), and prints the
+# "Upload" section of docs/benchmarks.md. Runs as root (sshd); installs openssh and
 # rsync if they are missing. Needs about 4 GiB of free disk in $TMPDIR.
 #
 #   scripts/bench-upload.sh                   # 1 GiB in 32 files, 5 rounds

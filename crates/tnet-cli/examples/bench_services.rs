@@ -12,6 +12,11 @@
 //!
 //! Prints a Markdown section on standard output.
 //!
+//! Measures the secure default (QUIC with mutual TLS; `TNET_IDENTITY` names
+//! the admin bundle the host's first start creates in `TNET_FLEET`, and the
+//! floor uses the same certificates), or plain TCP when `TNET_INSECURE=1`,
+//! which the host and `tnet` read too. `scripts/bench-services.sh` runs both.
+//!
 //! `bench_services --bin-dir DIR [--ssh-port P --ssh-key FILE --ssh-user U] [--rounds N]`
 //! (`--floor-server PORT` is the floor's other process, started by the benchmark itself).
 
@@ -88,11 +93,15 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 /// A bare Zenoh queryable that answers every query at once with its payload.
 async fn floor_server(port: u16) -> anyhow::Result<()> {
     let mut config = zenoh::Config::default();
+    let (link, tls) = link()?;
     insert(
         &mut config,
         "listen/endpoints",
-        &format!("[\"tcp/127.0.0.1:{port}\"]"),
+        &format!("[\"{link}/127.0.0.1:{port}\"]"),
     )?;
+    for (key, value) in &tls {
+        insert(&mut config, key, value)?;
+    }
     insert(&mut config, "scouting/multicast/enabled", "false")?;
     let session = zenoh::open(config)
         .await
@@ -110,6 +119,30 @@ async fn floor_server(port: u16) -> anyhow::Result<()> {
     let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
     drop(queryable);
     Ok(())
+}
+
+fn insecure() -> bool {
+    std::env::var("TNET_INSECURE")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// The link of this run's sessions and its TLS settings: `quic/` with the
+/// `TNET_IDENTITY` bundle on the secure default, plain `tcp/` with `TNET_INSECURE=1`.
+fn link() -> anyhow::Result<(&'static str, Vec<(String, String)>)> {
+    if insecure() {
+        return Ok(("tcp", Vec::new()));
+    }
+    let dir = std::env::var_os(tnet_fleet::ENV_IDENTITY)
+        .context("TNET_IDENTITY: the secure default needs the fleet's admin bundle")?;
+    let identity = tnet_fleet::Identity::load(Path::new(&dir))
+        .map_err(|e| anyhow::anyhow!("identity {}: {e}", Path::new(&dir).display()))?;
+    let mut inserts = tnet_fleet::zenoh::tls_inserts(&identity);
+    // As `tnet` does: the host's gate also advertises its Unix socket.
+    inserts.push((
+        "transport/link/protocols".to_owned(),
+        r#"["quic"]"#.to_owned(),
+    ));
+    Ok(("quic", inserts))
 }
 
 fn insert(config: &mut zenoh::Config, key: &str, value: &str) -> anyhow::Result<()> {
@@ -131,10 +164,21 @@ impl Drop for Guard {
     }
 }
 
+/// A port free for TCP and for UDP (QUIC) on every interface, below the
+/// kernel's ephemeral range: a port the kernel just handed out for TCP can be
+/// handed out again at once for a UDP socket (a QUIC client's), and the
+/// secure host's QUIC listener then finds it taken.
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    let seed = std::process::id() as usize;
+    for i in 0..1000 {
+        let port = 20000 + ((seed * 7919 + i * 104_729) % 12000) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+        {
+            return Ok(port);
+        }
+    }
+    bail!("no port free for both TCP and UDP")
 }
 
 async fn bench(options: Options) -> anyhow::Result<()> {
@@ -146,26 +190,56 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     let local = format!("tcp/127.0.0.1:{port}");
     // Default host settings: listens on every interface and scouts, so
     // `tnet call` can find it without an address.
-    let _host = Guard(
-        Command::new(&host_bin)
-            .args(["--name", &name, "--home"])
-            .arg(work.path().join("tasks"))
-            .args(["-l", &format!("tcp/0.0.0.0:{port}")])
-            .env("RUST_LOG", "warn")
-            .env_remove("TNET_CONNECT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(work.path().join("host.log"))?)
-            .spawn()
-            .context("start tnet-host")?,
-    );
+    let spawn_host = || -> anyhow::Result<Guard> {
+        Ok(Guard(
+            Command::new(&host_bin)
+                .args(["--name", &name, "--home"])
+                .arg(work.path().join("tasks"))
+                .args(["-l", &format!("tcp/0.0.0.0:{port}")])
+                .env("RUST_LOG", "warn")
+                .env_remove("TNET_CONNECT")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(work.path().join("host.log"))?,
+                )
+                .spawn()
+                .context("start tnet-host")?,
+        ))
+    };
+    let mut host = spawn_host()?;
     let cat = format!("cat-{}", std::process::id());
     let services = [
         (cat.clone(), "cat".to_owned()),
         ("swallow".to_owned(), "wc -c".to_owned()),
         ("spill".to_owned(), format!("head -c {BIG} /dev/zero")),
     ];
-    wait_for(|| tnet_ok(&tnet, &local, &["hosts"]), "the host answers")?;
+    // A secure host's first start with a new fleet can exit at once, its
+    // QUIC port "already in use" when the gate reopens (seen in this
+    // benchmark): started again, it keeps running.
+    let mut restarts = 0;
+    wait_for(
+        || {
+            if let Ok(Some(status)) = host.0.try_wait() {
+                restarts += 1;
+                eprintln!("tnet-host exited ({status}) before answering; starting it again");
+                match spawn_host() {
+                    // Already reaped: no `kill` of a pid that may be reused.
+                    Ok(h) => std::mem::forget(std::mem::replace(&mut host, h)),
+                    Err(_) => return false,
+                }
+            }
+            tnet_ok(&tnet, &local, &["hosts"])
+        },
+        "the host answers",
+    )?;
+    if restarts > 0 {
+        let log = std::fs::read_to_string(work.path().join("host.log")).unwrap_or_default();
+        eprintln!("host log before it answered:\n{log}");
+    }
     for (service, command) in &services {
         let file = work.path().join(format!("{service}.toml"));
         std::fs::write(
@@ -196,6 +270,15 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     let input = pseudo_text(PAYLOAD);
     let rounds = options.rounds;
     let mut report = Report::default();
+    println!(
+        "{}",
+        if insecure() {
+            "Mode: `--insecure` (plain TCP, no certificates)."
+        } else {
+            "Mode: the secure default (QUIC with mutual TLS, through the host's gate; the floor on QUIC with the same certificates)."
+        }
+    );
+    println!();
 
     // The floor: a bare Zenoh query to a queryable in another process.
     let floor_port = free_port()?;
@@ -209,7 +292,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         let mut out = std::io::BufReader::new(floor.stdout.take().context("floor stdout")?);
         std::io::BufRead::read_line(&mut out, &mut line)?;
     }
-    let session = open_connected(&format!("tcp/127.0.0.1:{floor_port}")).await?;
+    let session = open_connected(&format!("{}/127.0.0.1:{floor_port}", link()?.0)).await?;
     let querier = session
         .declare_querier(FLOOR_KEY)
         .await
@@ -243,7 +326,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     );
 
     // tnet's client library: one session, calls of `cat` with 64 bytes.
-    let session = open_connected(&local).await?;
+    let session = open_connected(&format!("{}/127.0.0.1:{port}", link()?.0)).await?;
     let caller = Caller::new(&session).await?;
     anyhow::ensure!(
         tnet_cli::call::host_offers(&session, &name, &cat, Duration::from_secs(5)).await?,
@@ -425,6 +508,9 @@ async fn bench(options: Options) -> anyhow::Result<()> {
 /// A session connected to `endpoint` only, as the library's users would open one.
 async fn open_connected(endpoint: &str) -> anyhow::Result<zenoh::Session> {
     let mut config = zenoh::Config::default();
+    for (key, value) in &link()?.1 {
+        insert(&mut config, key, value)?;
+    }
     insert(
         &mut config,
         "connect/endpoints",
