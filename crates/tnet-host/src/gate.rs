@@ -254,6 +254,9 @@ pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
     }
     let mut zc = zenoh::Config::default();
     let mut inserts = config.fabric.inserts(tnet_proto::fabric::Role::Client);
+    // It only asks: listening on the host's own `-l` endpoints would take the
+    // port the gate is about to open.
+    inserts.push(("listen/endpoints".to_owned(), "[]".to_owned()));
     inserts.push(("connect/exit_on_failure".to_owned(), "false".to_owned()));
     inserts.push(("connect/timeout_ms".to_owned(), "1000".to_owned()));
     inserts.push((
