@@ -11,10 +11,11 @@ reads a habit; `docs/habits.md` shows the same.
 """
 
 import json
-import os
 import sys
 
 import zenoh
+
+from tnet_tls import tls_config
 
 
 def show(via, sample):
@@ -30,24 +31,6 @@ def show(via, sample):
         ),
         flush=True,
     )
-
-
-def tls_config(config, endpoint):
-    """With a quic/ endpoint (the secure default), shows the identity bundle
-    in $TNET_IDENTITY (ca.pem, cert.pem, key.pem), as every peer of a tnet
-    fleet must: mutual TLS, the fleet's authority as the only root."""
-    if not endpoint.startswith("quic/"):
-        return
-    identity = os.environ.get("TNET_IDENTITY")
-    if not identity:
-        print("a quic/ endpoint needs TNET_IDENTITY (a bundle from `tnet fleet add-client`)", file=sys.stderr)
-        sys.exit(4)
-    tls = "transport/link/tls/"
-    config.insert_json5(tls + "root_ca_certificate", json.dumps(os.path.join(identity, "ca.pem")))
-    config.insert_json5(tls + "connect_certificate", json.dumps(os.path.join(identity, "cert.pem")))
-    config.insert_json5(tls + "connect_private_key", json.dumps(os.path.join(identity, "key.pem")))
-    config.insert_json5(tls + "enable_mtls", "true")
-    config.insert_json5(tls + "verify_name_on_connect", "false")
 
 
 def main():
