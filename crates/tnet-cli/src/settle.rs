@@ -122,16 +122,13 @@ pub async fn through_router(session: &Session) -> bool {
     session.info().routers_zid().await.next().is_some()
 }
 
-/// The hosts whose liveliness tokens the routers send, gathered as they
-/// come: until there are at least as many as routers this session is
-/// connected to (each host on the secure default faces the network through
-/// a router of its own, its gate; a `zenohd` brings one or more), or `limit`
-/// passed; then until none has come for as long again as the first took (at
-/// least [`QUIET_MIN`]). A router sends every token it holds in one burst, so
-/// the rest follow the first within a fraction of the round trip it took.
+/// The hosts whose liveliness tokens a router sends, gathered as they come:
+/// until the first arrives (at most `limit`), then until none has come for
+/// as long again as the first took (at least [`QUIET_MIN`]). The router
+/// sends every token it holds in one burst, so the rest follow the first
+/// within a fraction of the round trip it took.
 pub async fn router_hosts(session: &Session, limit: Duration) -> anyhow::Result<BTreeSet<String>> {
     let started = tokio::time::Instant::now();
-    let routers = session.info().routers_zid().await.count();
     let tokens = session
         .liveliness()
         .declare_subscriber(keys::host_alive(keys::ANY_HOST))
@@ -141,15 +138,7 @@ pub async fn router_hosts(session: &Session, limit: Duration) -> anyhow::Result<
     let mut hosts = BTreeSet::new();
     let mut quiet = limit;
     // Ends when it has been quiet long enough, or the session is closing.
-    loop {
-        let wait = if hosts.len() < routers {
-            limit.saturating_sub(started.elapsed())
-        } else {
-            quiet
-        };
-        let Ok(Ok(sample)) = tokio::time::timeout(wait, tokens.recv_async()).await else {
-            break;
-        };
+    while let Ok(Ok(sample)) = tokio::time::timeout(quiet, tokens.recv_async()).await {
         let Some(host) = keys::host_of(sample.key_expr().as_str()) else {
             continue;
         };
