@@ -43,24 +43,20 @@ pub async fn run(args: FleetArgs, fabric: &FabricArgs, timeout: Duration) -> any
                 "copy it to that machine (docs/security.md):\n  scp -r {} {name}:.tasks/.tnet/tls   # <home>/.tnet/tls of the host, or start it with --identity DIR",
                 id.dir().display()
             );
-            rewrite_router_configs(&fleet)?;
-            push_roster(&fleet, fabric, timeout).await
+            roster_changed(&fleet, fabric, timeout).await
         }
         FleetAction::AddClient { name, role, days } => {
             let fleet = open(&dir)?;
-            let role = match role.as_str() {
-                "user" => Role::User,
-                "admin" => Role::Admin,
-                other => anyhow::bail!("--role is `user` or `admin`, not `{other}`"),
-            };
+            let role = Role::parse(&role)
+                .filter(|r| matches!(r, Role::User | Role::Admin))
+                .with_context(|| format!("--role is `user` or `admin`, not `{role}`"))?;
             let id = fleet.add(role, &name, Validity::days(days))?;
             println!("issued {role} `{name}` in {}", id.dir().display());
             println!(
                 "copy it to their machine (docs/security.md):\n  scp -r {} MACHINE:.config/tnet/identity   # or point TNET_IDENTITY at it",
                 id.dir().display()
             );
-            rewrite_router_configs(&fleet)?;
-            push_roster(&fleet, fabric, timeout).await
+            roster_changed(&fleet, fabric, timeout).await
         }
         FleetAction::AddRouter { name, listen, days } => {
             let fleet = open(&dir)?;
@@ -72,14 +68,13 @@ pub async fn run(args: FleetArgs, fabric: &FabricArgs, timeout: Duration) -> any
                 config.display(),
                 listen
             );
-            push_roster(&fleet, fabric, timeout).await
+            roster_changed(&fleet, fabric, timeout).await
         }
         FleetAction::Revoke { name } => {
             let fleet = open(&dir)?;
             fleet.revoke(&name)?;
             println!("revoked `{name}`: hosts that hold this roster refuse it");
-            rewrite_router_configs(&fleet)?;
-            push_roster(&fleet, fabric, timeout).await
+            roster_changed(&fleet, fabric, timeout).await
         }
         FleetAction::Push => {
             let fleet = open(&dir)?;
@@ -118,6 +113,16 @@ fn open(dir: &std::path::Path) -> anyhow::Result<Fleet> {
             dir.display()
         )
     })
+}
+
+/// After any change of the roster: routers' configurations, then every host that is up.
+async fn roster_changed(
+    fleet: &Fleet,
+    fabric: &FabricArgs,
+    timeout: Duration,
+) -> anyhow::Result<u8> {
+    rewrite_router_configs(fleet)?;
+    push_roster(fleet, fabric, timeout).await
 }
 
 /// Tells every host that is up about the fleet's roster. Hosts that are
