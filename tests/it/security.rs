@@ -10,7 +10,7 @@ use serde_json::Value;
 use tnet_fleet::{Fleet, Role, Validity};
 use tnet_tests::{
     bin, fleet_dir, free_port, run_bounded, tnet_command, wait_until, write_file, Host, Output,
-    COMMAND_LIMIT,
+    Streaming, COMMAND_LIMIT,
 };
 
 /// A refusal must come within this, never as a hang.
@@ -225,6 +225,26 @@ fn a_user_reads_and_calls_but_changes_nothing() {
     let (called, _) = tnet_as(&at, &user, &["call", "upper", "--input", "-"], b"quiet\n");
     assert!(called.success, "{called:?}");
     assert_eq!(called.stdout, "QUIET\n");
+    // And subscribes: a habit's runs reach the user's `tnet sub`.
+    let ticker = write_file(
+        dir.path(),
+        "ticker.toml",
+        "task_name = \"ticker\"\ntask_type = \"habit\"\ncommands = ['echo tick']\n\n[habit_details]\ntime_between_runs = \"1s\"\n",
+        0o644,
+    );
+    host.tnet(&["run", ticker.to_str().expect("utf-8")]).ok();
+    let mut sub = tnet_command(&at);
+    sub.env(tnet_fleet::ENV_IDENTITY, &user)
+        .args(["sub", "--json", "ticker"]);
+    let sub = Streaming::start(sub);
+    let run: Value =
+        serde_json::from_str(&sub.lines(1, Duration::from_secs(30), "a run reaches the user")[0])
+            .expect("a JSON run");
+    assert_eq!(run["output"], "tick\n", "{run}");
+    drop(sub);
+    // Stopped, so the comparison below sees no habit changing state by itself.
+    host.tnet(&["stop", "ticker"]).ok();
+    host.wait_state("ticker", "stopped");
 
     let before = tasks(&host);
     let pid_before = host.status("keeper")["pid"].clone();
