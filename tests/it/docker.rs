@@ -418,6 +418,32 @@ fn docker_host_killed_and_restarted_adopts_its_container() {
     // The dead host's command was ended: one `sleep 1000` in the container.
     let ps = docker(&["exec", &before[0], "ps"]).expect("ps");
     assert_eq!(ps.matches("sleep 1000").count(), 1, "{ps}");
+
+    // The adopted task obeys `tnet stop` and `tnet rm` as any other, promptly
+    // (issue 16: the host never answered either).
+    let asked = std::time::Instant::now();
+    let stop = host.tnet(&["stop", "server"]);
+    assert!(stop.success, "{stop:?}\nlog:\n{}", host.log());
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "stop took {:?}",
+        asked.elapsed()
+    );
+    host.wait_state("server", "stopped");
+    assert_eq!(inspect(&before[0], "{{.State.Running}}"), "false");
+    let asked = std::time::Instant::now();
+    let rm = host.tnet(&["rm", "server"]);
+    assert!(rm.success, "{rm:?}\nlog:\n{}", host.log());
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "rm took {:?}",
+        asked.elapsed()
+    );
+    assert!(
+        containers.ids(Some("server")).is_empty(),
+        "the container is gone"
+    );
+    assert!(host.state("server").is_none());
 }
 
 #[test]
@@ -613,4 +639,73 @@ fn docker_packages_go_into_a_derived_image_built_once() {
         docker(&["image", "inspect", &image]).is_none(),
         "unused, removed"
     );
+}
+
+/// An image with no shell: a container of it cannot start.
+fn image_without_a_shell() -> &'static str {
+    const NOSH: &str = "tnet-test/nosh:1";
+    let _one = IMAGE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    if docker(&["image", "inspect", NOSH]).is_none() {
+        let root = tempfile::tempdir().expect("rootfs dir");
+        std::fs::write(root.path().join("only-a-file"), "no shell here\n").expect("write");
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("tar -c . | docker import - {NOSH} >/dev/null"))
+            .current_dir(root.path())
+            .status()
+            .expect("tar | docker import");
+        assert!(
+            status.success(),
+            "docker import of the shell-less image failed"
+        );
+    }
+    NOSH
+}
+
+#[test]
+fn docker_container_that_cannot_start_says_why_in_status_logs_and_events() {
+    if !engine_or_skip("docker failure reasons") {
+        return;
+    }
+    let image = image_without_a_shell();
+    let host = Host::start("dk-why");
+    let _containers = Containers::of("dk-why");
+    let mut events = host.follow(&["events", "--json"]);
+    events.wait_line(WAIT, |l| l.contains("following events"));
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("broken.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "task_name = \"broken\"\nrun_in_docker = true\ntask_type = \"daemon\"\n\
+             commands = [\"echo hi\"]\n\n[docker_settings]\ndocker_img_id = \"{image}\"\n"
+        ),
+    )
+    .expect("write");
+    host.tnet(&["run", p(&file)]).ok();
+    let why = "executable file not found";
+    let event = events.wait_line(WAIT, |l| l.contains("\"failed\"") && l.contains(why));
+    let event: serde_json::Value = serde_json::from_str(&event).expect("an event as JSON");
+    assert!(
+        event["reason"].as_str().is_some_and(|r| r.contains(why)),
+        "{event}"
+    );
+    host.wait_state("broken", "failed");
+    let status = host.status("broken");
+    assert!(
+        status["reason"].as_str().is_some_and(|r| r.contains(why)),
+        "{status}"
+    );
+    let runs = status["runs"].as_array().expect("runs");
+    assert!(
+        runs.last()
+            .is_some_and(|r| r["reason"].as_str().is_some_and(|r| r.contains(why))),
+        "{status}"
+    );
+    let human = host.tnet(&["status", "broken"]).ok();
+    assert!(human.stdout.contains(why), "{human:?}");
+    wait_until(WAIT, "`tnet logs` says why", || {
+        let logs = host.tnet(&["logs", "broken"]).ok();
+        logs.stdout.contains(why).then_some(())
+    });
 }

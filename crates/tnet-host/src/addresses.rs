@@ -109,6 +109,63 @@ pub fn expand(endpoints: &[String], local: &[IpAddr]) -> Vec<String> {
     out.into_iter().map(|(_, l)| l).collect()
 }
 
+/// Whether dialling `connect` would reach this host's own `listen`
+/// endpoints (given as the session dials and listens: same protocol, after
+/// `FabricArgs::endpoint`). Zenoh refuses such a link (`CONNECTION_TO_SELF`),
+/// and with `exit_on_failure` the whole session fails to open; a user who
+/// exports `TNET_CONNECT` for `tnet` on the host's own machine hands it to
+/// the host too. `local` holds this machine's addresses: an unspecified
+/// listen address (`0.0.0.0`) is reached through any of them; names are
+/// resolved (only when the port is one the host listens on).
+pub fn is_own_endpoint(connect: &str, listen: &[String], local: &[IpAddr]) -> bool {
+    let Some((protocol, address, _)) = split(connect) else {
+        return false;
+    };
+    let targets: Vec<SocketAddr> = match address.parse::<SocketAddr>() {
+        Ok(socket) => vec![socket],
+        Err(_) => {
+            let listens_on_port = |port: &str| {
+                listen.iter().filter_map(|l| split(l)).any(|(p, a, _)| {
+                    p == protocol && a.rsplit_once(':').map(|(_, lp)| lp) == Some(port)
+                })
+            };
+            match address.rsplit_once(':') {
+                Some((_, port)) if listens_on_port(port) => {
+                    use std::net::ToSocketAddrs;
+                    address
+                        .to_socket_addrs()
+                        .map(Iterator::collect)
+                        .unwrap_or_default()
+                }
+                _ => return false,
+            }
+        }
+    };
+    listen
+        .iter()
+        .filter_map(|l| split(l))
+        .filter(|(p, _, _)| *p == protocol)
+        .filter_map(|(_, a, _)| a.parse::<SocketAddr>().ok())
+        .any(|own| {
+            targets.iter().any(|t| {
+                t.port() == own.port()
+                    && (t.ip() == own.ip()
+                        || (own.ip().is_unspecified()
+                            && (t.ip().is_loopback() || local.contains(&t.ip()))))
+            })
+        })
+}
+
+/// `connect` without the endpoints that are this host's own `listen` ones
+/// ([`is_own_endpoint`], with this machine's addresses now), and those left out.
+pub fn without_own_endpoints(connect: &[String], listen: &[String]) -> (Vec<String>, Vec<String>) {
+    let local = local_addresses();
+    connect
+        .iter()
+        .cloned()
+        .partition(|c| !is_own_endpoint(c, listen, &local))
+}
+
 /// `tcp/[::]:7449?iface=eth0#rel=1` → (`tcp`, `[::]:7449`, `?iface=eth0`):
 /// a locator keeps an endpoint's metadata and drops its configuration.
 fn split(endpoint: &str) -> Option<(&str, &str, &str)> {
@@ -227,6 +284,28 @@ mod tests {
             )
             .expect("one per mode");
         assert_eq!(listen_endpoints(&config), ["tcp/0.0.0.0:7500"]);
+    }
+
+    #[test]
+    fn the_hosts_own_address_is_recognised_among_connect_endpoints() {
+        let local = ips(&["127.0.0.1", "10.0.0.7"]);
+        let own =
+            |connect: &str, listen: &[&str]| is_own_endpoint(connect, &endpoints(listen), &local);
+        assert!(own("quic/127.0.0.1:7500", &["quic/127.0.0.1:7500"]));
+        assert!(own(
+            "quic/127.0.0.1:7500#timeout=1",
+            &["quic/127.0.0.1:7500"]
+        ));
+        assert!(own("tcp/10.0.0.7:7449", &["tcp/0.0.0.0:7449"]));
+        assert!(own("tcp/127.0.0.1:7449", &["tcp/[::]:7449"]));
+        assert!(own("tcp/localhost:7449", &["tcp/0.0.0.0:7449"]));
+        // Another port, another machine, another protocol: someone else.
+        assert!(!own("quic/127.0.0.1:7501", &["quic/127.0.0.1:7500"]));
+        assert!(!own("tcp/10.0.0.8:7449", &["tcp/0.0.0.0:7449"]));
+        assert!(!own("tcp/127.0.0.1:7449", &["quic/127.0.0.1:7449"]));
+        assert!(!own("tcp/10.0.0.7:7449", &["tcp/127.0.0.1:7449"]));
+        assert!(!own("tcp/lab2.invalid:7000", &["tcp/0.0.0.0:7449"]));
+        assert!(!own("junk", &["tcp/0.0.0.0:7449"]));
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub fn insecure_zenoh_config(config: &HostConfig) -> anyhow::Result<zenoh::Confi
 }
 
 /// Opens the store, restores every task, and serves until Ctrl-C or SIGTERM.
-pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
+pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
+    skip_own_endpoints(&mut config);
     let paths = Paths::new(&config.home);
     paths
         .create_all()
@@ -210,6 +211,36 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     let _ = session.close().await;
     tracing::info!("tnet-host stopped");
     Ok(())
+}
+
+/// Leaves out the connect endpoints that are the host's own listen address
+/// (a `TNET_CONNECT` exported for `tnet` on this machine reaches the host
+/// too), saying so once: Zenoh refuses a link to itself, and a named
+/// endpoint it cannot reach fails the whole session. Whether the host scouts
+/// stays what the endpoints as given made it.
+fn skip_own_endpoints(config: &mut HostConfig) {
+    let fabric = &config.fabric;
+    let scouting = fabric.scouting();
+    let dialled: Vec<String> = fabric.connect.iter().map(|e| fabric.endpoint(e)).collect();
+    let (_, own) = crate::addresses::without_own_endpoints(&dialled, &fabric.host_listen());
+    if own.is_empty() {
+        return;
+    }
+    tracing::info!(
+        "not connecting to {}: it is this host's own listen address (from --connect or TNET_CONNECT)",
+        own.join(", ")
+    );
+    let fabric = &mut config.fabric;
+    let keep: Vec<String> = fabric
+        .connect
+        .iter()
+        .filter(|e| !own.contains(&fabric.endpoint(e)))
+        .cloned()
+        .collect();
+    fabric.connect = keep;
+    if !scouting && fabric.scouting() {
+        fabric.no_multicast_scouting = true;
+    }
 }
 
 /// SIGTERM (`systemctl stop`, `kill`) and SIGINT (Ctrl-C): both stop the host.

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub mod ledger;
+pub mod reasons;
 
 pub use ledger::{HabitOutput, HistoryLimits, Ledger, RunEnd};
 
@@ -199,6 +200,8 @@ impl Store {
             .map_err(ctx("set busy timeout"))?;
         conn.execute_batch(SCHEMA)
             .map_err(ctx("create the schema"))?;
+        conn.execute_batch(reasons::SCHEMA)
+            .map_err(ctx("create the schema"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(ctx("set the schema version"))?;
         let conn = Arc::new(Mutex::new(conn));
@@ -373,6 +376,7 @@ impl Store {
         let tx = conn.transaction().map_err(ctx("remove a task"))?;
         tx.execute("DELETE FROM runs WHERE task = ?1", [safe_name])
             .map_err(ctx("remove runs"))?;
+        Store::remove_reasons(&tx, safe_name)?;
         tx.execute("DELETE FROM habit_schedule WHERE task = ?1", [safe_name])
             .map_err(ctx("remove a habit's schedule"))?;
         tx.execute("DELETE FROM habit_outputs WHERE task = ?1", [safe_name])

@@ -22,6 +22,9 @@ pub async fn run(client: &Client, args: TaskJsonArgs) -> anyhow::Result<u8> {
     println!("last run:  {}", when(s.last_run.as_deref()));
     println!("next run:  {}", when(s.next_run.as_deref()));
     println!("workspace: {}", status.workspace);
+    if let Some(reason) = &status.reason {
+        println!("why:       {reason}");
+    }
     println!();
     let rows: Vec<Vec<String>> = status
         .runs

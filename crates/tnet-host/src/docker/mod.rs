@@ -135,14 +135,24 @@ pub struct ContainerPlan {
 impl Engine {
     /// The host pid of an exec's process, when the engine reports one
     /// (it does not for a remote or rootless engine).
+    ///
+    /// Right after `start_exec` the engine often still reports pid 0 for a
+    /// running exec (seen on every exec in an adopted container, issue 16),
+    /// and a command whose pid is unknown cannot be stopped: so this asks
+    /// again until the engine knows it, the exec ended, or a few seconds passed.
     pub async fn exec_pid(&self, exec_id: &str) -> Option<u32> {
-        self.docker
-            .inspect_exec(exec_id)
-            .await
-            .ok()
-            .and_then(|i| i.pid)
-            .and_then(|p| u32::try_from(p).ok())
-            .filter(|p| *p > 0)
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let info = self.docker.inspect_exec(exec_id).await.ok()?;
+            let pid = info
+                .pid
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0);
+            if pid.is_some() || info.exit_code.is_some() || std::time::Instant::now() >= deadline {
+                return pid;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Connects to the local engine (`DOCKER_HOST` or the default socket) and

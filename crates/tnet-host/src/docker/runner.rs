@@ -284,7 +284,17 @@ impl Execution for ExecExecution {
                 return Ok(Exit::Signal(9));
             }
             let Some(pid) = pid else {
-                return self.ended().await;
+                // Nothing to signal (a remote engine hides its pids): wait a
+                // while for it to end by itself, never for ever, or a stop
+                // would hang the task's actor and every request behind it.
+                return match tokio::time::timeout(grace, self.ended()).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!("an exec with no known pid did not end within {grace:?}; leaving it to the container's stop");
+                        self.task.abort();
+                        Ok(Exit::Signal(9))
+                    }
+                };
             };
             signal_tree(pid, Signal::SIGTERM);
             if let Ok(result) = tokio::time::timeout(grace, self.ended()).await {

@@ -10,13 +10,21 @@ const RECENT_RUNS: usize = 20;
 /// Describes one task.
 pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
     let task = super::find_task(host, &req.name)?;
-    let runs = host
+    let stored = host
         .shared
         .store
         .recent_runs(&task.info.safe_name, RECENT_RUNS)
-        .map_err(super::host_failure)?
+        .map_err(super::host_failure)?;
+    let first = stored.first().map_or(0, |r| r.number);
+    let mut reasons = host
+        .shared
+        .store
+        .run_reasons(&task.info.safe_name, first)
+        .map_err(super::host_failure)?;
+    let runs: Vec<RunRecord> = stored
         .into_iter()
         .map(|r| RunRecord {
+            reason: reasons.remove(&r.number),
             number: r.number,
             phase: r.phase,
             started: r.started_at,
@@ -25,6 +33,13 @@ pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
             outcome: r.outcome,
         })
         .collect();
+    // The newest run that ended tells why the task is where it is.
+    let reason = runs
+        .iter()
+        .rev()
+        .find(|r| !matches!(r.outcome.as_str(), "running" | "skipped"))
+        .filter(|r| r.outcome != "succeeded")
+        .and_then(|r| r.reason.clone());
     Ok(Response::Status(TaskStatus {
         summary: host.summary(&task),
         workspace: host
@@ -34,6 +49,7 @@ pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
             .to_string_lossy()
             .into_owned(),
         runs,
+        reason,
         task_toml: task.info.task_toml.clone(),
         files: stored_files(host, &task.info.safe_name)?,
     }))

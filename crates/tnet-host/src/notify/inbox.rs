@@ -214,6 +214,7 @@ mod tests {
             run: Some(3),
             exit_code: Some(0),
             message: "run 3 of `t` succeeded".into(),
+            reason: None,
             time: now_rfc3339(),
         };
         for _ in 0..2 {

@@ -180,6 +180,7 @@ mod tests {
             run: Some(1),
             exit_code,
             message: String::new(),
+            reason: None,
             time: String::new(),
         }
     }

@@ -92,9 +92,11 @@ impl Actor {
             };
             let success = exit.success();
             let run = self.last_run_number;
-            let outcome = match exit.code() {
-                Some(code) => format!("exited with code {code}"),
-                None => "was killed by a signal".to_owned(),
+            let reason = self.last_reason.clone();
+            let outcome = match (&reason, exit.code()) {
+                (Some(reason), _) => format!("failed: {reason}"),
+                (None, Some(code)) => format!("exited with code {code}"),
+                (None, None) => "was killed by a signal".to_owned(),
             };
             match backoff.after_exit(policy, success, started.elapsed()) {
                 Decision::End => {
@@ -108,21 +110,22 @@ impl Actor {
                     } else {
                         EventKind::Failed
                     };
-                    self.emit(kind, run, exit.code(), format!("`{}` {outcome}", info.name))
-                        .await;
+                    let msg = format!("`{}` {outcome}", info.name);
+                    self.emit_because(kind, run, exit.code(), msg, reason).await;
                     return None;
                 }
                 Decision::Crashloop => {
                     self.set_state(TaskState::Crashloop);
                     let msg = format!(
-                        "`{}` {outcome} {} times in a row, each within {}; it is not restarted again until `tnet start {}`",
+                        "`{}` {outcome} ({} times in a row, each within {}); it is not restarted again until `tnet start {}`",
                         info.name,
                         policy.crashloop_after,
                         humantime::format_duration(policy.stable_after),
                         info.name
                     );
                     self.note(&msg).await;
-                    self.emit(EventKind::Crashloop, run, exit.code(), msg).await;
+                    self.emit_because(EventKind::Crashloop, run, exit.code(), msg, reason)
+                        .await;
                     return None;
                 }
                 Decision::RestartAfter(delay) => {
@@ -133,7 +136,7 @@ impl Actor {
                         humantime::format_duration(delay)
                     );
                     self.note(&msg).await;
-                    self.emit(EventKind::Restarting, run, exit.code(), msg)
+                    self.emit_because(EventKind::Restarting, run, exit.code(), msg, reason)
                         .await;
                     if let Pause::Interrupted(i) = self.pause(delay).await {
                         return Some(i);

@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 use zenoh::qos::CongestionControl;
 
 use super::capture::{capture_stdout, Captured};
-use super::{Actor, Control, Interrupt, STOP_GRACE};
-use crate::runner::{Exit, OutputChunk, Stream};
+use super::{failure, Actor, Control, Interrupt, STOP_GRACE};
+use crate::runner::Exit;
 use crate::scheduler::{until, Plan};
 use crate::store::{now_rfc3339, HabitOutput, HistoryLimits, RunEnd, StoredRun};
 
@@ -194,18 +194,16 @@ impl Actor {
         let (out_tx, captured, tee) = capture_stdout(self.output.clone());
         let mut next = plan.following(slot);
         let mut exit = Exit::Code(0);
+        let mut reason = None;
         for command in &info.spec.commands {
-            let spec = self.command_spec(command);
+            let mut spec = self.command_spec(command);
+            // The slot this run is for: a command can make its work idempotent
+            // by it (a slot runs at most once, even across host crashes).
+            spec.env.push(("TNET_SCHEDULED".to_owned(), rfc3339(slot)));
             let mut exec = match info.runner.spawn(&spec, out_tx.clone()) {
                 Ok(exec) => exec,
                 Err(err) => {
-                    let msg = format!("tnet: cannot start `{command}`: {err}\n");
-                    let _ = out_tx
-                        .send(OutputChunk {
-                            stream: Stream::Stderr,
-                            bytes: msg.into_bytes(),
-                        })
-                        .await;
+                    reason = Some(failure::cannot_start(command, &spec.workdir, &err));
                     exit = Exit::Code(127);
                     break;
                 }
@@ -219,7 +217,7 @@ impl Actor {
             exit = loop {
                 tokio::select! {
                     ended = exec.wait() => break ended.unwrap_or_else(|err| {
-                        tracing::warn!(task = %info.name, "lost track of a command: {err}");
+                        reason = Some(failure::could_not_run(command, &err));
                         Exit::Code(-1)
                     }),
                     ctl = self.rx.recv() => {
@@ -252,7 +250,12 @@ impl Actor {
         // Every chunk read from the pipes, unless something keeps them open.
         let _ = tokio::time::timeout(OUTPUT_GRACE, tee).await;
         let output = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
-        self.finish_habit_run(run, slot, started.elapsed(), exit, output, publisher)
+        let ended = Ended {
+            took: started.elapsed(),
+            exit,
+            reason: reason.or_else(|| failure::shell_verdict(exit)),
+        };
+        self.finish_habit_run(run, slot, ended, output, publisher)
             .await;
         RunOutcome::Ended { next }
     }
@@ -298,11 +301,11 @@ impl Actor {
         &mut self,
         run: StoredRun,
         slot: DateTime<Utc>,
-        took: Duration,
-        exit: Exit,
+        ended: Ended,
         output: Captured,
         publisher: Option<&mpsc::Sender<Publication>>,
     ) {
+        let Ended { took, exit, reason } = ended;
         let info = self.info.clone();
         let ignore = info
             .spec
@@ -311,6 +314,8 @@ impl Actor {
             .is_some_and(|h| h.ignore_nonzero_exits);
         let succeeded = judge(exit, ignore);
         let outcome = if succeeded { "succeeded" } else { "failed" };
+        // Why it failed, when the host knows: kept, logged, and in the event.
+        let reason = reason.filter(|_| !succeeded);
         let meta = HabitRun {
             host: self.shared.name.clone(),
             task: info.name.clone(),
@@ -359,7 +364,19 @@ impl Actor {
             s.pid = None;
         });
         self.set_state(TaskState::Scheduled);
+        if let Some(reason) = &reason {
+            self.record_reason(Some(run.number), reason).await;
+        }
         let (kind, message) = match (succeeded, exit) {
+            (false, _) if reason.is_some() => (
+                EventKind::Failed,
+                format!(
+                    "run {} of `{}` failed: {}",
+                    run.number,
+                    info.name,
+                    reason.as_deref().unwrap_or_default()
+                ),
+            ),
             (true, Exit::Code(0)) => (
                 EventKind::Succeeded,
                 format!("run {} of `{}` succeeded", run.number, info.name),
@@ -388,9 +405,17 @@ impl Actor {
                 ),
             ),
         };
-        self.emit(kind, Some(run.number), exit.code(), message)
+        self.emit_because(kind, Some(run.number), exit.code(), message, reason)
             .await;
     }
+}
+
+/// How a habit run's commands ended.
+struct Ended {
+    took: Duration,
+    exit: Exit,
+    /// Why it failed, when the host knows more than the exit code.
+    reason: Option<String>,
 }
 
 /// Whether a run that ended with `exit` succeeded (SPEC 7.3): with

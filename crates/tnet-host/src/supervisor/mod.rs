@@ -21,6 +21,7 @@ use crate::store::{now_rfc3339, StoredRun};
 
 mod capture;
 mod daemon;
+mod failure;
 mod habit;
 mod service;
 
@@ -161,6 +162,7 @@ pub fn spawn(
         output: out_tx,
         setup_done,
         last_run_number: None,
+        last_reason: None,
         load: load.clone(),
     };
     tokio::spawn(actor.run(matches!(initial, Initial::Start)));
@@ -244,6 +246,8 @@ pub(crate) struct Actor {
     setup_done: bool,
     /// Number of the run `run_sequence` recorded last, for events.
     last_run_number: Option<u64>,
+    /// Why that run failed, when the host knows more than its exit code.
+    last_reason: Option<String>,
     load: Arc<CallLoad>,
 }
 
@@ -265,7 +269,20 @@ impl Actor {
         exit_code: Option<i32>,
         message: impl Into<String>,
     ) {
+        self.emit_because(kind, run, exit_code, message, None).await;
+    }
+
+    /// [`Actor::emit`] with why a command failed (`failure.rs`).
+    pub(crate) async fn emit_because(
+        &self,
+        kind: EventKind,
+        run: Option<u64>,
+        exit_code: Option<i32>,
+        message: impl Into<String>,
+        reason: Option<String>,
+    ) {
         let event = Event {
+            reason,
             host: self.shared.name.clone(),
             task: self.info.name.clone(),
             task_type: self.info.spec.task_type.as_str().to_owned(),
@@ -364,8 +381,17 @@ impl Actor {
                 SeqEnd::Interrupted(i) => return Some(i),
                 SeqEnd::Done(exit) if !exit.success() => {
                     self.set_state(TaskState::Failed);
-                    let msg = format!("setup of `{}` failed; its commands were not started (`tnet logs` shows why)", info.name);
-                    self.emit(EventKind::SetupFailed, None, exit.code(), msg)
+                    let reason = self.last_reason.clone();
+                    let why = match &reason {
+                        Some(reason) => format!(": {reason}"),
+                        None => " (`tnet logs` shows why)".to_owned(),
+                    };
+                    let msg = format!(
+                        "setup of `{}` failed; its commands were not started{why}",
+                        info.name
+                    );
+                    let run = self.last_run_number;
+                    self.emit_because(EventKind::SetupFailed, run, exit.code(), msg, reason)
                         .await;
                     return None;
                 }
@@ -420,6 +446,8 @@ impl Actor {
             }
         };
         self.last_run_number = run.as_ref().map(|r| r.number);
+        self.last_reason = None;
+        let mut reason = None;
         self.snap.send_modify(|s| {
             s.last_run = Some(
                 run.as_ref()
@@ -429,21 +457,11 @@ impl Actor {
         });
         let mut last = Exit::Code(0);
         for command in commands {
-            let mut exec = match self
-                .info
-                .runner
-                .spawn(&self.command_spec(command), self.output.clone())
-            {
+            let spec = self.command_spec(command);
+            let mut exec = match self.info.runner.spawn(&spec, self.output.clone()) {
                 Ok(exec) => exec,
                 Err(err) => {
-                    let msg = format!("tnet: cannot start `{command}`: {err}\n");
-                    let _ = self
-                        .output
-                        .send(OutputChunk {
-                            stream: crate::runner::Stream::Stderr,
-                            bytes: msg.into_bytes(),
-                        })
-                        .await;
+                    reason = Some(failure::cannot_start(command, &spec.workdir, &err));
                     last = Exit::Code(127);
                     break;
                 }
@@ -455,7 +473,11 @@ impl Actor {
                 }
             }
             match self.supervise(exec.as_mut()).await {
-                Ok(exit) => last = exit,
+                Ok(Ok(exit)) => last = exit,
+                Ok(Err(err)) => {
+                    reason = Some(failure::could_not_run(command, &err));
+                    last = Exit::Code(-1);
+                }
                 Err(interrupt) => {
                     self.finish_run(run.as_ref(), started, None, interrupt.outcome());
                     return SeqEnd::Interrupted(interrupt);
@@ -471,6 +493,12 @@ impl Actor {
             "failed"
         };
         self.finish_run(run.as_ref(), started, last.code(), outcome);
+        let reason = reason.or_else(|| failure::shell_verdict(last));
+        if let Some(reason) = &reason {
+            self.record_reason(run.as_ref().map(|r| r.number), reason)
+                .await;
+        }
+        self.last_reason = reason;
         self.snap.send_modify(|s| {
             s.exit_code = last.code();
             s.pid = None;
@@ -478,16 +506,15 @@ impl Actor {
         SeqEnd::Done(last)
     }
 
-    /// Waits for one execution, handling control messages meanwhile.
-    async fn supervise(&mut self, exec: &mut dyn Execution) -> Result<Exit, Interrupt> {
+    /// Waits for one execution, handling control messages meanwhile; an
+    /// inner `Err` when the runner could not run it or lost it.
+    async fn supervise(
+        &mut self,
+        exec: &mut dyn Execution,
+    ) -> Result<std::io::Result<Exit>, Interrupt> {
         loop {
             tokio::select! {
-                exit = exec.wait() => {
-                    return Ok(exit.unwrap_or_else(|err| {
-                        tracing::warn!(task = %self.info.name, "lost track of a command: {err}");
-                        Exit::Code(-1)
-                    }));
-                }
+                exit = exec.wait() => return Ok(exit),
                 ctl = self.rx.recv() => {
                     let interrupt = match ctl {
                         Some(Control::Start) => continue,

@@ -49,6 +49,11 @@ pub struct Event {
     pub exit_code: Option<i32>,
     /// A sentence for people.
     pub message: String,
+    /// Why a command could not run or failed, when the host knows (a
+    /// container that cannot start, a program that cannot be spawned); also
+    /// in `message`, and kept with the run for `tnet status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// When, RFC 3339.
     pub time: String,
 }

@@ -121,6 +121,7 @@ mod tests {
                 summary,
                 workspace: "/w".into(),
                 runs: vec![],
+                reason: None,
                 task_toml: String::new(),
                 files: vec![],
             }),

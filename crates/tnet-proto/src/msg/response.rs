@@ -212,6 +212,10 @@ pub struct RunRecord {
     /// a call may also end `timeout`, `cancelled` or `rejected` (its request
     /// could not be read).
     pub outcome: String,
+    /// Why it failed, when the host knows more than an exit code (a
+    /// command that could not be started, a container that would not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `tnet status`.
@@ -224,6 +228,10 @@ pub struct TaskStatus {
     pub workspace: String,
     /// Recent runs, newest last.
     pub runs: Vec<RunRecord>,
+    /// Why the task's last run failed, when the host knows (the `reason`
+    /// of that run): what a user asks first about a `failed` task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The task file as the host holds it.
     pub task_toml: String,
     /// The task's files as last submitted.

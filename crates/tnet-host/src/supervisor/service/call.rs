@@ -295,7 +295,9 @@ async fn watch(
             },
             status = exec.wait(), if exit.is_none() => {
                 let status = status.unwrap_or_else(|err| {
+                    // Where the caller looks: the call's error output.
                     tracing::warn!("lost track of a call's command: {err}");
+                    result.note_stderr(format!("tnet: the command could not run: {err}\n").as_bytes());
                     Exit::Code(-1)
                 });
                 // The call is over: anything its command left running goes
