@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod netns;
 pub mod router;
+pub mod soak;
 
 /// The directory holding the workspace's built binaries (`target/debug`).
 pub fn bin_dir() -> PathBuf {
@@ -224,6 +225,8 @@ pub struct Host {
     env: Vec<(String, String)>,
     /// Zenoh endpoints it connects to (a router) besides listening.
     connect: Vec<String>,
+    /// Its home on a tmpfs of this many bytes, in a mount namespace of its own.
+    small_disk: Option<u64>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -288,10 +291,43 @@ impl Host {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             connect: connect.iter().map(|e| (*e).to_owned()).collect(),
+            small_disk: None,
             _dir: Some(dir),
         };
         host.spawn();
         host
+    }
+
+    /// Starts a host whose home is a size-limited tmpfs of `bytes`, mounted
+    /// in a private mount namespace of the host process (root only; the
+    /// mount goes when the host does, so a kill leaves nothing behind).
+    /// [`Host::disk_home`] is its home as the test sees it. Its records live
+    /// only as long as the process: do not start it again.
+    pub fn start_on_small_disk(name: &str, bytes: u64) -> Host {
+        let dir = tempfile::tempdir().expect("a temporary home");
+        let mut host = Host {
+            child: None,
+            name: name.to_owned(),
+            home: dir.path().join("tasks"),
+            port: free_port(),
+            scouting: false,
+            env: Vec::new(),
+            connect: Vec::new(),
+            small_disk: Some(bytes),
+            _dir: Some(dir),
+        };
+        host.spawn();
+        host
+    }
+
+    /// The host's home as this process sees it: through `/proc/<pid>/root`
+    /// for a host on a small disk of its own.
+    pub fn disk_home(&self) -> PathBuf {
+        match self.small_disk {
+            Some(_) => Path::new(&format!("/proc/{}/root", self.pid()))
+                .join(self.home.strip_prefix("/").unwrap_or(&self.home)),
+            None => self.home.clone(),
+        }
     }
 
     /// The host process's id.
@@ -315,7 +351,20 @@ impl Host {
             .append(true)
             .open(self.log_path())
             .expect("host log");
-        let mut cmd = Command::new(bin("tnet-host"));
+        let mut cmd = match self.small_disk {
+            None => Command::new(bin("tnet-host")),
+            Some(bytes) => {
+                // unshare and sh exec in turn: the child's pid is the host's.
+                let mut cmd = Command::new("unshare");
+                cmd.args(["-m", "--propagation", "private", "--", "sh", "-c"])
+                    .arg(r#"mkdir -p "$2" && mount -t tmpfs -o "size=$1" tnet-test "$2" && shift 2 && exec "$@""#)
+                    .arg("sh")
+                    .arg(bytes.to_string())
+                    .arg(&self.home)
+                    .arg(bin("tnet-host"));
+                cmd
+            }
+        };
         cmd.args(["--name", &self.name, "--home"]).arg(&self.home);
         if self.scouting {
             cmd.args(["-l", &format!("quic/0.0.0.0:{}", self.port)]);

@@ -709,3 +709,13 @@ fn docker_container_that_cannot_start_says_why_in_status_logs_and_events() {
         logs.stdout.contains(why).then_some(())
     });
 }
+
+/// The test image for the soak's docker daemon, or `None` (loudly) on a
+/// machine without an engine outside CI.
+pub(crate) fn soak_image() -> Option<String> {
+    if !engine_or_skip("the soak's docker daemon") {
+        return None;
+    }
+    test_image();
+    Some(IMAGE.to_owned())
+}

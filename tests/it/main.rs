@@ -13,3 +13,4 @@ mod security;
 mod service_manager;
 mod services;
 mod shell;
+mod soak;
