@@ -1,6 +1,7 @@
 //! End-to-end tests: real `tnet-host` processes driven by the real `tnet`.
 
 mod daemons;
+mod disk;
 mod docker;
 mod fleet;
 mod foundation;

@@ -153,3 +153,8 @@ fn a_command_that_cannot_start_says_why_in_status_logs_and_events() {
 fn p(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
+
+/// Whether the host process is still running (it did not crash).
+pub(crate) fn alive(host: &Host) -> bool {
+    tnet_tests::process_alive(host.pid())
+}

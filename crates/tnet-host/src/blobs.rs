@@ -25,10 +25,7 @@ pub struct BlobStore {
 }
 
 fn io_failure(what: &str, err: io::Error) -> ErrorReply {
-    ErrorReply::new(
-        ErrorKind::HostFailure,
-        format!("the host could not {what}: {err}"),
-    )
+    crate::disk::write_failure(what, &err)
 }
 
 impl BlobStore {
@@ -95,8 +92,13 @@ impl BlobStore {
             .truncate(false)
             .open(self.partial.join(&chunk.hash))
             .map_err(|e| io_failure("open an upload", e))?;
-        file.write_all_at(data, chunk.offset)
-            .map_err(|e| io_failure("write an upload", e))?;
+        if let Err(err) = file.write_all_at(data, chunk.offset) {
+            // A full disk ends the upload: nothing half-written stays behind.
+            if crate::disk::is_full(&err) {
+                let _ = std::fs::remove_file(self.partial.join(&chunk.hash));
+            }
+            return Err(io_failure("write an upload", err));
+        }
         Ok(data.len() as u64)
     }
 

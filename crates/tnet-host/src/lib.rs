@@ -4,6 +4,7 @@
 //!
 //! - [`addresses`]: where clients can reach this host (its listen endpoints, expanded).
 //! - [`config`]: command-line flags and environment turned into a [`config::HostConfig`].
+//! - [`disk`]: a full disk, said so in the replies that meet it.
 //! - [`paths`]: where the host keeps workspaces and its own records.
 //! - [`store`]: the SQLite store of tasks and run history.
 //! - [`blobs`]: uploaded file contents, addressed by hash.
@@ -31,6 +32,7 @@ pub mod addresses;
 pub mod blobs;
 pub mod callers;
 pub mod config;
+pub mod disk;
 pub mod docker;
 pub mod gate;
 pub mod handlers;

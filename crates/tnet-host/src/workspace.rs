@@ -51,10 +51,7 @@ fn prepare_parent(root: &Path, rel: &Path) -> Result<PathBuf, ErrorReply> {
 }
 
 fn failure(what: &str, err: std::io::Error) -> ErrorReply {
-    ErrorReply::new(
-        ErrorKind::HostFailure,
-        format!("the host could not {what} in the workspace: {err}"),
-    )
+    crate::disk::write_failure(&format!("{what} in the workspace"), &err)
 }
 
 /// Refuses an entry whose mode claims it is not a regular file (a device,

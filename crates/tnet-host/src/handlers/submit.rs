@@ -148,12 +148,7 @@ fn install(
     rels: &[std::path::PathBuf],
     blobs: &crate::blobs::BlobStore,
 ) -> Result<(), ErrorReply> {
-    let fail = |what: &str, e: std::io::Error| {
-        ErrorReply::new(
-            ErrorKind::HostFailure,
-            format!("the host could not {what}: {e}"),
-        )
-    };
+    let fail = |what: &str, e: std::io::Error| crate::disk::write_failure(what, &e);
     std::fs::create_dir_all(staging).map_err(|e| fail("create a workspace", e))?;
     let result = write_files(staging, files, rels, blobs).and_then(|()| {
         if workspace.exists() {

@@ -181,11 +181,20 @@ async fn publish_output(
     mut rx: mpsc::Receiver<OutputChunk>,
 ) {
     let key = keys::task_log(&shared.name, &info.name);
+    // A full disk fails every append until space returns: said once, not per line.
+    let mut failing = false;
     while let Some(chunk) = rx.recv().await {
         let (seq, bytes) = match info.log.append(&chunk.bytes) {
-            Ok(written) => written,
+            Ok(written) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(task = %info.name, "the task's log is written again");
+                }
+                written
+            }
             Err(err) => {
-                tracing::warn!(task = %info.name, "cannot write the task's log: {err}");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(task = %info.name, "cannot write the task's log (its output is dropped until it can): {err}");
+                }
                 continue;
             }
         };
