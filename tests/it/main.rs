@@ -8,6 +8,7 @@ mod generate;
 mod habits;
 mod limits;
 mod notify;
+mod retention;
 mod security;
 mod service_manager;
 mod services;

@@ -53,6 +53,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the tasks folder {}", config.home.display()))?;
     clear_staging(&paths)?;
     let store = Store::open(&paths.database())?;
+    store.keep_runs().set_default(config.retention.keep_runs);
     let stale = store.interrupted_groups()?;
     if !stale.is_empty() {
         // Processes of a host that died keep running; end them before starting
@@ -65,6 +66,11 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     end_stale_calls(&paths).await?;
     store.recover()?;
     let blobs = BlobStore::open(&paths).context("cannot open the upload store")?;
+    blobs.set_bounds(crate::blobs::CacheBounds {
+        grace: config.retention.blob_grace,
+        cap: config.retention.blob_cache_max,
+        lease: config.limits.upload_idle,
+    });
     let security = crate::security::prepare(&config, &paths)?;
 
     let (zc, listen, gate) = match &security {
@@ -130,6 +136,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
         callers,
         trust: security.trust(),
         guards: crate::limits::Guards::new(config.limits.clone()),
+        upkeep: crate::retention::Upkeep::new(config.retention.clone()),
     });
     tokio::spawn(crate::notify::run(
         shared.clone(),
@@ -138,6 +145,7 @@ pub async fn serve(config: HostConfig) -> anyhow::Result<()> {
     ));
     let host = Arc::new(Host::new(shared));
     host.restore()?;
+    tokio::spawn(crate::retention::run(host.clone()));
 
     let control = session
         .declare_queryable(keys::host_control(&config.name))
