@@ -337,8 +337,19 @@ impl Store {
                 .map_err(ctx("import runs"))?;
             let mut counts: HashMap<&'static str, u64> = HashMap::new();
             let mut last = None;
+            // Numbered here and counted once at the end: one counter write
+            // per batch instead of one per run.
+            let mut number: u64 = tx
+                .query_row(
+                    "SELECT last_number FROM run_totals WHERE task = ?1",
+                    [task],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(ctx("import runs"))?
+                .unwrap_or(0);
             for run in runs {
-                let number = next_number(&tx, task)?;
+                number += 1;
                 insert
                     .execute(params![
                         task,
@@ -354,6 +365,12 @@ impl Store {
                 last = Some((number, run));
                 added += 1;
             }
+            tx.execute(
+                "INSERT INTO run_totals (task, last_number) VALUES (?1, ?2)
+                 ON CONFLICT(task) DO UPDATE SET last_number = excluded.last_number",
+                params![task, number],
+            )
+            .map_err(ctx("import runs"))?;
             for (outcome, n) in counts {
                 tx.execute(
                     "INSERT INTO run_outcomes (task, outcome, count) VALUES (?1, ?2, ?3)
