@@ -10,6 +10,7 @@ mod habits;
 mod limits;
 mod notify;
 mod reliability;
+mod retention;
 mod security;
 mod service_manager;
 mod services;

@@ -4,24 +4,59 @@
 //! the client then asks to verify it, and only a file whose bytes hash to its
 //! name moves (atomically, by rename) into `blobs/<hash>`. A complete blob is
 //! never written again, so a task re-submitted with unchanged files costs no
-//! transfer. Blobs outlive the tasks that used them: that is the cache.
+//! transfer. Blobs outlive the tasks that used them for a grace period: that
+//! is the cache, bounded in time and size by `cache` (docs/retention.md).
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use tnet_proto::msg::{BlobChunk, ErrorKind, ErrorReply};
 use tnet_proto::upload::{check_chunk, check_hash, is_valid_hash};
 
+use crate::limits::show_size;
 use crate::paths::Paths;
+
+mod cache;
+
+pub use cache::Pin;
+use cache::{stamp, Index};
+
+/// How long and how much the cache keeps (`[retention]` of host.toml).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheBounds {
+    /// A blob no task uses goes after this long unused.
+    pub grace: Duration,
+    /// The cache never holds more bytes than this.
+    pub cap: u64,
+    /// A blob used this recently is not evicted to make room (an upload in
+    /// progress was just told the host has it): `[limits] upload_idle`.
+    pub lease: Duration,
+}
+
+impl Default for CacheBounds {
+    fn default() -> Self {
+        let retention = crate::retention::Retention::default();
+        CacheBounds {
+            grace: retention.blob_grace,
+            cap: retention.blob_cache_max,
+            lease: crate::limits::Limits::default().upload_idle,
+        }
+    }
+}
 
 /// The blob store of one host.
 pub struct BlobStore {
     dir: PathBuf,
     partial: PathBuf,
     received: AtomicU64,
+    index: Arc<Mutex<Index>>,
+    bounds: Mutex<CacheBounds>,
 }
 
 fn io_failure(what: &str, err: io::Error) -> ErrorReply {
@@ -39,10 +74,140 @@ impl BlobStore {
         std::fs::create_dir_all(&partial)?;
         std::fs::create_dir_all(paths.blobs())?;
         Ok(BlobStore {
+            index: Arc::new(Mutex::new(Index::scan(&paths.blobs())?)),
             dir: paths.blobs(),
             partial,
             received: AtomicU64::new(0),
+            bounds: Mutex::new(CacheBounds::default()),
         })
+    }
+
+    /// Sets how long and how much the cache keeps.
+    pub fn set_bounds(&self, bounds: CacheBounds) {
+        *self.bounds.lock().unwrap_or_else(|p| p.into_inner()) = bounds;
+    }
+
+    fn bounds(&self) -> CacheBounds {
+        *self.bounds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bytes and files in the cache now.
+    pub fn usage(&self) -> (u64, u64) {
+        let index = self.index();
+        (index.total, index.entries.len() as u64)
+    }
+
+    /// The cache's cap.
+    pub fn cap(&self) -> u64 {
+        self.bounds().cap
+    }
+
+    /// Marks blobs as used now (told "present" to an uploader, or let go by
+    /// a task), which starts their grace and lease again.
+    pub fn touch<'a>(&self, hashes: impl IntoIterator<Item = &'a str>) {
+        let now = SystemTime::now();
+        let mut index = self.index();
+        for hash in hashes {
+            if let Some(entry) = index.entries.get_mut(hash) {
+                entry.last_used = now;
+                stamp(&self.path(hash), now);
+            }
+        }
+    }
+
+    /// Protects blobs from the sweep and from eviction until the returned
+    /// pin is dropped: a submission or edit holds it from the check of its
+    /// files until its task is recorded.
+    pub fn pin<'a>(&self, hashes: impl IntoIterator<Item = &'a str>) -> Pin {
+        let now = SystemTime::now();
+        let mut index = self.index();
+        let hashes: Vec<String> = hashes.into_iter().map(str::to_owned).collect();
+        for hash in &hashes {
+            *index.pins.entry(hash.clone()).or_default() += 1;
+            if let Some(entry) = index.entries.get_mut(hash) {
+                entry.last_used = now;
+            }
+        }
+        Pin {
+            index: self.index.clone(),
+            hashes,
+        }
+    }
+
+    /// Refuses, before anything is sent, uploads of `incoming` bytes that
+    /// could not fit under the cap even after evicting every blob that may go.
+    pub fn check_room(
+        &self,
+        incoming: u64,
+        referenced: impl FnOnce() -> HashSet<String>,
+    ) -> Result<(), ErrorReply> {
+        let bounds = self.bounds();
+        let index = self.index();
+        if index.total + incoming <= bounds.cap {
+            return Ok(());
+        }
+        let referenced = referenced();
+        match index.room_for(
+            incoming,
+            bounds.cap,
+            &referenced,
+            SystemTime::now(),
+            bounds.lease,
+        ) {
+            Some(_) => Ok(()),
+            None => Err(cache_full(incoming, &index, bounds.cap)),
+        }
+    }
+
+    /// Drops the blobs no task uses that were unused for longer than the
+    /// grace, and evicts down to the cap (a cap lowered since they came);
+    /// returns how many files and bytes went. Blocking (unlinks files).
+    pub fn sweep(&self, referenced: impl FnOnce() -> HashSet<String>) -> (usize, u64) {
+        let bounds = self.bounds();
+        let now = SystemTime::now();
+        let mut index = self.index();
+        let referenced = referenced();
+        let mut gone = index.expired(&referenced, now, bounds.grace);
+        let over_cap = index
+            .room_for(0, bounds.cap, &referenced, now, bounds.lease)
+            .unwrap_or_default();
+        for hash in over_cap {
+            if !gone.contains(&hash) {
+                gone.push(hash);
+            }
+        }
+        let mut bytes = 0;
+        let mut files = 0;
+        for hash in gone {
+            let size = index.entries.get(&hash).map_or(0, |e| e.size);
+            if self.unlink(&mut index, &hash) {
+                files += 1;
+                bytes += size;
+            }
+        }
+        (files, bytes)
+    }
+
+    /// Deletes one blob's file and forgets it (a file already gone is forgotten too).
+    fn unlink(&self, index: &mut Index, hash: &str) -> bool {
+        match std::fs::remove_file(self.path(hash)) {
+            Ok(()) => {
+                index.remove(hash);
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                index.remove(hash);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(%hash, "cannot drop a cached upload: {e}");
+                false
+            }
+        }
     }
 
     /// Where a complete blob lives.
@@ -102,10 +267,18 @@ impl BlobStore {
         Ok(data.len() as u64)
     }
 
-    /// Checks an upload against its hash and keeps it. Blocking.
-    pub fn verify(&self, hash: &str, size: u64) -> Result<(), ErrorReply> {
+    /// Checks an upload against its hash and keeps it, evicting what may go
+    /// (oldest use first) to keep the cache under its cap, or refusing it
+    /// when that cannot be done. Blocking.
+    pub fn verify(
+        &self,
+        hash: &str,
+        size: u64,
+        referenced: impl FnOnce() -> HashSet<String>,
+    ) -> Result<(), ErrorReply> {
         check_hash(hash)?;
         if self.has(hash) {
+            self.touch([hash]);
             return Ok(());
         }
         let part = self.partial.join(hash);
@@ -135,8 +308,37 @@ impl BlobStore {
         }
         file.sync_all()
             .map_err(|e| io_failure("save an upload", e))?;
-        std::fs::rename(&part, self.path(hash)).map_err(|e| io_failure("save an upload", e))
+        // Room, eviction and the new blob's arrival are one step under the
+        // index's lock, with the referenced set read under it too.
+        let bounds = self.bounds();
+        let now = SystemTime::now();
+        let mut index = self.index();
+        let referenced = referenced();
+        let Some(evict) = index.room_for(size, bounds.cap, &referenced, now, bounds.lease) else {
+            let _ = std::fs::remove_file(&part);
+            return Err(cache_full(size, &index, bounds.cap));
+        };
+        for old in evict {
+            self.unlink(&mut index, &old);
+        }
+        std::fs::rename(&part, self.path(hash)).map_err(|e| io_failure("save an upload", e))?;
+        stamp(&self.path(hash), now);
+        index.insert(hash.to_owned(), size, now);
+        Ok(())
     }
+}
+
+/// The answer to an upload that cannot fit under the cache's cap.
+fn cache_full(incoming: u64, index: &Index, cap: u64) -> ErrorReply {
+    ErrorReply::new(
+        ErrorKind::LimitExceeded,
+        format!(
+            "{} more cannot fit in the host's upload cache: it holds {} of files that tasks use or uploads in progress need, and its limit is {}; remove tasks you no longer need (`tnet rm`), or the host's owner can raise `[retention] blob_cache_max` in its host.toml (docs/retention.md)",
+            show_size(incoming),
+            show_size(index.total),
+            show_size(cap)
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -169,7 +371,7 @@ mod tests {
                 )
                 .expect("chunk");
         }
-        store.verify(&hash, size).expect("verified");
+        store.verify(&hash, size, HashSet::new).expect("verified");
         assert!(store.has(&hash));
         assert_eq!(std::fs::read(store.path(&hash)).expect("read"), data);
     }
@@ -195,7 +397,10 @@ mod tests {
         assert_eq!(store.bytes_received(), 0);
         store.write_chunk(&chunk(&h, 0, 4), b"abcd").expect("fits");
         assert_eq!(
-            store.verify(&h, 4).expect_err("wrong hash").kind,
+            store
+                .verify(&h, 4, HashSet::new)
+                .expect_err("wrong hash")
+                .kind,
             ErrorKind::MissingFile
         );
     }

@@ -103,6 +103,8 @@ pub struct HostConfig {
     pub fleet: Option<PathBuf>,
     /// `[limits]` from the host config file (defaults without one).
     pub limits: crate::limits::Limits,
+    /// `[retention]` from the host config file (defaults without one).
+    pub retention: crate::retention::Retention,
 }
 
 impl HostConfig {
@@ -144,16 +146,18 @@ impl HostConfig {
         let host_config = args
             .host_config
             .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
-        let (notify, limits) = match host_config {
+        let (notify, limits, retention) = match host_config {
             Some(path) => (
                 crate::notify::config::NotifyConfig::load(&path)?,
                 crate::limits::Limits::load(&path)?,
+                crate::retention::Retention::load(&path)?,
             ),
             None => Default::default(),
         };
         Ok(HostConfig {
             notify,
             limits,
+            retention,
             name,
             home,
             fabric: args.fabric,

@@ -48,6 +48,8 @@ pub struct Shared {
     pub trust: Option<Arc<crate::security::Trust>>,
     /// What a client may send (`[limits]`), and the uploads and shells in progress.
     pub guards: crate::limits::Guards,
+    /// What the host keeps and for how long (`[retention]`), and its disk use.
+    pub upkeep: crate::retention::Upkeep,
 }
 
 /// The host: shared state plus the task table.
@@ -124,6 +126,10 @@ impl Host {
             DEFAULT_CAP,
         )?);
         let runner = self.runner_for(&spec, &stored.safe_name);
+        self.shared
+            .store
+            .keep_runs()
+            .set_task(&stored.safe_name, spec.keep_runs.map(u64::from));
         let info = Arc::new(TaskInfo {
             runner,
             name: stored.name.clone(),

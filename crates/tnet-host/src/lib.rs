@@ -15,6 +15,7 @@
 //! - [`docker`]: docker tasks: the engine, each task's container, images and derived images.
 //! - [`logging`]: the host's own log lines (plain, unless stderr is a terminal).
 //! - [`logs`]: each task's output, capped on disk and published live.
+//! - [`retention`]: the sweep that keeps records and the upload cache bounded; disk use.
 //! - [`scheduler`]: when a habit runs, as pure functions of times.
 //! - [`supervisor`]: one actor per task that owns its process; a service's
 //!   actor takes calls (`supervisor/service/`).
@@ -44,6 +45,7 @@ pub mod logs;
 pub mod notify;
 pub mod paths;
 pub mod procfs;
+pub mod retention;
 pub mod runner;
 pub mod scheduler;
 pub mod security;

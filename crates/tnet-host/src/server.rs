@@ -54,6 +54,7 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the tasks folder {}", config.home.display()))?;
     clear_staging(&paths)?;
     let store = Store::open(&paths.database())?;
+    store.keep_runs().set_default(config.retention.keep_runs);
     let stale = store.interrupted_groups()?;
     if !stale.is_empty() {
         // Processes of a host that died keep running; end them before starting
@@ -66,6 +67,11 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     end_stale_calls(&paths).await?;
     store.recover()?;
     let blobs = BlobStore::open(&paths).context("cannot open the upload store")?;
+    blobs.set_bounds(crate::blobs::CacheBounds {
+        grace: config.retention.blob_grace,
+        cap: config.retention.blob_cache_max,
+        lease: config.limits.upload_idle,
+    });
     let security = crate::security::prepare(&config, &paths)?;
 
     let (zc, listen, gate) = match &security {
@@ -131,6 +137,7 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
         callers,
         trust: security.trust(),
         guards: crate::limits::Guards::new(config.limits.clone()),
+        upkeep: crate::retention::Upkeep::new(config.retention.clone()),
     });
     tokio::spawn(crate::notify::run(
         shared.clone(),
@@ -139,6 +146,7 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     ));
     let host = Arc::new(Host::new(shared));
     host.restore()?;
+    tokio::spawn(crate::retention::run(host.clone()));
 
     let control = session
         .declare_queryable(keys::host_control(&config.name))

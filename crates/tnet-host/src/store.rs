@@ -13,8 +13,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 pub mod ledger;
 pub mod reasons;
+pub mod retention;
 
 pub use ledger::{HabitOutput, HistoryLimits, Ledger, RunEnd};
+pub use retention::{KeepRuns, Totals, DEFAULT_KEEP_RUNS};
 
 /// Errors of the store, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -186,12 +188,14 @@ pub struct Store {
     /// queue on this mutex instead of polling SQLite's busy lock.
     conn: Arc<Mutex<Connection>>,
     ledger: Ledger,
+    /// How many runs each task keeps; shared with the ledger, which prunes too.
+    keep: Arc<KeepRuns>,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = Connection::open(path).map_err(ctx("open the database"))?;
+        let mut conn = Connection::open(path).map_err(ctx("open the database"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(ctx("enable WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -204,10 +208,13 @@ impl Store {
             .map_err(ctx("create the schema"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(ctx("set the schema version"))?;
+        retention::migrate(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
+        let keep = Arc::new(KeepRuns::default());
         Ok(Store {
-            ledger: Ledger::start(conn.clone())?,
+            ledger: Ledger::start(conn.clone(), keep.clone())?,
             conn,
+            keep,
         })
     }
 
@@ -253,14 +260,26 @@ impl Store {
         Ok(())
     }
 
-    /// Marks runs that were going when the host died as `lost`. Called once at start.
+    /// Marks runs that were going when the host died as `lost` (and counts
+    /// them so). Called once at start.
     pub fn recover(&self) -> Result<usize> {
-        self.lock()
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(ctx("mark interrupted runs"))?;
+        tx.execute(
+            "INSERT INTO run_outcomes (task, outcome, count)
+             SELECT task, 'lost', COUNT(*) FROM runs WHERE outcome = 'running' GROUP BY task
+             ON CONFLICT(task, outcome) DO UPDATE SET count = count + excluded.count",
+            [],
+        )
+        .map_err(ctx("count interrupted runs"))?;
+        let lost = tx
             .execute(
                 "UPDATE runs SET outcome = 'lost' WHERE outcome = 'running'",
                 [],
             )
-            .map_err(ctx("mark interrupted runs"))
+            .map_err(ctx("mark interrupted runs"))?;
+        tx.commit().map_err(ctx("mark interrupted runs"))?;
+        Ok(lost)
     }
 
     /// Adds a task.
@@ -377,6 +396,10 @@ impl Store {
         tx.execute("DELETE FROM runs WHERE task = ?1", [safe_name])
             .map_err(ctx("remove runs"))?;
         Store::remove_reasons(&tx, safe_name)?;
+        tx.execute("DELETE FROM run_totals WHERE task = ?1", [safe_name])
+            .map_err(ctx("remove a task's counters"))?;
+        tx.execute("DELETE FROM run_outcomes WHERE task = ?1", [safe_name])
+            .map_err(ctx("remove a task's counters"))?;
         tx.execute("DELETE FROM habit_schedule WHERE task = ?1", [safe_name])
             .map_err(ctx("remove a habit's schedule"))?;
         tx.execute("DELETE FROM habit_outputs WHERE task = ?1", [safe_name])
@@ -390,13 +413,7 @@ impl Store {
     pub fn start_run(&self, task: &str, phase: &str) -> Result<StoredRun> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(ctx("start a run"))?;
-        let number: u64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
-                [task],
-                |r| r.get(0),
-            )
-            .map_err(ctx("number a run"))?;
+        let number = retention::next_number(&tx, task)?;
         let started_at = now_rfc3339();
         tx.execute(
             "INSERT INTO runs (task, number, phase, started_at, outcome) VALUES (?1, ?2, ?3, ?4, 'running')",
@@ -404,6 +421,7 @@ impl Store {
         )
         .map_err(ctx("start a run"))?;
         let id = tx.last_insert_rowid();
+        retention::prune_on_insert(&tx, task, self.keep.of(task))?;
         tx.commit().map_err(ctx("start a run"))?;
         Ok(StoredRun {
             id,
@@ -420,13 +438,7 @@ impl Store {
     pub fn record_run(&self, task: &str, run: &FinishedRun) -> Result<u64> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(ctx("record a run"))?;
-        let number: u64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
-                [task],
-                |r| r.get(0),
-            )
-            .map_err(ctx("number a run"))?;
+        let number = retention::next_number(&tx, task)?;
         tx.execute(
             "INSERT INTO runs (task, number, phase, started_at, duration_ms, exit_code, outcome)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -441,6 +453,8 @@ impl Store {
             ],
         )
         .map_err(ctx("record a run"))?;
+        retention::count_outcome(&tx, task, number, run.outcome, &run.started_at)?;
+        retention::prune_on_insert(&tx, task, self.keep.of(task))?;
         tx.commit().map_err(ctx("record a run"))?;
         Ok(number)
     }
@@ -453,22 +467,21 @@ impl Store {
         exit_code: Option<i32>,
         outcome: &str,
     ) -> Result<()> {
-        self.lock()
-            .execute(
-                "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
-                params![id, duration_ms, exit_code, outcome],
-            )
-            .map_err(ctx("finish a run"))?;
-        Ok(())
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(ctx("finish a run"))?;
+        retention::finish(&tx, id, duration_ms, exit_code, outcome)?;
+        tx.commit().map_err(ctx("finish a run"))
     }
 
-    /// The last `limit` runs of a task, newest last.
+    /// The last `limit` runs of a task, newest last: by number, which the
+    /// index `(task, number)` walks backwards, so a year of records costs
+    /// what ten do.
     pub fn recent_runs(&self, task: &str, limit: usize) -> Result<Vec<StoredRun>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare(
                 "SELECT id, number, phase, started_at, duration_ms, exit_code, outcome FROM runs
-                 WHERE task = ?1 ORDER BY id DESC LIMIT ?2",
+                 WHERE task = ?1 ORDER BY number DESC LIMIT ?2",
             )
             .map_err(ctx("read runs"))?;
         let rows = stmt

@@ -25,6 +25,9 @@ pub async fn run(client: &Client, args: TaskJsonArgs) -> anyhow::Result<u8> {
     if let Some(reason) = &status.reason {
         println!("why:       {reason}");
     }
+    if let Some(t) = &status.totals {
+        print_totals(t);
+    }
     println!();
     let rows: Vec<Vec<String>> = status
         .runs
@@ -47,4 +50,31 @@ pub async fn run(client: &Client, args: TaskJsonArgs) -> anyhow::Result<u8> {
         &rows,
     )?;
     Ok(0)
+}
+
+/// The task's whole history, from counters the host keeps past pruning.
+fn print_totals(t: &tnet_proto::msg::RunTotals) {
+    let outcomes: Vec<String> = t
+        .outcomes
+        .iter()
+        .map(|(outcome, n)| format!("{n} {outcome}"))
+        .collect();
+    let outcomes = if outcomes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", outcomes.join(", "))
+    };
+    println!("runs:      {}{outcomes}", t.runs);
+    println!("failures:  {}", t.failures);
+    let mark = |m: &Option<tnet_proto::msg::RunMark>| {
+        m.as_ref()
+            .map(|m| format!("run {} at {}", m.number, when(Some(&m.started))))
+            .unwrap_or_else(|| "-".into())
+    };
+    println!("last ok:   {}", mark(&t.last_success));
+    println!("last fail: {}", mark(&t.last_failure));
+    println!(
+        "kept:      the newest {} of {} run records (keeps {})",
+        t.kept, t.runs, t.keep
+    );
 }

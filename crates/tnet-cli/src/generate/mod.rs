@@ -165,6 +165,7 @@ impl Draft {
             necessary_files: self.necessary_files.clone(),
             run_in_docker: self.run_in_docker,
             stop_grace: tnet_proto::task::DEFAULT_STOP_GRACE,
+            keep_runs: None,
             notify: self.notify.clone(),
             daemon: if task_type == TaskType::Daemon {
                 self.daemon.clone()

@@ -23,11 +23,22 @@ pub fn missing(host: &Host, req: MissingBlobsRequest) -> Result<Response, ErrorR
         // However the client describes its task, it cannot have more files than this.
         limits.check_task("", 0, req.hashes.iter().map(|h| (h.as_str(), 0)))?;
     }
-    let hashes = req
-        .hashes
-        .into_iter()
-        .filter(|h| !host.shared.blobs.has(h))
-        .collect();
+    let blobs = &host.shared.blobs;
+    let (present, hashes): (Vec<String>, Vec<String>) =
+        req.hashes.into_iter().partition(|h| blobs.has(h));
+    // The files the client will not send start their lease again, so the
+    // cache keeps them until its submission.
+    blobs.touch(present.iter().map(String::as_str));
+    if let Some(plan) = &req.plan {
+        let needed: std::collections::HashMap<&str, u64> = plan
+            .files
+            .iter()
+            .filter(|f| hashes.contains(&f.hash))
+            .map(|f| (f.hash.as_str(), f.size))
+            .collect();
+        let incoming = needed.values().sum();
+        blobs.check_room(incoming, || host.shared.store.referenced_blobs())?;
+    }
     Ok(Response::MissingBlobs { hashes })
 }
 
@@ -36,9 +47,13 @@ pub fn missing(host: &Host, req: MissingBlobsRequest) -> Result<Response, ErrorR
 pub async fn verify(host: &Host, req: VerifyBlobRequest) -> Result<Response, ErrorReply> {
     let shared = host.shared.clone();
     let hash = req.hash.clone();
-    let verified = tokio::task::spawn_blocking(move || shared.blobs.verify(&req.hash, req.size))
-        .await
-        .map_err(super::host_failure);
+    let verified = tokio::task::spawn_blocking(move || {
+        shared
+            .blobs
+            .verify(&req.hash, req.size, || shared.store.referenced_blobs())
+    })
+    .await
+    .map_err(super::host_failure);
     host.shared.guards.upload_done(&hash);
     verified??;
     Ok(Response::BlobVerified)

@@ -20,6 +20,11 @@ pub async fn handle(host: &Host, req: EditRequest) -> Result<Response, ErrorRepl
     let spec = parse_task(&req.file_name, &req.task_toml)
         .map_err(|e| ErrorReply::new(ErrorKind::InvalidTask, e.to_string()))?;
     super::submit::check_supported(host, &spec)?;
+    // As in `submit`: the files stay until the new definition is recorded.
+    let _pin = host
+        .shared
+        .blobs
+        .pin(req.files.iter().map(|f| f.hash.as_str()));
     check_files(&req.files, &host.shared.blobs)?;
     let _guard = host.change_lock.lock().await;
     let old = super::find_task(host, &req.name)?;
@@ -64,6 +69,10 @@ pub async fn handle(host: &Host, req: EditRequest) -> Result<Response, ErrorRepl
             req.rerun_setup,
         )
         .map_err(super::host_failure)?;
+    // Files the task no longer uses get the cache's grace from now.
+    host.shared
+        .blobs
+        .touch(previous.iter().map(|f| f.hash.as_str()));
     let stored = store
         .task(&safe)
         .map_err(super::host_failure)?

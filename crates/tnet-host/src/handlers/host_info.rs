@@ -16,5 +16,6 @@ pub fn handle(host: &Host) -> Result<Response, ErrorReply> {
         docker: host.shared.docker.is_ok(),
         insecure: host.shared.trust.is_none(),
         roster_version: host.shared.trust.as_ref().map(|t| t.version()),
+        disk: Some(host.shared.upkeep.disk_use(&host.shared)),
     }))
 }

@@ -10,6 +10,12 @@ pub async fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
     let task = super::find_task(host, &req.name)?;
     task.shutdown().await;
     task.info.runner.removed().await;
+    // Its files stay in the upload cache for the grace from now, so a quick
+    // `tnet run` of it again sends nothing.
+    let files = super::status::stored_files(host, &task.info.safe_name)?;
+    host.shared
+        .blobs
+        .touch(files.iter().map(|f| f.hash.as_str()));
     // The record goes first: a crash after it leaves at most an orphan folder,
     // which the next submission of that name clears; never a task without files.
     host.shared
@@ -17,6 +23,10 @@ pub async fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
         .remove_task(&task.info.safe_name)
         .map_err(super::host_failure)?;
     host.forget(&task.info.safe_name);
+    host.shared
+        .store
+        .keep_runs()
+        .set_task(&task.info.safe_name, None);
     task.info.log.delete();
     let workspace = host.shared.paths.workspace(&task.info.safe_name);
     tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&workspace))

@@ -1,6 +1,8 @@
 //! `tnet status`: one task in detail, with its recent runs.
 
-use tnet_proto::msg::{ErrorReply, FileEntry, Response, RunRecord, TaskRef, TaskStatus};
+use tnet_proto::msg::{
+    ErrorReply, FileEntry, Response, RunMark, RunRecord, RunTotals, TaskRef, TaskStatus,
+};
 
 use crate::host::Host;
 
@@ -52,7 +54,29 @@ pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
         reason,
         task_toml: task.info.task_toml.clone(),
         files: stored_files(host, &task.info.safe_name)?,
+        totals: Some(totals(host, &task.info.safe_name)?),
     }))
+}
+
+/// The task's whole history from its counters (they outlive pruned records).
+fn totals(host: &Host, safe_name: &str) -> Result<RunTotals, ErrorReply> {
+    let store = &host.shared.store;
+    let t = store.totals(safe_name).map_err(super::host_failure)?;
+    let mark = |m: Option<(u64, String)>| m.map(|(number, started)| RunMark { number, started });
+    Ok(RunTotals {
+        runs: t.runs,
+        kept: t.kept,
+        keep: store.keep_runs().of(safe_name),
+        failures: t
+            .outcomes
+            .iter()
+            .filter(|(o, _)| crate::store::retention::FAILURE_OUTCOMES.contains(&o.as_str()))
+            .map(|(_, n)| n)
+            .sum(),
+        outcomes: t.outcomes.into_iter().collect(),
+        last_success: mark(t.last_success),
+        last_failure: mark(t.last_failure),
+    })
 }
 
 /// The files a task was last submitted with.

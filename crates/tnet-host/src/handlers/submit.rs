@@ -21,6 +21,12 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
     let spec = parse_task(&req.file_name, &req.task_toml)
         .map_err(|e| ErrorReply::new(ErrorKind::InvalidTask, e.to_string()))?;
     check_supported(host, &spec)?;
+    // Held until the task is recorded: the cache's sweep cannot take a file
+    // between its check here and the record that makes the task refer to it.
+    let _pin = host
+        .shared
+        .blobs
+        .pin(req.files.iter().map(|f| f.hash.as_str()));
     let rels = check_files(&req.files, &host.shared.blobs)?;
     let safe = spec.safe_name();
     let _guard = host.change_lock.lock().await;

@@ -103,6 +103,9 @@ struct RawFile {
     /// Read by `crate::limits`.
     #[serde(rename = "limits")]
     _limits: Option<serde::de::IgnoredAny>,
+    /// Read by `crate::retention`.
+    #[serde(rename = "retention")]
+    _retention: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

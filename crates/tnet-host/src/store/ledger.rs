@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, Transaction};
 use tokio::sync::oneshot;
 
+use super::retention::{self, KeepRuns};
 use super::{ctx, Result, StoreError, StoredRun};
 use crate::runner::Locator;
 
@@ -97,11 +98,11 @@ pub struct Ledger {
 
 impl Ledger {
     /// Starts the writer thread on the store's connection.
-    pub(crate) fn start(conn: Arc<Mutex<Connection>>) -> Result<Ledger> {
+    pub(crate) fn start(conn: Arc<Mutex<Connection>>, keep: Arc<KeepRuns>) -> Result<Ledger> {
         let (jobs, queue) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("tnet-ledger".into())
-            .spawn(move || write_batches(&conn, queue))
+            .spawn(move || write_batches(&conn, &keep, queue))
             .map_err(|_| StoreError::LedgerClosed)?;
         Ok(Ledger { jobs })
     }
@@ -184,7 +185,7 @@ impl Ledger {
 }
 
 /// The writer thread: everything waiting, one transaction, then the answers.
-fn write_batches(conn: &Mutex<Connection>, queue: std_mpsc::Receiver<Job>) {
+fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, queue: std_mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -196,7 +197,7 @@ fn write_batches(conn: &Mutex<Connection>, queue: std_mpsc::Receiver<Job>) {
         let results = {
             // As in `Store::lock`: SQLite rolls back what a panic interrupted.
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            write(&mut conn, &batch)
+            write(&mut conn, keep, &batch)
         };
         for (job, result) in batch.into_iter().zip(results) {
             if let Some(reply) = job.reply {
@@ -208,7 +209,7 @@ fn write_batches(conn: &Mutex<Connection>, queue: std_mpsc::Receiver<Job>) {
 
 /// Writes a batch in one transaction; each job gets its own result, and all
 /// of them an error if the transaction itself fails.
-fn write(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Done>> {
+fn write(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> Vec<Result<Done>> {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -218,7 +219,8 @@ fn write(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Done>> {
                 .collect()
         }
     };
-    let mut results: Vec<Result<Done>> = batch.iter().map(|job| apply(&tx, &job.op)).collect();
+    let mut results: Vec<Result<Done>> =
+        batch.iter().map(|job| apply(&tx, keep, &job.op)).collect();
     if let Err(e) = tx.commit() {
         results = batch
             .iter()
@@ -236,14 +238,16 @@ fn fail(action: &'static str, e: &rusqlite::Error) -> StoreError {
     }
 }
 
-fn apply(tx: &Transaction<'_>, op: &Op) -> Result<Done> {
+fn apply(tx: &Transaction<'_>, keep: &KeepRuns, op: &Op) -> Result<Done> {
     match op {
         Op::Start {
             task,
             slot,
             started_at,
-        } => insert_run(tx, task, slot, started_at, false).map(Done::Run),
-        Op::Skip { task, slot } => insert_run(tx, task, slot, slot, true).map(Done::Run),
+        } => insert_run(tx, task, slot, started_at, false, keep.of(task)).map(Done::Run),
+        Op::Skip { task, slot } => {
+            insert_run(tx, task, slot, slot, true, keep.of(task)).map(Done::Run)
+        }
         Op::Locate { id, locator } => {
             tx.execute(
                 "UPDATE runs SET pgid = ?2, start_ticks = ?3 WHERE id = ?1",
@@ -264,21 +268,17 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<Done> {
     }
 }
 
-/// A new run row and the habit's new last slot.
+/// A new run row and the habit's new last slot; the oldest rows past the
+/// habit's `keep` go in the same transaction.
 fn insert_run(
     tx: &Transaction<'_>,
     task: &str,
     slot: &str,
     started_at: &str,
     skipped: bool,
+    keep: u64,
 ) -> Result<StoredRun> {
-    let number: u64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE task = ?1",
-            [task],
-            |r| r.get(0),
-        )
-        .map_err(ctx("number a run"))?;
+    let number = retention::next_number(tx, task)?;
     let (duration_ms, outcome) = if skipped {
         (Some(0), "skipped")
     } else {
@@ -296,6 +296,10 @@ fn insert_run(
         params![task, slot],
     )
     .map_err(ctx("record a habit's schedule"))?;
+    if skipped {
+        retention::count_outcome(tx, task, number, outcome, started_at)?;
+    }
+    retention::prune_on_insert(tx, task, keep)?;
     Ok(StoredRun {
         id,
         number,
@@ -314,11 +318,7 @@ fn finish(
     output: Option<&HabitOutput>,
     keep: HistoryLimits,
 ) -> Result<()> {
-    tx.execute(
-        "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4 WHERE id = ?1",
-        params![id, end.duration_ms, end.exit_code, end.outcome],
-    )
-    .map_err(ctx("finish a habit run"))?;
+    retention::finish(tx, id, end.duration_ms, end.exit_code, end.outcome)?;
     let Some(out) = output else { return Ok(()) };
     tx.execute(
         "INSERT OR REPLACE INTO habit_outputs (task, number, meta_json, output) VALUES (?1, ?2, ?3, ?4)",

@@ -13,6 +13,7 @@ mod habit;
 mod inbox;
 mod request;
 mod response;
+mod retention;
 pub mod service;
 
 pub use event::{Event, EventKind};
@@ -27,6 +28,7 @@ pub use response::{
     ErrorKind, ErrorReply, HostInfo, LogChunk, Response, RunRecord, SshInfo, TaskState, TaskStatus,
     TaskSummary,
 };
+pub use retention::{DiskUse, RunMark, RunTotals};
 pub use service::{
     call_line, CallEnd, CallError, CallRequest, ResultMeta, ServiceInfo, ServiceInput,
     RESULT_CHUNK, STDERR_TAIL,
@@ -124,6 +126,7 @@ mod tests {
                 reason: None,
                 task_toml: String::new(),
                 files: vec![],
+                totals: Some(RunTotals::default()),
             }),
             Response::Logs(LogChunk {
                 text: "x".into(),
@@ -141,6 +144,7 @@ mod tests {
                 docker: true,
                 insecure: false,
                 roster_version: Some(1),
+                disk: Some(DiskUse::default()),
             }),
             Response::Error(ErrorReply::new(ErrorKind::UnknownTask, "no")),
         ];
@@ -166,6 +170,7 @@ mod tests {
         };
         assert!(info.addresses.is_empty());
         assert!(!info.docker);
+        assert!(info.disk.is_none());
     }
 
     #[test]

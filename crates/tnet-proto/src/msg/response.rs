@@ -236,6 +236,10 @@ pub struct TaskStatus {
     pub task_toml: String,
     /// The task's files as last submitted.
     pub files: Vec<super::FileEntry>,
+    /// Its whole history, counted past the pruning of old records (`None`
+    /// from a host older than retention).
+    #[serde(default)]
+    pub totals: Option<super::RunTotals>,
 }
 
 /// Output of a task.
@@ -276,6 +280,9 @@ pub struct HostInfo {
     /// The version of the fleet roster it enforces (`None` when insecure).
     #[serde(default)]
     pub roster_version: Option<u64>,
+    /// What it stores on its disk (`None` from a host older than this field).
+    #[serde(default)]
+    pub disk: Option<super::DiskUse>,
 }
 
 fn insecure_before_security() -> bool {

@@ -27,6 +27,7 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
             "email_body",
             "webhook_url",
             "notify_command",
+            "keep_runs",
         ],
     ),
     (
@@ -58,6 +59,11 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
 /// How long a stopped command has between TERM and KILL unless the task says.
 pub const DEFAULT_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The most run records a task may ask to keep: a year of a habit every
+/// second is 31.5 million, and even that stays quick to read (the store's
+/// reads are index lookups), but it is a few GiB of disk.
+pub const MAX_KEEP_RUNS: u32 = 100_000_000;
+
 /// Keys of the docker table, with the seed's short spellings.
 const DOCKER_KEYS: &[&str] = &[
     "docker_img_id",
@@ -74,6 +80,8 @@ pub(crate) struct Tables {
     pub(crate) notify: Notifications,
     /// `[task_details] stop_grace`.
     pub(crate) stop_grace: std::time::Duration,
+    /// `[task_details] keep_runs`.
+    pub(crate) keep_runs: Option<u32>,
     /// `[daemon_details]`.
     pub(crate) daemon: DaemonDetails,
     /// `[habit_details]`, `Some` exactly for a habit with a valid schedule.
@@ -116,6 +124,7 @@ pub(crate) fn read(
     let stop_grace = task.map_or(DEFAULT_STOP_GRACE, |s| {
         s.duration(problems, "stop_grace", DEFAULT_STOP_GRACE)
     });
+    let keep_runs = task.and_then(|s| s.count_in(problems, "keep_runs", 1, MAX_KEEP_RUNS));
     let daemon = daemon.map_or_else(DaemonDetails::default, |s| {
         let d = DaemonDetails::default();
         DaemonDetails {
@@ -160,6 +169,7 @@ pub(crate) fn read(
     Tables {
         notify,
         stop_grace,
+        keep_runs,
         daemon,
         habit,
         service,

@@ -98,6 +98,27 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// `key` as a whole number from `min` to `max`; `None` when missing,
+    /// `Some(min)` when wrong (which is recorded).
+    pub(crate) fn count_in(
+        &self,
+        problems: &mut Problems,
+        key: &str,
+        min: u32,
+        max: u32,
+    ) -> Option<u32> {
+        let (_, value) = self.entry(key)?;
+        let n = self.count(problems, key, min, min);
+        if n > max {
+            problems.add(
+                value.span(),
+                format!("`{key}` must be at most {max}, not {n}"),
+            );
+            return Some(min);
+        }
+        Some(n)
+    }
+
     /// `key` as a list of strings; empty when missing or wrong (which is recorded).
     pub(crate) fn strings(&self, problems: &mut Problems, key: &str) -> Vec<Spanned<String>> {
         self.entry(key)

@@ -151,6 +151,14 @@ pub fn document(spec: &TaskSpec, placeholders: &[Placeholder]) -> DocumentMut {
         duration(spec.stop_grace),
         &["How long a stopped command has between TERM and KILL."],
     );
+    if let Some(keep) = spec.keep_runs {
+        put(
+            &mut task,
+            "keep_runs",
+            i64::from(keep),
+            &["Run records the host keeps (the newest); `tnet status` still counts them all."],
+        );
+    }
     top.insert("task_details", Item::Table(task));
 
     match spec.task_type {
@@ -434,6 +442,7 @@ mod tests {
             ],
             run_in_docker,
             stop_grace: std::time::Duration::from_secs(12),
+            keep_runs: Some(50),
             notify: Notifications {
                 on_end: Notifier::Email,
                 on_fail: Notifier::Email,
@@ -495,6 +504,7 @@ mod tests {
             necessary_files: Vec::new(),
             run_in_docker: false,
             stop_grace: crate::task::DEFAULT_STOP_GRACE,
+            keep_runs: None,
             notify: Notifications::default(),
             daemon: DaemonDetails::default(),
             habit: (task_type == TaskType::Habit).then(|| HabitDetails {

@@ -28,7 +28,7 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use details::DEFAULT_STOP_GRACE;
+pub use details::{DEFAULT_STOP_GRACE, MAX_KEEP_RUNS};
 pub use generate::{generate, Placeholder};
 pub use names::safe_name;
 pub use parse::parse_task;
@@ -396,6 +396,9 @@ pub struct TaskSpec {
     /// `[task_details] stop_grace`: how long a stopped command has between TERM and KILL.
     #[serde(with = "humantime_serde_compat")]
     pub stop_grace: Duration,
+    /// `[task_details] keep_runs`: how many run records the host keeps of
+    /// this task (the newest); `None` is the host's `[retention] keep_runs`.
+    pub keep_runs: Option<u32>,
     /// `[daemon_details]` (defaults for other types).
     pub daemon: DaemonDetails,
     /// `[habit_details]`: `Some` exactly for habits.

@@ -101,6 +101,7 @@ pub fn parse_task(file: &str, text: &str) -> Result<TaskSpec, TaskFileError> {
         run_in_docker,
         notify: tables.notify,
         stop_grace: tables.stop_grace,
+        keep_runs: tables.keep_runs,
         daemon: tables.daemon,
         habit: tables.habit,
         service: tables.service,

@@ -542,3 +542,18 @@ max_concurent_calls = 3
         ]
     );
 }
+
+#[test]
+fn keep_runs_is_a_task_detail_of_at_least_one() {
+    let base = "task_name = \"t\"\ntask_type = \"habit\"\ncommands = [\"true\"]\n\n[habit_details]\ntime_between_runs = \"1s\"\n\n[task_details]\n";
+    assert_eq!(parse(base).keep_runs, None);
+    assert_eq!(parse(&format!("{base}keep_runs = 5\n")).keep_runs, Some(5));
+    for (bad, says) in [
+        ("keep_runs = 0", "at least 1"),
+        ("keep_runs = \"5\"", "whole number"),
+        ("keep_runs = 1_000_000_000", "at most 100000000"),
+    ] {
+        let found = problems(&format!("{base}{bad}\n"));
+        assert!(found.iter().any(|p| p.contains(says)), "{bad}: {found:?}");
+    }
+}

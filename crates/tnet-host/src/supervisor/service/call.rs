@@ -135,6 +135,7 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
         .paths
         .calls()
         .join(uuid::Uuid::new_v4().to_string());
+    let held = crate::retention::calls::hold(&dir);
     let outcome = execute(
         ctx,
         query,
@@ -150,6 +151,7 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
     .await;
     drop(permit);
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+    drop(held);
     outcome
 }
 
