@@ -7,6 +7,7 @@ mod foundation;
 mod generate;
 mod habits;
 mod limits;
+mod newcomer;
 mod notify;
 mod security;
 mod service_manager;

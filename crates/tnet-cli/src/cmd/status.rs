@@ -23,6 +23,10 @@ pub async fn run(client: &Client, args: TaskJsonArgs) -> anyhow::Result<u8> {
     println!("next run:  {}", when(s.next_run.as_deref()));
     println!("workspace: {}", status.workspace);
     println!();
+    if status.runs.is_empty() {
+        println!("no runs yet");
+        return Ok(0);
+    }
     let rows: Vec<Vec<String>> = status
         .runs
         .iter()
