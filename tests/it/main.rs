@@ -9,6 +9,7 @@ mod habits;
 mod limits;
 mod newcomer;
 mod notify;
+mod packaging;
 mod security;
 mod service_manager;
 mod services;
