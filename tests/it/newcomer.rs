@@ -59,7 +59,12 @@ fn a_misspelt_name_gets_the_nearest_one() {
         "did you mean `newcomer`?",
     );
     fails_with(
-        &host.tnet(&["run", "--host", "newcommer", path_str(&dir.path().join("hello.toml"))]),
+        &host.tnet(&[
+            "run",
+            "--host",
+            "newcommer",
+            path_str(&dir.path().join("hello.toml")),
+        ]),
         "did you mean `newcomer`?",
     );
     // A service.

@@ -741,7 +741,8 @@ fn tnet_call_finds_its_host_by_scouting_then_through_the_host_cache() {
     let call = || -> Output {
         // No --connect: the host is found without an address.
         let mut cmd = client.command(bin("tnet"));
-        cmd.args(["call", "where"]).env("TNET_LOG", "tnet_cli=debug");
+        cmd.args(["call", "where"])
+            .env("TNET_LOG", "tnet_cli=debug");
         let out = run_bounded(cmd, b"", COMMAND_LIMIT);
         assert!(out.success, "{out:?}");
         assert_eq!(out.stdout, "scout\n");

@@ -185,7 +185,10 @@ impl Sshd {
     /// (`tnet_tests::require`: a skipped test would read as a pass).
     fn start() -> Sshd {
         let sshd = Path::new("/usr/sbin/sshd");
-        tnet_tests::require(sshd.exists(), "OpenSSH's server, /usr/sbin/sshd (Debian's openssh-server)");
+        tnet_tests::require(
+            sshd.exists(),
+            "OpenSSH's server, /usr/sbin/sshd (Debian's openssh-server)",
+        );
         let dir = tempfile::tempdir().expect("dir");
         let d = dir.path();
         let keygen = |path: &Path| {

@@ -145,7 +145,10 @@ async fn nearest_name(client: &Client, host: Option<&str>, service: &str) -> Str
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         return did_you_mean_hint(host, &hosts);
     }
-    let answers = client.ask(host, Request::Services).await.unwrap_or_default();
+    let answers = client
+        .ask(host, Request::Services)
+        .await
+        .unwrap_or_default();
     let names: Vec<String> = answers
         .into_iter()
         .filter_map(|env| match env.response {

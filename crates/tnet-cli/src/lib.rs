@@ -42,9 +42,10 @@ use clap::{CommandFactory, FromArgMatches};
 /// Parses the process's arguments (exiting with clap's message on bad ones);
 /// `--help` shows an environment variable's value only when it is set.
 fn parse_args() -> args::Cli {
-    let mut command = tnet_proto::clihelp::env_values_only_when_set(args::Cli::command(), &|name| {
-        std::env::var_os(name).is_some()
-    });
+    let mut command =
+        tnet_proto::clihelp::env_values_only_when_set(args::Cli::command(), &|name| {
+            std::env::var_os(name).is_some()
+        });
     let matches = command.get_matches_mut();
     args::Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.format(&mut command).exit())
 }

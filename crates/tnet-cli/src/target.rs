@@ -63,7 +63,10 @@ pub async fn resolve(client: &Client, spec: &str) -> anyhow::Result<Target> {
                 did_you_mean_hint(spec, &names)
             )
         }
-        [host] => Ok(Target { host: host.clone(), name: spec.to_owned() }),
+        [host] => Ok(Target {
+            host: host.clone(),
+            name: spec.to_owned(),
+        }),
         many => bail!(
             "task `{spec}` exists on several hosts ({}); name one as HOST/{spec}, like `{}/{spec}`",
             many.join(", "),
