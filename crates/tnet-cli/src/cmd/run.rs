@@ -3,7 +3,6 @@
 use anyhow::{bail, Context};
 use tnet_proto::msg::{Request, Response, SubmitRequest};
 use tnet_proto::task::parse_task;
-use tnet_proto::task::problems::did_you_mean_hint;
 
 use crate::args::RunArgs;
 use crate::client::Client;
@@ -63,17 +62,12 @@ pub async fn submit(
 
 /// The host to submit to: the one named, or the only one that is up.
 async fn pick_host(client: &Client, named: Option<&str>) -> anyhow::Result<String> {
-    let hosts = client.hosts().await?;
+    // A named host is asked straight away, not looked up in a list first:
+    // if it does not answer, `Client::ask_host` says so with the nearest name.
     if let Some(host) = named {
-        if hosts.iter().any(|h| h == host) {
-            return Ok(host.to_owned());
-        }
-        let up: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        bail!(
-            "host `{host}` is not up{}; `tnet hosts` lists the hosts that are up",
-            did_you_mean_hint(host, &up)
-        );
+        return Ok(host.to_owned());
     }
+    let hosts = client.hosts().await?;
     match hosts.as_slice() {
         [] => bail!("{}", client.no_host_hint()),
         [one] => Ok(one.clone()),
