@@ -77,7 +77,7 @@ fn the_debian_package_installs_both_binaries_man_pages_completions_and_the_unit(
         out_dir.path(),
         &format!(
             "set -e; if command -v tnet; then echo tnet is in the image already; exit 1; fi; dpkg -i /pkg/{name} >/dev/null; \
-             tnet --version; tnet-host --version; command -v tnet tnet-host; {checks} \
+             tnet --version; tnet-host --version; command -v tnet; command -v tnet-host; {checks} \
              dpkg -s tnet | grep '^Status:'; \
              zcat /usr/share/man/man1/tnet.1.gz | grep -m1 '^.TH'; \
              grep -m1 '^ExecStart=' /lib/systemd/system/tnet-host.service; \
