@@ -17,6 +17,10 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 # The systemd unit `tnet-host systemd install` writes is checked by systemd's
 # own `systemd-analyze verify`, which needs no systemd running as PID 1.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# The package test (tests/it/packaging.rs) builds tnet's .deb with cargo-deb,
+# which reads shared-library dependencies with dpkg-shlibdeps and strips with binutils.
+command -v dpkg-shlibdeps >/dev/null || need_apt+=(dpkg-dev)
+command -v strip >/dev/null || need_apt+=(binutils)
 if ! command -v docker >/dev/null; then
   if apt-cache show docker-cli >/dev/null 2>&1; then need_apt+=(docker-cli); else need_apt+=(docker.io); fi
 fi
@@ -61,4 +65,9 @@ fi
 # cargo-fuzz on the nightly toolchain.
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
+fi
+
+# `scripts/package-deb.sh` (and the package test) makes tnet's Debian package with cargo-deb.
+if ! cargo deb --version 2>/dev/null | grep -q '3\.8\.0'; then
+  cargo install cargo-deb --version 3.8.0 --locked
 fi

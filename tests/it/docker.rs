@@ -7,8 +7,8 @@
 //! container. Each test's host has its own name, and the containers labelled
 //! with it are removed when the test ends, pass or fail.
 //!
-//! Outside CI a machine without Docker skips these tests with a loud message;
-//! with `CI=true` they run or fail.
+//! A machine without a Docker engine fails these tests, saying so: nothing
+//! is skipped (`tnet_tests::require`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,23 +22,19 @@ const MARKER: &str = "made-by-the-tnet-test-suite";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// `docker ARGS`, its stdout when it succeeds.
-fn docker(args: &[&str]) -> Option<String> {
+pub(crate) fn docker(args: &[&str]) -> Option<String> {
     let out = Command::new("docker").args(args).output().ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// Whether the engine is usable; panics under CI when it is not.
-fn engine_or_skip(test: &str) -> bool {
-    if docker(&["info", "--format", "{{.ServerVersion}}"]).is_some() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: CI=true but no Docker engine answers `docker info`");
-    }
-    eprintln!("\n!!! SKIPPED {test}: no Docker engine here (it runs under CI=true) !!!\n");
-    false
+/// Fails the test unless a Docker engine answers (`tnet_tests::require`).
+pub(crate) fn require_engine() {
+    tnet_tests::require(
+        docker(&["info", "--format", "{{.ServerVersion}}"]).is_some(),
+        "a Docker engine that answers `docker info`",
+    );
 }
 
 static IMAGE_LOCK: Mutex<()> = Mutex::new(());
@@ -159,9 +155,7 @@ fn read_lines(path: &Path) -> usize {
 
 #[test]
 fn docker_daemon_runs_in_its_container_restarts_by_policy_and_stop_rm_follow() {
-    if !engine_or_skip("docker daemon") {
-        return;
-    }
+    require_engine();
     test_image();
     let host = Host::start("dk-daemon");
     let containers = Containers::of("dk-daemon");
@@ -206,9 +200,7 @@ fn docker_daemon_runs_in_its_container_restarts_by_policy_and_stop_rm_follow() {
 
 #[test]
 fn docker_habit_output_is_published_from_the_container() {
-    if !engine_or_skip("docker habit") {
-        return;
-    }
+    require_engine();
     test_image();
     let host = Host::start("dk-habit");
     let _containers = Containers::of("dk-habit");
@@ -238,9 +230,7 @@ fn docker_habit_output_is_published_from_the_container() {
 
 #[test]
 fn docker_service_answers_a_call_from_its_container() {
-    if !engine_or_skip("docker service") {
-        return;
-    }
+    require_engine();
     test_image();
     let host = Host::start("dk-service");
     let containers = Containers::of("dk-service");
@@ -291,9 +281,7 @@ fn docker_service_answers_a_call_from_its_container() {
 
 #[test]
 fn docker_seed_examples_run_end_to_end_in_containers() {
-    if !engine_or_skip("docker seed examples") {
-        return;
-    }
+    require_engine();
     test_image();
     let host = Host::start("dk-seed");
     let containers = Containers::of("dk-seed");
@@ -376,9 +364,7 @@ fn make_executable(path: &Path) {
 
 #[test]
 fn docker_host_killed_and_restarted_adopts_its_container() {
-    if !engine_or_skip("docker adoption") {
-        return;
-    }
+    require_engine();
     test_image();
     let mut host = Host::start("dk-adopt");
     let containers = Containers::of("dk-adopt");
@@ -448,9 +434,7 @@ fn docker_host_killed_and_restarted_adopts_its_container() {
 
 #[test]
 fn docker_start_container_on_reboot_sets_a_restart_policy_the_engine_honours() {
-    if !engine_or_skip("docker restart policy") {
-        return;
-    }
+    require_engine();
     test_image();
     let host = Host::start("dk-reboot");
     let containers = Containers::of("dk-reboot");
@@ -495,9 +479,7 @@ fn docker_start_container_on_reboot_sets_a_restart_policy_the_engine_honours() {
 
 #[test]
 fn docker_image_that_cannot_be_pulled_is_a_clear_error_with_nothing_left() {
-    if !engine_or_skip("docker unpullable image") {
-        return;
-    }
+    require_engine();
     let host = Host::start("dk-nopull");
     let containers = Containers::of("dk-nopull");
     let dir = tempfile::tempdir().expect("dir");
@@ -552,10 +534,10 @@ fn host_without_docker_refuses_docker_tasks_and_serves_the_rest() {
     assert_eq!(out.stdout, "still here");
 }
 
-const DEBIAN: &str = "tnet-test/debian:12";
+pub(crate) const DEBIAN: &str = "tnet-test/debian:12";
 
 /// A Debian image made with debootstrap (kept between runs), for packages.
-fn debian_image() {
+pub(crate) fn debian_image() {
     static LOCK: Mutex<()> = Mutex::new(());
     let _one = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     if docker(&["image", "inspect", DEBIAN]).is_some() {
@@ -584,9 +566,7 @@ fn debian_image() {
 
 #[test]
 fn docker_packages_go_into_a_derived_image_built_once() {
-    if !engine_or_skip("docker packages") {
-        return;
-    }
+    require_engine();
     debian_image();
     let host = Host::start("dk-pkgs");
     let _containers = Containers::of("dk-pkgs");

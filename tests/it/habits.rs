@@ -555,31 +555,9 @@ fn catch_up_decides_what_a_long_downtime_costs() {
     assert_eq!(runs.len(), 2);
 }
 
-/// Whether `python3` can `import zenoh`; under CI a missing module is a failure.
-fn python_with_zenoh() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import zenoh"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with the `zenoh` module is required under CI: run scripts/test-deps.sh \
-             (pip install eclipse-zenoh==1.10.2)"
-        );
-        eprintln!(
-            "SKIPPED: python3 cannot `import zenoh`; install it with \
-             `pip install eclipse-zenoh==1.10.2` (scripts/test-deps.sh) to run this test"
-        );
-    }
-    found
-}
-
 #[test]
 fn a_python_program_with_plain_zenoh_reads_output_and_metadata() {
-    if !python_with_zenoh() {
-        return;
-    }
+    tnet_tests::require_python_module("zenoh", "eclipse-zenoh==1.10.2");
     let host = Host::start("pybox");
     let dir = tempfile::tempdir().expect("task dir");
     let task = habit(dir.path(), "weather", "echo 'sunny, 21 C'", "");

@@ -25,11 +25,9 @@ struct Smtp {
 }
 
 impl Smtp {
-    /// Starts one; `None` (test skipped, loudly) when aiosmtpd is missing outside CI.
-    fn start(dir: &Path, extra: &[&str]) -> Option<Smtp> {
-        if !aiosmtpd_available() {
-            return None;
-        }
+    /// Starts one; fails the test when aiosmtpd is missing (`tnet_tests::require`).
+    fn start(dir: &Path, extra: &[&str]) -> Smtp {
+        tnet_tests::require_python_module("aiosmtpd", "aiosmtpd==1.4.6");
         let port = free_port();
         let maildir = dir.join("maildir");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/smtp_server.py");
@@ -53,11 +51,11 @@ impl Smtp {
         });
         let line = rx.recv_timeout(WAIT).unwrap_or_default();
         assert_eq!(line.trim(), "ready", "the SMTP server did not start");
-        Some(Smtp {
+        Smtp {
             child,
             port,
             maildir,
-        })
+        }
     }
 
     /// The messages received so far, as text, oldest first.
@@ -93,24 +91,6 @@ impl Drop for Smtp {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn aiosmtpd_available() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "aiosmtpd is required under CI: run scripts/test-deps.sh"
-        );
-        eprintln!(
-            "SKIPPED: python3 cannot `import aiosmtpd`; install it with scripts/test-deps.sh"
-        );
-    }
-    found
 }
 
 /// A header's value in a raw message (first occurrence, unfolded).
@@ -182,9 +162,7 @@ fn inbox(host: &Host) -> Vec<Value> {
 #[test]
 fn notify_email_of_the_seed_habit_has_every_field() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some(smtp) = Smtp::start(dir.path(), &[]) else {
-        return;
-    };
+    let smtp = Smtp::start(dir.path(), &[]);
     let host = Host::start_with_config("mailer", &email_config(smtp.port, "tls = \"none\""));
     let task = seed_habit(dir.path());
     host.tnet(&["run", path_str(&task)]).ok();
@@ -295,7 +273,7 @@ fn notify_starttls_auth_and_a_wrong_password_lands_in_the_inbox() {
         "-out",
         "cert.pem",
     ]);
-    let Some(smtp) = Smtp::start(
+    let smtp = Smtp::start(
         dir.path(),
         &[
             "--tls",
@@ -305,9 +283,7 @@ fn notify_starttls_auth_and_a_wrong_password_lands_in_the_inbox() {
             "tnet",
             "s3cret",
         ],
-    ) else {
-        return;
-    };
+    );
     let tls = |password: &str| {
         format!(
             "tls = \"starttls\"\nusername = \"tnet\"\npassword = \"{password}\"\nca_file = \"{}\"",

@@ -67,22 +67,6 @@ fn tasks(host: &Host) -> Vec<(String, String, u64)> {
         .collect()
 }
 
-fn python_has_zenoh() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import zenoh"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "python3 with the `zenoh` module is required under CI (scripts/test-deps.sh)"
-        );
-        eprintln!("SKIPPED: python3 cannot `import zenoh` (run scripts/test-deps.sh)");
-    }
-    ok
-}
-
 /// What a plain Zenoh client in Python gets at `endpoint` with `identity`.
 fn python_session(endpoint: &str, identity: Option<&Path>) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/try_session.py");
@@ -125,24 +109,23 @@ fn strangers_get_no_session_and_nothing_changes() {
         )
         .expect("an expired identity");
 
-    if python_has_zenoh() {
-        // Over every transport the host listens on (QUIC), and over plain TCP
-        // on the same port, which it does not serve at all.
-        let quic = host.endpoint();
-        let tcp = quic.replace("quic/", "tcp/");
-        let trusted = python_session(&quic, Some(&tnet_tests::admin_identity()));
-        assert_eq!(trusted["opened"], true, "the admin's session: {trusted}");
-        assert_eq!(trusted["answers"], 1, "the admin is answered: {trusted}");
-        let strangers: [(&str, &str, Option<&Path>); 4] = [
-            ("no certificate", &quic, None),
-            ("another authority", &quic, Some(&foreign)),
-            ("an expired certificate", &quic, Some(&expired)),
-            ("plain TCP", &tcp, None),
-        ];
-        for (who, endpoint, identity) in strangers {
-            let got = python_session(endpoint, identity);
-            assert_eq!(got["opened"], false, "{who} got a session: {got}");
-        }
+    tnet_tests::require_python_module("zenoh", "eclipse-zenoh==1.10.2");
+    // Over every transport the host listens on (QUIC), and over plain TCP
+    // on the same port, which it does not serve at all.
+    let quic = host.endpoint();
+    let tcp = quic.replace("quic/", "tcp/");
+    let trusted = python_session(&quic, Some(&tnet_tests::admin_identity()));
+    assert_eq!(trusted["opened"], true, "the admin's session: {trusted}");
+    assert_eq!(trusted["answers"], 1, "the admin is answered: {trusted}");
+    let strangers: [(&str, &str, Option<&Path>); 4] = [
+        ("no certificate", &quic, None),
+        ("another authority", &quic, Some(&foreign)),
+        ("an expired certificate", &quic, Some(&expired)),
+        ("plain TCP", &tcp, None),
+    ];
+    for (who, endpoint, identity) in strangers {
+        let got = python_session(endpoint, identity);
+        assert_eq!(got["opened"], false, "{who} got a session: {got}");
     }
 
     // `tnet` with those identities is refused promptly, and says why.

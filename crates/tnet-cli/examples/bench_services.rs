@@ -249,7 +249,10 @@ async fn bench(options: Options) -> anyhow::Result<()> {
             ),
         )?;
         let path = file.to_string_lossy().into_owned();
-        if !tnet_ok(&tnet, &local, &["run", &path]) {
+        // Named: another host on this machine or LAN (the README's
+        // scripts/try.sh leaves one up) is found too, and `run` would not
+        // know which to pick.
+        if !tnet_ok(&tnet, &local, &["run", "--host", &name, &path]) {
             bail!("cannot submit {service}");
         }
     }
@@ -258,11 +261,17 @@ async fn bench(options: Options) -> anyhow::Result<()> {
             let out = Command::new(&tnet)
                 .args(["--connect", &local, "ls", "--json"])
                 .output();
+            // Only this benchmark's host: others may have services of their own.
             out.is_ok_and(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .matches("\"ready\"")
-                    .count()
-                    == 3
+                serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok_and(|tasks| {
+                    tasks.as_array().is_some_and(|tasks| {
+                        tasks
+                            .iter()
+                            .filter(|t| t["host"] == name.as_str() && t["state"] == "ready")
+                            .count()
+                            == 3
+                    })
+                })
             })
         },
         "the services are ready",

@@ -102,6 +102,9 @@ pub enum Command {
         after_help = "Example:\n  tnet completions bash > ~/.local/share/bash-completion/completions/tnet\n  tnet completions zsh > \"${fpath[1]}/_tnet\"\n  tnet completions fish > ~/.config/fish/completions/tnet.fish"
     )]
     Completions(CompletionsArgs),
+    /// Write man pages (tnet.1 and one per verb) into a folder; for packaging.
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
     /// Call a service with your input; its result goes to standard output.
     #[command(after_help = CALL_HELP)]
     Call(CallArgs),
@@ -180,6 +183,13 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `tnet manpages` (hidden: scripts/package-deb.sh and scripts/install.sh use it).
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// The folder to write them into (it must exist).
+    pub dir: PathBuf,
 }
 
 const CALL_HELP: &str = "Example:

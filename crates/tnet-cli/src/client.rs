@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use tnet_proto::fabric::FabricArgs;
 use tnet_proto::keys;
 use tnet_proto::msg::{self, Request, RequestEnvelope, Response, ResponseEnvelope};
+use tnet_proto::task::problems::did_you_mean_hint;
 use zenoh::query::ConsolidationMode;
 
 use crate::settle::{self, wait_for_match, DISCOVERY_WAIT};
@@ -143,7 +144,12 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
     pub async fn ask_host(&self, host: &str, request: Request) -> anyhow::Result<Response> {
         let mut answers = self.ask(Some(host), request).await?;
         let Some(env) = answers.pop() else {
-            bail!("host `{host}` did not answer: it is not running or not reachable (`tnet hosts` lists the hosts that are up)");
+            let up = self.hosts().await.unwrap_or_default();
+            let up: Vec<&str> = up.iter().map(String::as_str).collect();
+            bail!(
+                "host `{host}` did not answer{}: it is not running or not reachable (`tnet hosts` lists the hosts that are up)",
+                did_you_mean_hint(host, &up)
+            );
         };
         match env.response {
             Response::Error(err) => Err(anyhow::Error::new(err)).context(format!("host `{host}`")),

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use tnet_proto::fabric::FabricArgs;
+use tnet_proto::msg::{Request, Response};
+use tnet_proto::task::problems::did_you_mean_hint;
 
 use crate::call;
 use crate::client::Client;
@@ -68,7 +70,7 @@ pub async fn find_service(
                 host,
                 route: Route::Configured,
             }),
-            None => bail!("{}", not_found(&client, host, service)),
+            None => bail!("{}", not_found(&client, host, service).await),
         };
     }
     let endpoints = HostCache::load().endpoints();
@@ -96,7 +98,7 @@ pub async fn find_service(
             host,
             route: Route::Scouting,
         }),
-        None => bail!("{}", not_found(&client, host, service)),
+        None => bail!("{}", not_found(&client, host, service).await),
     }
 }
 
@@ -119,17 +121,42 @@ async fn locate(
     }
 }
 
-/// What to tell a user when no host offers the service.
-fn not_found(client: &Client, host: Option<&str>, service: &str) -> String {
+/// What to tell a user when no host offers the service, with the nearest
+/// name: of a host, when the host named is not up, else of a service.
+async fn not_found(client: &Client, host: Option<&str>, service: &str) -> String {
+    let hint = nearest_name(client, host, service).await;
     match host {
         Some(host) => format!(
-            "host `{host}` does not offer service `{service}` (or is not up); `tnet services` lists the services"
+            "host `{host}` does not offer service `{service}` (or is not up){hint}; `tnet services` lists the services"
         ),
         None if client.scouts() => format!(
-            "no host offers service `{service}`: `tnet services` lists the services, `tnet hosts` the hosts that are up"
+            "no host offers service `{service}`{hint}: `tnet services` lists the services, `tnet hosts` the hosts that are up"
         ),
         None => format!(
-            "no host reached through the configured endpoints offers service `{service}`; `tnet services` lists the services"
+            "no host reached through the configured endpoints offers service `{service}`{hint}; `tnet services` lists the services"
         ),
     }
+}
+
+/// " (did you mean `X`?)" for the host or service a user may have meant, or nothing.
+async fn nearest_name(client: &Client, host: Option<&str>, service: &str) -> String {
+    let hosts = client.hosts().await.unwrap_or_default();
+    if let Some(host) = host.filter(|h| !hosts.iter().any(|up| up == h)) {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        return did_you_mean_hint(host, &hosts);
+    }
+    let answers = client
+        .ask(host, Request::Services)
+        .await
+        .unwrap_or_default();
+    let names: Vec<String> = answers
+        .into_iter()
+        .filter_map(|env| match env.response {
+            Response::Services { services } => Some(services.into_iter().map(|s| s.name)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    did_you_mean_hint(service, &names)
 }

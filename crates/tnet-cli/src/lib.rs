@@ -37,11 +37,22 @@ pub mod settle;
 pub mod target;
 pub mod upload;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+
+/// Parses the process's arguments (exiting with clap's message on bad ones);
+/// `--help` shows an environment variable's value only when it is set.
+fn parse_args() -> args::Cli {
+    let mut command =
+        tnet_proto::clihelp::env_values_only_when_set(args::Cli::command(), &|name| {
+            std::env::var_os(name).is_some()
+        });
+    let matches = command.get_matches_mut();
+    args::Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.format(&mut command).exit())
+}
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
+    let cli = parse_args();
     let filter = tracing_subscriber::EnvFilter::try_from_env("TNET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zenoh=error"));
     tracing_subscriber::fmt()

@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use tnet_proto::msg::{Request, Response, TaskRef, TaskStatus};
+use tnet_proto::task::problems::did_you_mean_hint;
 use tnet_proto::task::safe_name;
 
 use crate::client::Client;
@@ -47,8 +48,25 @@ pub async fn resolve(client: &Client, spec: &str) -> anyhow::Result<Target> {
         }
     }
     match hosts.as_slice() {
-        [] => bail!("no task named `{spec}` on any of the {} host(s) that answered; `tnet ls` lists the tasks", answers.len()),
-        [host] => Ok(Target { host: host.clone(), name: spec.to_owned() }),
+        [] => {
+            let names: Vec<&str> = answers
+                .iter()
+                .filter_map(|env| match &env.response {
+                    Response::Tasks { tasks } => Some(tasks.iter().map(|t| t.name.as_str())),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            bail!(
+                "no task named `{spec}` on any of the {} host(s) that answered{}; `tnet ls` lists the tasks",
+                answers.len(),
+                did_you_mean_hint(spec, &names)
+            )
+        }
+        [host] => Ok(Target {
+            host: host.clone(),
+            name: spec.to_owned(),
+        }),
         many => bail!(
             "task `{spec}` exists on several hosts ({}); name one as HOST/{spec}, like `{}/{spec}`",
             many.join(", "),

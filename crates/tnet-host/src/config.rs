@@ -36,17 +36,37 @@ pub struct Cli {
 pub enum HostCommand {
     /// Run on boot: print, install or remove a systemd unit that starts this host.
     Systemd(crate::systemd::SystemdArgs),
+    /// Write man pages (tnet-host.1 and one per subcommand) into a folder; for packaging.
+    #[command(hide = true)]
+    Manpages {
+        /// The folder to write them into (it must exist).
+        dir: PathBuf,
+    },
 }
 
 impl Cli {
     /// Parses the process's arguments (exiting with clap's message on bad
     /// ones), with the matches, which tell typed flags from the environment's.
+    /// `--help` shows an environment variable's value only when it is set.
     pub fn parse_args() -> (Cli, ArgMatches) {
-        let matches = Cli::command().get_matches();
+        let mut command = Self::help_command(&|name| std::env::var_os(name).is_some());
+        let matches = command.get_matches_mut();
         match Cli::from_arg_matches(&matches) {
             Ok(cli) => (cli, matches),
-            Err(err) => err.exit(),
+            Err(err) => err.format(&mut command).exit(),
         }
+    }
+
+    /// The command line, showing the values of the environment variables `is_set` says are set.
+    fn help_command(is_set: &dyn Fn(&std::ffi::OsStr) -> bool) -> clap::Command {
+        tnet_proto::clihelp::env_values_only_when_set(Cli::command(), is_set)
+    }
+
+    /// Writes `tnet-host.1` and a page per subcommand into `dir`.
+    pub fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+        let command = Self::help_command(&|_| false);
+        clap_mangen::generate_to(command, dir)
+            .with_context(|| format!("cannot write man pages into {}", dir.display()))
     }
 }
 

@@ -10,6 +10,7 @@ fn main() -> std::process::ExitCode {
             let sub = matches.subcommand().map(|(_, m)| m);
             tnet_host::systemd::run(args, sub.unwrap_or(&matches))
         }
+        Some(HostCommand::Manpages { dir }) => tnet_host::Cli::write_man_pages(&dir),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,12 +6,15 @@
 //! - [`keys`]: every Zenoh key expression tnet uses, built in one place.
 //! - [`msg`]: versioned request and response messages and their codec.
 //! - [`fabric`]: the Zenoh options both binaries share (ports, scouting, endpoints).
+//! - [`clihelp`]: environment variables in `--help` and man pages (feature `clap`).
 //! - [`upload`]: the checks of an upload a host makes before touching a file
 //!   (paths in the workspace, hashes, a chunk's place in its file).
 //!
 //! This crate does no I/O and has no async runtime: the host and the command
 //! line both depend on it, and only it knows the wire format.
 
+#[cfg(feature = "clap")]
+pub mod clihelp;
 pub mod fabric;
 pub mod keys;
 pub mod msg;

@@ -25,7 +25,12 @@ pub async fn run(client: &Client, args: InboxArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let (entries, deliveries, acked) = match &args.ack {
+    let Listing {
+        entries,
+        deliveries,
+        acked,
+        hosts,
+    } = match &args.ack {
         Some(id) => ack_one(client, id).await?,
         None => {
             ask(
@@ -46,9 +51,16 @@ pub async fn run(client: &Client, args: InboxArgs) -> anyhow::Result<u8> {
         );
     }
     if args.deliveries {
+        if deliveries.is_empty() && !args.json {
+            println!("no deliveries on the {hosts} host(s) that answered");
+            return Ok(0);
+        }
         return print_deliveries(&deliveries, args.json);
     }
     print_entries(&entries, args.json)?;
+    if entries.is_empty() && !args.json {
+        println!("the inbox is empty on the {hosts} host(s) that answered");
+    }
     let Some(sub) = sub else { return Ok(0) };
     let mut seen: std::collections::HashSet<(String, u64)> =
         entries.iter().map(|e| (e.host.clone(), e.id)).collect();
@@ -66,7 +78,17 @@ pub async fn run(client: &Client, args: InboxArgs) -> anyhow::Result<u8> {
     }
 }
 
-type Listing = (Vec<InboxEntry>, Vec<(String, Delivery)>, u64);
+/// What the hosts asked answered.
+struct Listing {
+    /// Unread entries, oldest first.
+    entries: Vec<InboxEntry>,
+    /// Recent deliveries, with their host.
+    deliveries: Vec<(String, Delivery)>,
+    /// How many entries were marked read.
+    acked: u64,
+    /// How many hosts answered, for an empty listing.
+    hosts: usize,
+}
 
 /// Asks one host or every host.
 async fn ask(
@@ -78,6 +100,7 @@ async fn ask(
     if answers.is_empty() {
         bail!("{}", client.no_host_hint());
     }
+    let hosts = answers.len();
     let (mut entries, mut deliveries, mut acked) = (Vec::new(), Vec::new(), 0);
     let mut failed = None;
     for env in answers {
@@ -102,7 +125,12 @@ async fn ask(
         bail!("{err}");
     }
     entries.sort_by(|a, b| (&a.created, &a.host, a.id).cmp(&(&b.created, &b.host, b.id)));
-    Ok((entries, deliveries, acked))
+    Ok(Listing {
+        entries,
+        deliveries,
+        acked,
+        hosts,
+    })
 }
 
 /// `--ack ID` or `--ack HOST/ID`.
@@ -117,7 +145,7 @@ async fn ack_one(client: &Client, spec: &str) -> anyhow::Result<Listing> {
     let host = match host {
         Some(h) => h,
         None => {
-            let (entries, _, _) = ask(client, None, InboxRequest::default()).await?;
+            let entries = ask(client, None, InboxRequest::default()).await?.entries;
             let hosts: Vec<&str> = entries
                 .iter()
                 .filter(|e| e.id == id)

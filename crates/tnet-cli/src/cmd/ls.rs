@@ -13,6 +13,7 @@ pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
     if answers.is_empty() {
         bail!("{}", client.no_host_hint());
     }
+    let hosts = answers.len();
     let mut tasks: Vec<TaskSummary> = Vec::new();
     for env in answers {
         match env.response {
@@ -24,6 +25,10 @@ pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
     tasks.sort_by(|a, b| (&a.host, &a.name).cmp(&(&b.host, &b.name)));
     if args.json {
         output::json(&tasks)?;
+        return Ok(0);
+    }
+    if tasks.is_empty() {
+        println!("no tasks on the {hosts} host(s) that answered; `tnet run TASK.toml` sends one");
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = tasks

@@ -50,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let command = match command {
         // Needs no host, so it opens no session.
         Command::Completions(args) => return completions::run(&args),
+        Command::Manpages(args) => return completions::manpages(&args),
         Command::Fleet(args) => return fleet::run(args, &cli.fabric, timeout).await,
         // A call finds its host its own way (the host cache), and for it
         // --timeout is the call's time limit.
@@ -68,7 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
     match command {
         // `run` handles these before any session is opened.
-        Command::Call(_) | Command::Completions(_) | Command::Fleet(_) => {
+        Command::Call(_) | Command::Completions(_) | Command::Manpages(_) | Command::Fleet(_) => {
             anyhow::bail!("this verb opens no ordinary session")
         }
         Command::Services(args) => services::run(client, args).await,

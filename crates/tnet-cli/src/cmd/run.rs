@@ -62,6 +62,8 @@ pub async fn submit(
 
 /// The host to submit to: the one named, or the only one that is up.
 async fn pick_host(client: &Client, named: Option<&str>) -> anyhow::Result<String> {
+    // A named host is asked straight away, not looked up in a list first:
+    // if it does not answer, `Client::ask_host` says so with the nearest name.
     if let Some(host) = named {
         return Ok(host.to_owned());
     }

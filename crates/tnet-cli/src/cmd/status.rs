@@ -29,6 +29,10 @@ pub async fn run(client: &Client, args: TaskJsonArgs) -> anyhow::Result<u8> {
         print_totals(t);
     }
     println!();
+    if status.runs.is_empty() {
+        println!("no runs yet");
+        return Ok(0);
+    }
     let rows: Vec<Vec<String>> = status
         .runs
         .iter()

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tnet_proto::keys;
 use tnet_proto::msg::{self, HabitRun, Request, Response, TaskSummary};
+use tnet_proto::task::problems::did_you_mean_hint;
 use tnet_proto::task::{safe_name, TaskType};
 use zenoh::qos::CongestionControl;
 use zenoh::query::ConsolidationMode;
@@ -129,11 +130,18 @@ async fn find_habits(client: &Client, names: &[String]) -> anyhow::Result<Vec<Wa
             .filter(|t| host.is_none_or(|h| t.host == h))
             .collect();
         if matching.is_empty() {
+            let habits: Vec<&str> = tasks
+                .iter()
+                .filter(|t| t.task_type == TaskType::Habit.as_str())
+                .filter(|t| host.is_none_or(|h| t.host == h))
+                .map(|t| t.name.as_str())
+                .collect();
+            let hint = did_you_mean_hint(name, &habits);
             match host {
                 Some(h) => bail!(
-                    "host `{h}` has no habit `{name}` (or is not up); `tnet ls` lists the tasks"
+                    "host `{h}` has no habit `{name}` (or is not up){hint}; `tnet ls` lists the tasks"
                 ),
-                None => bail!("no host has a habit named `{name}`; `tnet ls` lists the tasks"),
+                None => bail!("no host has a habit named `{name}`{hint}; `tnet ls` lists the tasks"),
             }
         }
         if let Some(other) = matching

@@ -19,6 +19,7 @@ pub use blobs::chunk;
 use tnet_proto::msg::{
     ErrorKind, ErrorReply, Request, RequestEnvelope, Response, PROTOCOL_VERSION,
 };
+use tnet_proto::task::problems::did_you_mean_hint;
 
 use crate::host::Host;
 use crate::supervisor::SupervisorHandle;
@@ -63,11 +64,14 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
 /// The task called `name`, or the error a user sees when there is none.
 fn find_task(host: &Host, name: &str) -> Result<SupervisorHandle, ErrorReply> {
     host.find(name).ok_or_else(|| {
+        let names: Vec<String> = host.all().iter().map(|h| h.info.name.clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         ErrorReply::new(
             ErrorKind::UnknownTask,
             format!(
-                "host `{}` has no task `{name}`; `tnet ls` lists the tasks",
-                host.shared.name
+                "host `{}` has no task `{name}`{}; `tnet ls` lists the tasks",
+                host.shared.name,
+                did_you_mean_hint(name, &names)
             ),
         )
     })

@@ -80,6 +80,14 @@ pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     })
 }
 
+/// " (did you mean `best`?)" for a name that is not one of `candidates`, or
+/// nothing when none is close: the tail of a "no such task/host/service" error.
+pub fn did_you_mean_hint(word: &str, candidates: &[&str]) -> String {
+    did_you_mean(word, candidates)
+        .map(|best| format!(" (did you mean `{best}`?)"))
+        .unwrap_or_default()
+}
+
 /// The hint for a word that is not one of `candidates`: the closest one, or the full list.
 pub(crate) fn suggestion(word: &str, candidates: &[&str]) -> String {
     match did_you_mean(word, candidates) {
