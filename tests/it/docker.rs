@@ -644,9 +644,7 @@ fn image_without_a_shell() -> &'static str {
 
 #[test]
 fn docker_container_that_cannot_start_says_why_in_status_logs_and_events() {
-    if !engine_or_skip("docker failure reasons") {
-        return;
-    }
+    require_engine();
     let image = image_without_a_shell();
     let host = Host::start("dk-why");
     let _containers = Containers::of("dk-why");
@@ -690,12 +688,10 @@ fn docker_container_that_cannot_start_says_why_in_status_logs_and_events() {
     });
 }
 
-/// The test image for the soak's docker daemon, or `None` (loudly) on a
-/// machine without an engine outside CI.
+/// The test image for the soak's docker daemon (the test fails on a machine
+/// without an engine, `tnet_tests::require`).
 pub(crate) fn soak_image() -> Option<String> {
-    if !engine_or_skip("the soak's docker daemon") {
-        return None;
-    }
+    require_engine();
     test_image();
     Some(IMAGE.to_owned())
 }

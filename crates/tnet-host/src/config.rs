@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum HostCommand {
     /// Run on boot: print, install or remove a systemd unit that starts this host.
-    Systemd(crate::systemd::SystemdArgs),
+    Systemd(Box<crate::systemd::SystemdArgs>),
     /// Write man pages (tnet-host.1 and one per subcommand) into a folder; for packaging.
     #[command(hide = true)]
     Manpages {

@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
         None => serve(cli.host),
         Some(HostCommand::Systemd(args)) => {
             let sub = matches.subcommand().map(|(_, m)| m);
-            tnet_host::systemd::run(args, sub.unwrap_or(&matches))
+            tnet_host::systemd::run(*args, sub.unwrap_or(&matches))
         }
         Some(HostCommand::Manpages { dir }) => tnet_host::Cli::write_man_pages(&dir),
     };
