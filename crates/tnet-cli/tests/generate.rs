@@ -87,6 +87,17 @@ fn expect(session: &mut Session, text: &str) -> String {
     }
 }
 
+/// Erases the name a task-name prompt starts with (the folder's name).
+///
+/// The prompt reads each key in raw mode and is back in cooked mode between
+/// reads and before the first: a backspace the terminal gets then is eaten by
+/// its line editing. So the erase waits until the prompt has drawn its initial
+/// text, which it does just before reading the first key.
+fn erase_initial_name(session: &mut Session, dir: &Path) {
+    expect(session, &tnet_cli::generate::default_name(dir));
+    session.send(ERASE).expect("keys");
+}
+
 /// Sends `keys`, then waits for `then`.
 fn press(session: &mut Session, keys: &str, then: &str) -> String {
     session.send(keys).expect("keys are sent");
@@ -437,7 +448,7 @@ fn menu_writes_a_habit() {
     // Task Name.
     press(&mut s, DOWN, "->  Task Name");
     press(&mut s, ENTER, "Task name: ");
-    s.send(ERASE).expect("keys");
+    erase_initial_name(&mut s, dir.path());
     press(
         &mut s,
         "temperature_monitor\r",
@@ -501,7 +512,7 @@ fn menu_quit_writes_nothing() {
     expect(&mut s, "->  Task Type: daemon (*unsaved)");
     press(&mut s, DOWN, "->  Task Name");
     press(&mut s, ENTER, "Task name: ");
-    s.send(ERASE).expect("keys");
+    erase_initial_name(&mut s, dir.path());
     press(&mut s, "game\r", "->  Task Name: game (*unsaved)");
     press(&mut s, "q", "exiting...");
     assert_eq!(exit_code(s), 0);
