@@ -63,7 +63,7 @@ impl Default for Limits {
 /// A size in `host.toml`: bytes, or text like `"64 GiB"`.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum RawSize {
+pub(crate) enum RawSize {
     Bytes(u64),
     Text(String),
 }
@@ -151,26 +151,39 @@ pub fn exceeded(what: &str, limit: &str, key: &str, suggested: &str) -> ErrorRep
     )
 }
 
+/// Reads the host config at `path` with `parse`, naming the file in errors.
+pub(crate) fn load_host_toml<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the host config {}", path.display()))?;
+    parse(&text).with_context(|| format!("in the host config {}", path.display()))
+}
+
+/// Deserializes a host config's text. As in `notify::config`: toml's messages
+/// quote the offending line, which could hold a secret of another table, so
+/// only the message and the line number are kept.
+pub(crate) fn parse_host_toml<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{at}", e.message())
+    })
+}
+
 impl Limits {
     /// Reads the `[limits]` of the host config at `path`.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Limits> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the host config {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in the host config {}", path.display()))
+        load_host_toml(path, Self::parse)
     }
 
     /// Reads the `[limits]` table of a host config's text (other tables
     /// belong to the notifier, see `notify::config`); defaults without one.
     pub fn parse(text: &str) -> anyhow::Result<Limits> {
-        // As in `notify::config`: toml's messages quote the offending line,
-        // which could hold a secret of another table; keep message and line.
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let at = e
-                .span()
-                .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
-                .unwrap_or_default();
-            anyhow::anyhow!("{}{at}", e.message())
-        })?;
+        let raw: RawFile = parse_host_toml(text)?;
         let mut limits = Limits::default();
         let Some(raw) = raw.limits else {
             return Ok(limits);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::limits::parse_size;
+use crate::limits::{load_host_toml, parse_host_toml, parse_size, RawSize};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -55,13 +55,6 @@ struct RawFile {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum RawSize {
-    Bytes(u64),
-    Text(String),
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRetention {
     keep_runs: Option<u64>,
@@ -77,21 +70,12 @@ struct RawRetention {
 impl Retention {
     /// Reads the `[retention]` of the host config at `path`.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Retention> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the host config {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in the host config {}", path.display()))
+        load_host_toml(path, Self::parse)
     }
 
     /// Reads the `[retention]` table of a host config's text; defaults without one.
     pub fn parse(text: &str) -> anyhow::Result<Retention> {
-        // As in `limits`: message and line only, never the line's text (secrets).
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let at = e
-                .span()
-                .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
-                .unwrap_or_default();
-            anyhow::anyhow!("{}{at}", e.message())
-        })?;
+        let raw: RawFile = parse_host_toml(text)?;
         let mut r = Retention::default();
         let Some(raw) = raw.retention else {
             return Ok(r);
