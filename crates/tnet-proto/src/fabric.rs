@@ -142,6 +142,14 @@ impl FabricArgs {
             // Named endpoints that cannot be reached are an error, not a silent wait.
             put("connect/exit_on_failure", "true".to_owned());
             put("connect/timeout_ms", "3000".to_owned());
+            if !self.scouting() {
+                // `open()` waits this long at most for the named peers'
+                // declarations (Zenoh's default, 500 ms, is the scouting
+                // delay). On a loaded machine a host's arrive later, and a
+                // question asked then finds no host at all. The wait ends as
+                // soon as they are in, so a longer limit costs nothing else.
+                put("scouting/delay", "3000".to_owned());
+            }
         }
         put("scouting/multicast/enabled", self.scouting().to_string());
         // Keeps `close()` and failed dials from stalling a short-lived command.
