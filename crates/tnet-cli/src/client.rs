@@ -11,6 +11,10 @@ use zenoh::query::ConsolidationMode;
 
 use crate::settle::{self, wait_for_match, DISCOVERY_WAIT};
 
+/// How long an admin queryable may trail its host's control queryable:
+/// both are declared at the host's start and arrive in one burst.
+const ADMIN_GRACE: Duration = Duration::from_millis(100);
+
 /// A connection to the tnet hosts.
 pub struct Client {
     /// The session; public for verbs that subscribe.
@@ -100,7 +104,24 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
             .timeout(self.timeout)
             .await
             .map_err(|e| anyhow::anyhow!("cannot prepare a request: {e}"))?;
-        wait_for_match(&querier, DISCOVERY_WAIT.min(self.timeout)).await;
+        let wait = DISCOVERY_WAIT.min(self.timeout);
+        if request.needs_admin() {
+            // A host declares its admin queryable with its control one, and
+            // its access control hides the admin one from a user. Once the
+            // control one is known, a missing admin one is a refusal, not a
+            // declaration on its way: asking at once (nothing matches, so
+            // nothing answers, at once) spares a user a wait for nothing.
+            let control = self
+                .session
+                .declare_querier(keys::host_control(host))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot prepare a request: {e}"))?;
+            if wait_for_match(&control, wait).await {
+                wait_for_match(&querier, ADMIN_GRACE).await;
+            }
+        } else {
+            wait_for_match(&querier, wait).await;
+        }
         let replies = querier
             .get()
             .payload(msg::encode(&RequestEnvelope::new(request.clone())))

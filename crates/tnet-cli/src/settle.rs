@@ -175,24 +175,25 @@ async fn matched(querier: &Querier<'_>) -> bool {
         .unwrap_or(false)
 }
 
-/// Waits until some queryable matches `querier`, or `wait` passes.
-pub async fn wait_for_match(querier: &Querier<'_>, wait: Duration) {
+/// Waits until some queryable matches `querier`, or `wait` passes; whether one does.
+pub async fn wait_for_match(querier: &Querier<'_>, wait: Duration) -> bool {
     if matched(querier).await {
-        return;
+        return true;
     }
     let Ok(listener) = querier.matching_listener().await else {
-        return;
+        return false;
     };
     // Checked again now that the listener exists, so a match in between is not missed.
     if matched(querier).await {
-        return;
+        return true;
     }
-    let _ = tokio::time::timeout(wait, async {
+    tokio::time::timeout(wait, async {
         while let Ok(status) = listener.recv_async().await {
             if status.matching() {
                 return;
             }
         }
     })
-    .await;
+    .await
+    .is_ok()
 }
