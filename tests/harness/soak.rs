@@ -460,6 +460,14 @@ fn task_groups(host: &Host) -> (HashMap<String, BTreeSet<u32>>, Vec<String>, usi
         if env_of(p.pid, "TNET_HOST").as_deref() != Some(host.name.as_str()) {
             continue;
         }
+        // Another suite's host of the same name (a second checkout's tests
+        // on this machine) runs processes with the same TNET_HOST: only
+        // those whose workspace is in this host's home are its own.
+        let ours =
+            env_of(p.pid, "TNET_WORKSPACE").is_some_and(|w| Path::new(&w).starts_with(&host.home));
+        if !ours {
+            continue;
+        }
         let task = env_of(p.pid, "TNET_TASK").unwrap_or_default();
         if p.in_container {
             if p.cmdline == "sleep 100001" {
