@@ -125,6 +125,8 @@ pub struct HostConfig {
     pub limits: crate::limits::Limits,
     /// `[retention]` from the host config file (defaults without one).
     pub retention: crate::retention::Retention,
+    /// `[docker]` from the host config file (defaults without one).
+    pub docker: crate::docker::config::DockerConfig,
 }
 
 impl HostConfig {
@@ -166,11 +168,12 @@ impl HostConfig {
         let host_config = args
             .host_config
             .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
-        let (notify, limits, retention) = match host_config {
+        let (notify, limits, retention, docker) = match host_config {
             Some(path) => (
                 crate::notify::config::NotifyConfig::load(&path)?,
                 crate::limits::Limits::load(&path)?,
                 crate::retention::Retention::load(&path)?,
+                crate::docker::config::DockerConfig::load(&path)?,
             ),
             None => Default::default(),
         };
@@ -178,6 +181,7 @@ impl HostConfig {
             notify,
             limits,
             retention,
+            docker,
             name,
             home,
             fabric: args.fabric,
