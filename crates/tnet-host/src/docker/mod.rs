@@ -18,6 +18,7 @@
 pub mod config;
 pub mod images;
 pub mod runner;
+pub mod signal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -343,9 +344,15 @@ impl Engine {
 
     /// Runs a command in a container, discarding its output; returns its exit code.
     pub async fn exec_quiet(&self, name: &str, argv: &[&str]) -> Result<i64, DockerError> {
+        self.exec_as(name, &self.user, argv).await
+    }
+
+    /// Runs a command in a container as `user`, discarding its output;
+    /// returns its exit code.
+    pub async fn exec_as(&self, name: &str, user: &str, argv: &[&str]) -> Result<i64, DockerError> {
         let config = ExecConfig {
             cmd: Some(argv.iter().map(|s| (*s).to_owned()).collect()),
-            user: Some(self.user.clone()),
+            user: Some(user.to_owned()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             ..Default::default()
