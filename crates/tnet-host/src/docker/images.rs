@@ -27,6 +27,18 @@ pub const DERIVED_REPO: &str = "tnet-derived";
 /// Where pull progress goes (the host log always; a caller may add its own).
 pub type Progress<'a> = Option<&'a (dyn Fn(&tnet_proto::msg::Progress) + Send + Sync)>;
 
+/// The `PATH` Docker gives a container whose image sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `PATH=...` for a container of `image` when the image sets no `PATH` (one
+/// made by `docker import` without `--change`): set on the container itself,
+/// so its commands are found by name whatever the engine adds by itself.
+pub async fn missing_path(engine_: &Engine, image: &str) -> Option<String> {
+    let found = engine_.docker.inspect_image(image).await.ok()?;
+    let env = found.config.and_then(|c| c.env).unwrap_or_default();
+    (!env.iter().any(|e| e.starts_with("PATH="))).then(|| format!("PATH={DEFAULT_PATH}"))
+}
+
 /// A reference with an explicit tag: a name without one gets `:latest`
 /// (a pull without a tag would fetch every tag).
 pub fn with_tag(reference: &str) -> String {
@@ -250,10 +262,12 @@ async fn build(
     settings: &DockerSettings,
     workspace: &Path,
 ) -> Result<(), DockerError> {
-    tracing::info!(base = %base, image = %derived, "building a derived image with the task's packages");
+    let network = if offline(settings) { "none" } else { "default" };
+    tracing::info!(base = %base, image = %derived, network = %network, "building a derived image with the task's packages");
     let dir = workspace.to_string_lossy().into_owned();
     let body = ContainerCreateBody {
         image: Some(base.to_owned()),
+        env: missing_path(engine_, base).await.map(|p| vec![p]),
         cmd: Some(vec!["sh".into(), "-c".into(), install_script(settings)]),
         user: Some("0:0".into()),
         working_dir: Some(dir.clone()),

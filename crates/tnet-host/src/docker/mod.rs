@@ -305,12 +305,14 @@ impl Engine {
         } else {
             RestartPolicyNameEnum::NO
         };
+        let mut env: Vec<String> = plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(images::missing_path(self, image).await);
         let body = ContainerCreateBody {
             image: Some(image.to_owned()),
             cmd: Some(vec!["sh".into(), "-c".into(), KEEPER.into()]),
             user: Some(self.user.clone()),
             working_dir: Some(plan.workspace.to_string_lossy().into_owned()),
-            env: Some(plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            env: Some(env),
             labels: Some(self.labels(plan, image)),
             host_config: Some(HostConfig {
                 mounts: Some(vec![bind(&plan.workspace), bind(&self.calls)]),
