@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use tnet_tests::{wait_until, Host};
 
+mod inside;
 mod registry;
 
-const IMAGE: &str = "tnet-test/busybox:1";
+pub(crate) const IMAGE: &str = "tnet-test/busybox:1";
 pub(crate) const MARKER: &str = "made-by-the-tnet-test-suite";
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -42,7 +43,7 @@ pub(crate) fn require_engine() {
 static IMAGE_LOCK: Mutex<()> = Mutex::new(());
 
 /// Makes the test image once (kept between runs).
-fn test_image() {
+pub(crate) fn test_image() {
     let _one = IMAGE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     if docker(&["image", "inspect", IMAGE]).is_some() {
         return;
@@ -140,7 +141,7 @@ impl Drop for Containers {
 }
 
 /// A docker task file in `dir` on the test image; `body` holds the type's lines.
-fn task_file(dir: &Path, name: &str, body: &str, docker_extra: &str) -> PathBuf {
+pub(crate) fn task_file(dir: &Path, name: &str, body: &str, docker_extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
