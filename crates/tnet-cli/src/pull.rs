@@ -18,6 +18,7 @@ pub struct Watch {
     id: String,
     alive: watch::Receiver<()>,
     printer: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Watch {
@@ -31,17 +32,36 @@ impl Watch {
             .await
             .map_err(|e| anyhow::anyhow!("cannot follow the host's progress: {e}"))?;
         let (beat, alive) = watch::channel(());
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let printer = tokio::spawn(async move {
             let mut screen = Screen::new();
-            while let Ok(sample) = subscriber.recv_async().await {
-                let Ok(p) = msg::decode::<Progress>(&sample.payload().to_bytes()) else {
-                    continue;
-                };
-                let _ = beat.send(());
-                screen.show(&p);
+            let mut show = |sample: zenoh::sample::Sample| {
+                if let Ok(p) = msg::decode::<Progress>(&sample.payload().to_bytes()) {
+                    let _ = beat.send(());
+                    screen.show(&p);
+                }
+            };
+            loop {
+                tokio::select! {
+                    sample = subscriber.recv_async() => match sample {
+                        Ok(sample) => show(sample),
+                        Err(_) => return,
+                    },
+                    _ = &mut stopped => break,
+                }
+            }
+            // The host sent every report before its answer: show those
+            // still queued, then stop.
+            while let Ok(Some(sample)) = subscriber.try_recv() {
+                show(sample);
             }
         });
-        Ok(Watch { id, alive, printer })
+        Ok(Watch {
+            id,
+            alive,
+            printer,
+            stop,
+        })
     }
 
     /// The id the host publishes progress under.
@@ -54,9 +74,11 @@ impl Watch {
         self.alive.clone()
     }
 
-    /// Stops following (the answer came).
-    pub fn finish(self) {
-        self.printer.abort();
+    /// Stops following (the answer came), once the reports that arrived
+    /// before it are shown.
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.printer).await;
     }
 }
 

@@ -88,7 +88,7 @@ pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
         let answer = client
             .ask_host_reporting(&t.host, Request::Edit(request), watch.alive())
             .await;
-        watch.finish();
+        watch.finish().await;
         answer?
     } else {
         client.ask_host(&t.host, Request::Edit(request)).await?

@@ -58,7 +58,7 @@ pub async fn submit(
         let answer = client
             .ask_host_reporting(&host, Request::Submit(request), watch.alive())
             .await;
-        watch.finish();
+        watch.finish().await;
         answer?
     } else {
         client.ask_host(&host, Request::Submit(request)).await?
