@@ -569,7 +569,16 @@ impl Drop for Host {
     fn drop(&mut self) {
         // SIGTERM lets the host end its tasks' process groups before it goes.
         if let Some(mut child) = self.child.take() {
-            if let Ok(pid) = i32::try_from(child.id()) {
+            // `unshare` ignores SIGTERM while it waits: the host itself gets it.
+            let target = if self.pid_namespace {
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+                    .ok()
+                    .and_then(|c| c.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(child.id())
+            } else {
+                child.id()
+            };
+            if let Ok(pid) = i32::try_from(target) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGTERM,

@@ -142,6 +142,7 @@ fn docker_stop_and_rm_work_when_the_host_cannot_see_the_containers_processes() {
         "the container is gone"
     );
     assert!(host.state("blind").is_none());
+    eprintln!("HOSTLOG\n{}", host.log());
 }
 
 #[test]
