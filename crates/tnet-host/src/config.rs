@@ -89,7 +89,7 @@ pub struct HostArgs {
     #[arg(long, value_name = "USER")]
     pub ssh_user: Option<String>,
     /// The host's own settings (notifiers: `[email]`, `[webhook]`, `[command]`,
-    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md). Default: `<home>/.tnet/host.toml` when it exists.
+    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md; `[retention]`, see docs/retention.md; `[docker]`, see docs/docker.md). Default: `<home>/.tnet/host.toml` when it exists.
     #[arg(long, env = ENV_HOST_CONFIG, value_name = "FILE")]
     pub host_config: Option<PathBuf>,
     /// This host's identity bundle (ca.pem, cert.pem, key.pem; default <home>/.tnet/tls/,
