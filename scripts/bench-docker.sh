@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-30}
 PROFILE=${PROFILE:-dev}
 IMAGE=tnet-test/busybox:1
-if [ "$PROFILE" = release ]; then cargo build -q --release -p tnet-host -p tnet-cli; BIN=target/release
-else cargo build -q -p tnet-host -p tnet-cli; BIN=target/debug; fi
+if [ "$PROFILE" = release ]; then cargo build -q --locked --release -p tnet-host -p tnet-cli --bin tnet --bin tnet-host; BIN=target/release
+else cargo build -q --locked -p tnet-host -p tnet-cli --bin tnet --bin tnet-host; BIN=target/debug; fi
 
 work=$(mktemp -d)
 host_pid=
@@ -31,6 +31,9 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
   tar -C "$r" -c . | docker import - "$IMAGE" >/dev/null
 fi
 
+# Plain TCP (`--insecure`) in a fleet of the run's own, as these rows were
+# first measured: the figures are about Docker, not the link's security.
+export TNET_INSECURE=1 TNET_FLEET="$work/fleet"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ep=tcp/127.0.0.1:$port
 "$BIN/tnet-host" --name benchdk --home "$work/home" -l "$ep" --no-multicast-scouting 2>"$work/host.log" &

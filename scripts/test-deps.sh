@@ -10,6 +10,9 @@ command -v ssh >/dev/null || need_apt+=(openssh-client)
 # Docker tests import a busybox root filesystem as their image (no registry),
 # and drive the engine with its command line.
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
+# Docker pulls are tested against a real registry on a loopback port
+# (tests/it/docker/registry.rs): Debian's docker-registry, the reference implementation.
+[ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 # The discovery test makes network namespaces with iproute2 (tests/harness/netns.rs).
 command -v ip >/dev/null || need_apt+=(iproute2)
 # The derived-image test builds a Debian image with debootstrap (once; kept).

@@ -255,6 +255,9 @@ pub struct Host {
     connect: Vec<String>,
     /// Its home on a tmpfs of this many bytes, in a mount namespace of its own.
     small_disk: Option<u64>,
+    /// Run in a pid namespace of its own (with its own `/proc`): it sees
+    /// none of the processes outside, as with a remote Docker engine.
+    pid_namespace: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -313,6 +316,30 @@ impl Host {
                 .collect(),
             connect: connect.iter().map(|e| (*e).to_owned()).collect(),
             small_disk: None,
+            pid_namespace: false,
+            _dir: Some(dir),
+        };
+        host.spawn();
+        host
+    }
+
+    /// Starts a host in a pid namespace of its own, with its own `/proc`
+    /// (root only): it cannot see or signal any process outside, those of
+    /// its Docker containers included, as a host using a remote or rootless
+    /// engine. `Host::pid` is then `unshare`'s, which takes the host with it
+    /// when killed.
+    pub fn start_in_pid_namespace(name: &str) -> Host {
+        let dir = tempfile::tempdir().expect("a temporary home");
+        let mut host = Host {
+            child: None,
+            name: name.to_owned(),
+            home: dir.path().join("tasks"),
+            port: free_port(),
+            scouting: false,
+            env: Vec::new(),
+            connect: Vec::new(),
+            small_disk: None,
+            pid_namespace: true,
             _dir: Some(dir),
         };
         host.spawn();
@@ -335,6 +362,7 @@ impl Host {
             env: Vec::new(),
             connect: Vec::new(),
             small_disk: Some(bytes),
+            pid_namespace: false,
             _dir: Some(dir),
         };
         host.spawn();
@@ -373,6 +401,12 @@ impl Host {
             .open(self.log_path())
             .expect("host log");
         let mut cmd = match self.small_disk {
+            None if self.pid_namespace => {
+                let mut cmd = Command::new("unshare");
+                cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
+                    .arg(bin("tnet-host"));
+                cmd
+            }
             None => Command::new(bin("tnet-host")),
             Some(bytes) => {
                 // unshare and sh exec in turn: the child's pid is the host's.
@@ -535,7 +569,16 @@ impl Drop for Host {
     fn drop(&mut self) {
         // SIGTERM lets the host end its tasks' process groups before it goes.
         if let Some(mut child) = self.child.take() {
-            if let Ok(pid) = i32::try_from(child.id()) {
+            // `unshare` ignores SIGTERM while it waits: the host itself gets it.
+            let target = if self.pid_namespace {
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+                    .ok()
+                    .and_then(|c| c.split_whitespace().next()?.parse().ok())
+                    .unwrap_or(child.id())
+            } else {
+                child.id()
+            };
+            if let Ok(pid) = i32::try_from(target) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGTERM,

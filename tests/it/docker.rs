@@ -17,8 +17,11 @@ use std::time::Duration;
 
 use tnet_tests::{wait_until, Host};
 
-const IMAGE: &str = "tnet-test/busybox:1";
-const MARKER: &str = "made-by-the-tnet-test-suite";
+mod inside;
+mod registry;
+
+pub(crate) const IMAGE: &str = "tnet-test/busybox:1";
+pub(crate) const MARKER: &str = "made-by-the-tnet-test-suite";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// `docker ARGS`, its stdout when it succeeds.
@@ -40,18 +43,25 @@ pub(crate) fn require_engine() {
 static IMAGE_LOCK: Mutex<()> = Mutex::new(());
 
 /// Makes the test image once (kept between runs).
-fn test_image() {
+pub(crate) fn test_image() {
     let _one = IMAGE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     if docker(&["image", "inspect", IMAGE]).is_some() {
         return;
     }
+    let root = tempfile::tempdir().expect("rootfs dir");
+    busybox_rootfs(root.path());
+    import(root.path(), IMAGE);
+}
+
+/// Fills `r` with a busybox root filesystem: one link per applet,
+/// `etc/passwd`, a world-writable `tmp`, and `/tnet-image-marker`. No `PATH`
+/// goes with it: `docker import` without `--change` sets none.
+pub(crate) fn busybox_rootfs(r: &Path) {
     let busybox = Path::new("/bin/busybox");
     assert!(
         busybox.is_file(),
         "/bin/busybox is missing: install busybox-static (scripts/test-deps.sh)"
     );
-    let root = tempfile::tempdir().expect("rootfs dir");
-    let r = root.path();
     for dir in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root"] {
         std::fs::create_dir_all(r.join(dir)).expect("mkdir");
     }
@@ -73,28 +83,33 @@ fn test_image() {
     .expect("passwd");
     std::fs::write(r.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("group");
     std::fs::write(r.join("tnet-image-marker"), format!("{MARKER}\n")).expect("marker");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(r.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod tmp");
+}
+
+/// `docker import` of the root filesystem `r` as `image` (no `--change`).
+pub(crate) fn import(r: &Path, image: &str) {
     let status = Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "chmod 1777 tmp && tar -c . | docker import - {IMAGE} >/dev/null"
-        ))
+        .arg(format!("tar -c . | docker import - {image} >/dev/null"))
         .current_dir(r)
         .status()
         .expect("tar | docker import");
-    assert!(status.success(), "docker import of the test image failed");
+    assert!(status.success(), "docker import of {image} failed");
 }
 
 /// Removes a host's containers when dropped (and any left by an earlier run).
-struct Containers(String);
+pub(crate) struct Containers(String);
 
 impl Containers {
-    fn of(host: &str) -> Containers {
+    pub(crate) fn of(host: &str) -> Containers {
         let c = Containers(host.to_owned());
         c.clean();
         c
     }
 
-    fn ids(&self, task: Option<&str>) -> Vec<String> {
+    pub(crate) fn ids(&self, task: Option<&str>) -> Vec<String> {
         let mut args = vec![
             "ps".to_owned(),
             "-aq".to_owned(),
@@ -126,7 +141,7 @@ impl Drop for Containers {
 }
 
 /// A docker task file in `dir` on the test image; `body` holds the type's lines.
-fn task_file(dir: &Path, name: &str, body: &str, docker_extra: &str) -> PathBuf {
+pub(crate) fn task_file(dir: &Path, name: &str, body: &str, docker_extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
@@ -139,11 +154,11 @@ fn task_file(dir: &Path, name: &str, body: &str, docker_extra: &str) -> PathBuf 
     path
 }
 
-fn p(path: &Path) -> &str {
+pub(crate) fn p(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
 
-fn inspect(id: &str, format: &str) -> String {
+pub(crate) fn inspect(id: &str, format: &str) -> String {
     docker(&["inspect", "--format", format, id]).unwrap_or_default()
 }
 

@@ -264,6 +264,7 @@ fn the_host_enforces_its_limits_on_a_client_that_skips_them() {
         file_name: "liar.toml".into(),
         task_toml: "task_name = \"liar\"\ntask_type = \"daemon\"\n".into(),
         files: lying,
+        progress: None,
     });
     match ask_control(&session, &host, submit) {
         Response::Error(err) => {
@@ -290,6 +291,7 @@ fn the_host_enforces_its_limits_on_a_client_that_skips_them() {
             "-".repeat(2000)
         ),
         files: vec![],
+        progress: None,
     });
     let Response::Error(err) = ask_control(&session, &host, too_long) else {
         panic!("a long task file was taken");

@@ -178,6 +178,73 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
         }
     }
 
+    /// As [`Client::ask_host`], for a request the host may work on for long
+    /// (an image pull) while it reports progress: the answer is awaited for
+    /// as long as `alive` keeps changing, never more than the client's
+    /// timeout after the last change.
+    pub async fn ask_host_reporting(
+        &self,
+        host: &str,
+        request: Request,
+        mut alive: tokio::sync::watch::Receiver<()>,
+    ) -> anyhow::Result<Response> {
+        let key = if request.needs_admin() {
+            keys::host_admin(host)
+        } else {
+            keys::host_control(host)
+        };
+        let querier = self
+            .session
+            .declare_querier(key)
+            .consolidation(ConsolidationMode::None)
+            .timeout(crate::call::NO_LIMIT)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot prepare a request: {e}"))?;
+        wait_for_match(&querier, DISCOVERY_WAIT.min(self.timeout)).await;
+        let replies = querier
+            .get()
+            .payload(msg::encode(&RequestEnvelope::new(request.clone())))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot send a request: {e}"))?;
+        let mut reporting = true;
+        loop {
+            tokio::select! {
+                reply = replies.recv_async() => {
+                    let Ok(reply) = reply else { break };
+                    match reply.result() {
+                        Ok(sample) => {
+                            if let Ok(env) = msg::decode::<ResponseEnvelope>(&sample.payload().to_bytes()) {
+                                return match env.response {
+                                    Response::Error(err) => Err(anyhow::Error::new(err)).context(format!("host `{host}`")),
+                                    other => Ok(other),
+                                };
+                            }
+                        }
+                        Err(err) => bail!(
+                            "request to host `{host}` failed: {}",
+                            String::from_utf8_lossy(&err.payload().to_bytes())
+                        ),
+                    }
+                }
+                changed = alive.changed(), if reporting => reporting = changed.is_ok(),
+                () = tokio::time::sleep(self.timeout) => bail!(
+                    "host `{host}` said nothing for {:.0?} while preparing the task's image; it may have stopped or become unreachable. `tnet status` tells whether the task was created; raise --timeout for a slow network",
+                    self.timeout
+                ),
+            }
+        }
+        // No answer at all. Never sent again (it may have been done): only
+        // told apart from a refusal by the access control, as `ask_raw` does.
+        if self.ask_raw(host, &Request::HostInfo).await?.is_some() {
+            bail!(
+                "not allowed: `tnet {}` needs the admin role, which this identity, {}, does not have on host `{host}`; the host refused the request and changed nothing",
+                request.verb(),
+                crate::identity::describe(&self.fabric)
+            );
+        }
+        bail!("host `{host}` did not answer: it is not running or not reachable (`tnet hosts` lists the hosts that are up)")
+    }
+
     /// The names of the hosts that are up, found through their liveliness tokens.
     pub async fn hosts(&self) -> anyhow::Result<Vec<String>> {
         if settle::through_router(&self.session).await {

@@ -32,6 +32,7 @@ pub mod hashcache;
 pub mod hostcache;
 pub mod identity;
 pub mod output;
+pub mod pull;
 pub mod session;
 pub mod settle;
 pub mod target;

@@ -339,6 +339,7 @@ async fn tnet_side(
                 file_name: format!("h{i:02}.toml"),
                 task_toml: toml,
                 files: Vec::new(),
+                progress: None,
             }),
         )
         .await?;

@@ -315,6 +315,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
                     file_name: format!("h{i:04}.toml"),
                     task_toml: toml,
                     files: Vec::new(),
+                    progress: None,
                 }),
             )
         });

@@ -89,7 +89,7 @@ pub struct HostArgs {
     #[arg(long, value_name = "USER")]
     pub ssh_user: Option<String>,
     /// The host's own settings (notifiers: `[email]`, `[webhook]`, `[command]`,
-    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md). Default: `<home>/.tnet/host.toml` when it exists.
+    /// `[notify]`, see docs/notifications.md; `[limits]`, see docs/security.md; `[retention]`, see docs/retention.md; `[docker]`, see docs/docker.md). Default: `<home>/.tnet/host.toml` when it exists.
     #[arg(long, env = ENV_HOST_CONFIG, value_name = "FILE")]
     pub host_config: Option<PathBuf>,
     /// This host's identity bundle (ca.pem, cert.pem, key.pem; default <home>/.tnet/tls/,
@@ -125,6 +125,8 @@ pub struct HostConfig {
     pub limits: crate::limits::Limits,
     /// `[retention]` from the host config file (defaults without one).
     pub retention: crate::retention::Retention,
+    /// `[docker]` from the host config file (defaults without one).
+    pub docker: crate::docker::config::DockerConfig,
 }
 
 impl HostConfig {
@@ -166,11 +168,12 @@ impl HostConfig {
         let host_config = args
             .host_config
             .or_else(|| Some(crate::paths::Paths::new(&home).host_config()).filter(|p| p.exists()));
-        let (notify, limits, retention) = match host_config {
+        let (notify, limits, retention, docker) = match host_config {
             Some(path) => (
                 crate::notify::config::NotifyConfig::load(&path)?,
                 crate::limits::Limits::load(&path)?,
                 crate::retention::Retention::load(&path)?,
+                crate::docker::config::DockerConfig::load(&path)?,
             ),
             None => Default::default(),
         };
@@ -178,6 +181,7 @@ impl HostConfig {
             notify,
             limits,
             retention,
+            docker,
             name,
             home,
             fabric: args.fabric,

@@ -304,17 +304,30 @@ pub async fn start_in_container(
     } = declare(&session, &plan).await?;
     let slot = plan.slot;
     let tty = plan.size.is_some();
-    let argv = if plan.argv.is_empty() {
+    let program = if plan.argv.is_empty() {
+        "a login shell".to_owned()
+    } else {
+        plan.argv.join(" ")
+    };
+    // Through `sh`, which first says its pid in the container (the pid line,
+    // taken off the output below), so the shell can be ended even when the
+    // host cannot see the container's processes.
+    let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("{}; exec \"$@\"", crate::docker::signal::PID_PROLOGUE),
+        "sh".to_owned(),
+    ];
+    if plan.argv.is_empty() {
         // The image's bash if it has one, else its sh; a login shell either way.
-        vec![
+        argv.extend([
             "sh".to_owned(),
             "-c".to_owned(),
             "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi".to_owned(),
-        ]
+        ]);
     } else {
-        plan.argv.clone()
-    };
-    let program = argv.join(" ");
+        argv.extend(plan.argv.iter().cloned());
+    }
     let spawn_err = |e: bollard::errors::Error| ShellError::Spawn {
         program: format!("{program} in container {container}"),
         source: std::io::Error::other(e.to_string()),
@@ -363,16 +376,40 @@ pub async fn start_in_container(
     if let Some(size) = plan.size {
         let _ = engine.docker.resize_exec(&exec.id, resize_to(size)).await;
     }
-    let pid = engine.exec_pid(&exec.id).await;
+    let mut pids = crate::docker::signal::ExecPids {
+        host: engine
+            .exec_pid(&exec.id)
+            .await
+            .and_then(crate::docker::signal::visible),
+        inner: None,
+    };
+    let mut pid_line = crate::docker::signal::PidLine::default();
     tokio::spawn(async move {
         let mut input_open = true;
         loop {
             tokio::select! {
                 item = out.next() => match item {
-                    Some(Ok(LogOutput::StdErr { message })) => {
-                        let _ = output.put(message.to_vec()).attachment("stderr").await;
+                    // With a terminal everything comes as one stream, the pid line first.
+                    Some(Ok(LogOutput::StdErr { message })) if !tty => {
+                        let (rest, inner) = pid_line.feed(&message);
+                        pids.inner = pids.inner.or(inner);
+                        if !rest.is_empty() {
+                            let _ = output.put(rest).attachment("stderr").await;
+                        }
                     }
-                    Some(Ok(chunk)) => { let _ = output.put(chunk.into_bytes().to_vec()).await; }
+                    Some(Ok(chunk)) => {
+                        let bytes = chunk.into_bytes();
+                        let bytes = if tty {
+                            let (rest, inner) = pid_line.feed(&bytes);
+                            pids.inner = pids.inner.or(inner);
+                            rest
+                        } else {
+                            bytes.to_vec()
+                        };
+                        if !bytes.is_empty() {
+                            let _ = output.put(bytes).await;
+                        }
+                    }
                     Some(Err(_)) | None => break,
                 },
                 sample = input.recv_async(), if input_open => match sample {
@@ -392,10 +429,8 @@ pub async fn start_in_container(
                 sample = client.recv_async() => {
                     if sample.map(|s| s.kind() == SampleKind::Delete).unwrap_or(true) {
                         tracing::info!("shell client went away; ending its shell in the container");
-                        if let Some(pid) = pid {
-                            crate::docker::runner::signal_tree(pid, Signal::SIGHUP);
-                            crate::docker::runner::signal_tree(pid, Signal::SIGKILL);
-                        }
+                        engine.signal_exec(&container, pids, Signal::SIGHUP).await;
+                        engine.signal_exec(&container, pids, Signal::SIGKILL).await;
                         break;
                     }
                 },

@@ -44,6 +44,13 @@ pub fn task_event(host: &str, task: &str) -> String {
     format!("{ROOT}/{host}/event/{}", safe_name(task))
 }
 
+/// Publication of the progress of one request that prepares a docker
+/// task's image (an image pull, a package build): `tnet/<host>/progress/<id>`,
+/// where `id` is a UUID the client chose and sent with the request.
+pub fn progress(host: &str, id: &str) -> String {
+    format!("{ROOT}/{host}/progress/{}", safe_name(id))
+}
+
 /// Every task's events on every host (`tnet events`): `tnet/*/event/*`.
 pub fn all_events() -> String {
     format!("{ROOT}/{ANY_HOST}/event/*")
@@ -192,6 +199,7 @@ mod tests {
         assert_eq!(habit_output(ANY_HOST, "price"), "tnet/*/habit/price");
         assert_eq!(all_habits("h1"), "tnet/h1/habit/*");
         assert_eq!(history_parameters(3), "last=3");
+        assert_eq!(progress("h1", "a-b*"), "tnet/h1/progress/a-b_");
     }
 
     #[test]

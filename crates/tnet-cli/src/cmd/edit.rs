@@ -76,12 +76,33 @@ pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
         task_toml: text,
         files: entries,
         rerun_setup: args.rerun_setup,
+        progress: None,
     };
-    match client.ask_host(&t.host, Request::Edit(request)).await? {
+    let answer = if spec_in_docker(&request.file_name, &request.task_toml) {
+        // A new image may be pulled or built first: as `tnet run` shows it.
+        let watch = crate::pull::Watch::start(client, &t.host).await?;
+        let request = EditRequest {
+            progress: Some(watch.id()),
+            ..request
+        };
+        let answer = client
+            .ask_host_reporting(&t.host, Request::Edit(request), watch.alive())
+            .await;
+        watch.finish().await;
+        answer?
+    } else {
+        client.ask_host(&t.host, Request::Edit(request)).await?
+    };
+    match answer {
         Response::Task(task) => println!("{}/{}: {} (edited)", task.host, task.name, task.state),
         other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
     }
     Ok(0)
+}
+
+/// Whether a task file (already checked) runs in Docker.
+fn spec_in_docker(file_name: &str, text: &str) -> bool {
+    parse_task(file_name, text).is_ok_and(|s| s.run_in_docker)
 }
 
 /// Opens the host's copy of a task file in `$VISUAL`/`$EDITOR` until it is

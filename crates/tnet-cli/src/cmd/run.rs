@@ -44,12 +44,26 @@ pub async fn submit(
         stats.bytes,
         stats.reused
     );
-    let request = SubmitRequest {
+    let mut request = SubmitRequest {
         file_name,
         task_toml: text,
         files: entries,
+        progress: None,
     };
-    match client.ask_host(&host, Request::Submit(request)).await? {
+    let answer = if spec.run_in_docker {
+        // The host may pull an image or build one first: show its progress,
+        // and wait as long as it keeps reporting.
+        let watch = crate::pull::Watch::start(client, &host).await?;
+        request.progress = Some(watch.id());
+        let answer = client
+            .ask_host_reporting(&host, Request::Submit(request), watch.alive())
+            .await;
+        watch.finish().await;
+        answer?
+    } else {
+        client.ask_host(&host, Request::Submit(request)).await?
+    };
+    match answer {
         Response::Task(task) if json => output::json(&task)?,
         Response::Task(task) => println!(
             "{}/{}: {} ({})",

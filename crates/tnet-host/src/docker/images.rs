@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
@@ -24,7 +25,19 @@ use super::{engine, not_found, DockerError, Engine};
 pub const DERIVED_REPO: &str = "tnet-derived";
 
 /// Where pull progress goes (the host log always; a caller may add its own).
-pub type Progress<'a> = Option<&'a (dyn Fn(&str) + Send + Sync)>;
+pub type Progress<'a> = Option<&'a (dyn Fn(&tnet_proto::msg::Progress) + Send + Sync)>;
+
+/// The `PATH` Docker gives a container whose image sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `PATH=...` for a container of `image` when the image sets no `PATH` (one
+/// made by `docker import` without `--change`): set on the container itself,
+/// so its commands are found by name whatever the engine adds by itself.
+pub async fn missing_path(engine_: &Engine, image: &str) -> Option<String> {
+    let found = engine_.docker.inspect_image(image).await.ok()?;
+    let env = found.config.and_then(|c| c.env).unwrap_or_default();
+    (!env.iter().any(|e| e.starts_with("PATH="))).then(|| format!("PATH={DEFAULT_PATH}"))
+}
 
 /// A reference with an explicit tag: a name without one gets `:latest`
 /// (a pull without a tag would fetch every tag).
@@ -73,49 +86,93 @@ pub async fn prepare(
         Err(err) if not_found(&err) => {}
         Err(err) => return Err(engine(format!("inspect image {derived}"))(err)),
     }
+    if let Some(f) = progress {
+        f(&tnet_proto::msg::Progress::note(format!(
+            "installing the task's packages into {derived} (from {base})"
+        )));
+    }
     build(engine_, &base, &derived, settings, workspace).await?;
     Ok(derived)
 }
 
-/// Pulls `reference`, reporting progress; errors before or inside the stream
-/// are both a failed pull.
+/// Pulls `reference`, reporting progress (each layer's new status at once,
+/// its byte counts a few times a second); errors before or inside the
+/// stream are both a failed pull, and a pull that moves nothing for the
+/// engine's `pull_stall` is given up (dropping the stream cancels it).
 async fn pull(
     engine_: &Engine,
     reference: &str,
     progress: Progress<'_>,
 ) -> Result<(), DockerError> {
     tracing::info!(image = %reference, "image not present; pulling it");
-    let report = |line: &str| {
-        tracing::info!(image = %reference, "pull: {line}");
-        if let Some(p) = progress {
-            p(line);
+    let report = |p: &tnet_proto::msg::Progress| {
+        tracing::info!(image = %reference, "pull: {}", p.line());
+        if let Some(f) = progress {
+            f(p);
         }
     };
+    report(&tnet_proto::msg::Progress::note(format!(
+        "pulling {reference}"
+    )));
     let options = CreateImageOptionsBuilder::new()
         .from_image(reference)
         .build();
     let mut stream = engine_.docker.create_image(Some(options), None, None);
-    let mut last = String::new();
-    while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| DockerError::Pull {
-            reference: reference.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let line = match (&info.id, &info.status, &info.progress_detail) {
-            (Some(id), Some(status), Some(d)) if d.total.is_some() => format!(
-                "{id}: {status} {}/{} bytes",
-                d.current.unwrap_or(0),
-                d.total.unwrap_or(0)
-            ),
-            (Some(id), Some(status), _) => format!("{id}: {status}"),
-            (None, Some(status), _) => status.clone(),
-            _ => continue,
+    let failed = |reason: String| DockerError::Pull {
+        reference: reference.to_owned(),
+        reason,
+    };
+    // Per layer: its last status and when its bytes were last reported.
+    let mut layers: HashMap<String, (String, Instant)> = HashMap::new();
+    let mut moved = Instant::now();
+    let mut last_word = String::new();
+    loop {
+        let left = engine_.pull_stall.saturating_sub(moved.elapsed());
+        let item = match tokio::time::timeout(left, stream.next()).await {
+            Err(_) => {
+                return Err(DockerError::PullStalled {
+                    reference: reference.to_owned(),
+                    stall: engine_.pull_stall,
+                    last: last_word,
+                })
+            }
+            Ok(None) => break,
+            Ok(Some(item)) => item,
         };
-        // Byte counters arrive many times a second: report each new status once.
-        let status_only = info.status.clone().unwrap_or_default();
-        if status_only != last || info.progress_detail.is_none() {
-            report(&line);
-            last = status_only;
+        let info = item.map_err(|e| failed(e.to_string()))?;
+        if let Some(message) = info.error_detail.and_then(|e| e.message) {
+            return Err(failed(message));
+        }
+        let Some(status) = info.status else { continue };
+        let detail = info.progress_detail.unwrap_or_default();
+        let bytes = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok());
+        let (current, total) = (bytes(detail.current), bytes(detail.total));
+        let p = tnet_proto::msg::Progress {
+            layer: info.id.clone(),
+            status: status.clone(),
+            current: current.filter(|_| total.is_some()),
+            total,
+        };
+        // The engine counts down before it retries a layer it lost: that is
+        // no progress, and a vanished registry only ever says that.
+        if !status.starts_with("Retrying") {
+            moved = Instant::now();
+        }
+        last_word = p.line();
+        let Some(layer) = info.id else {
+            report(&p);
+            continue;
+        };
+        let now = Instant::now();
+        let fresh = match layers.get(&layer) {
+            Some((seen, at)) => {
+                *seen != status || now.duration_since(*at) >= Duration::from_millis(250)
+            }
+            None => true,
+        };
+        if fresh {
+            report(&p);
+            layers.insert(layer, (status, now));
         }
     }
     Ok(())
@@ -154,6 +211,15 @@ fn is_file_package(package: &str) -> bool {
     package.starts_with("./") || package.contains('/')
 }
 
+/// Whether every package is a file of the task: then the build needs no network.
+fn offline(settings: &DockerSettings) -> bool {
+    settings
+        .apt_packages
+        .iter()
+        .chain(&settings.pip_packages)
+        .all(|p| is_file_package(p))
+}
+
 /// The install script: apt packages, then pip packages (the seed's order;
 /// setup commands run later, in the task's container).
 fn install_script(settings: &DockerSettings) -> String {
@@ -172,8 +238,14 @@ fn install_script(settings: &DockerSettings) -> String {
     }
     if !settings.pip_packages.is_empty() {
         let list: Vec<String> = settings.pip_packages.iter().map(quote).collect();
+        // Wheels given as files need no index (and the build has no network then).
+        let no_index = if settings.pip_packages.iter().all(|p| is_file_package(p)) {
+            "--no-index "
+        } else {
+            ""
+        };
         script.push_str(&format!(
-            "PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-cache-dir {}\n",
+            "PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-cache-dir --disable-pip-version-check {no_index}{}\n",
             list.join(" ")
         ));
     }
@@ -190,10 +262,12 @@ async fn build(
     settings: &DockerSettings,
     workspace: &Path,
 ) -> Result<(), DockerError> {
-    tracing::info!(base = %base, image = %derived, "building a derived image with the task's packages");
+    let network = if offline(settings) { "none" } else { "default" };
+    tracing::info!(base = %base, image = %derived, network = %network, "building a derived image with the task's packages");
     let dir = workspace.to_string_lossy().into_owned();
     let body = ContainerCreateBody {
         image: Some(base.to_owned()),
+        env: missing_path(engine_, base).await.map(|p| vec![p]),
         cmd: Some(vec!["sh".into(), "-c".into(), install_script(settings)]),
         user: Some("0:0".into()),
         working_dir: Some(dir.clone()),
@@ -209,6 +283,8 @@ async fn build(
                 read_only: Some(true),
                 ..Default::default()
             }]),
+            // Packages given as files install with no network at all.
+            network_mode: offline(settings).then(|| "none".to_owned()),
             ..Default::default()
         }),
         ..Default::default()
@@ -327,5 +403,13 @@ mod tests {
         let apt = script.find("apt-get install").expect("apt");
         let pip = script.find("pip install").expect("pip");
         assert!(apt < pip);
+        assert!(script.contains("--no-index ./w.whl"), "{script}");
+        assert!(offline(&settings));
+        let named = DockerSettings {
+            pip_packages: vec!["requests".into()],
+            ..Default::default()
+        };
+        assert!(!install_script(&named).contains("--no-index"));
+        assert!(!offline(&named));
     }
 }

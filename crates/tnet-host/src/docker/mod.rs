@@ -15,8 +15,10 @@
 //! dead host left running in it are ended, as the process runner ends stale
 //! process groups.
 
+pub mod config;
 pub mod images;
 pub mod runner;
+pub mod signal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -68,6 +70,16 @@ pub enum DockerError {
         /// Why the pull failed.
         reason: String,
     },
+    /// A pull stopped moving (its registry went away or hangs).
+    #[error("the pull of `{reference}` stopped: nothing arrived for {:?} (the engine's last word: `{last}`), so its registry stopped answering. Check that the registry is up and reachable from this host, then submit again; nothing was kept", .stall)]
+    PullStalled {
+        /// The resolved reference.
+        reference: String,
+        /// How long nothing moved.
+        stall: Duration,
+        /// The last progress line the engine sent.
+        last: String,
+    },
     /// Installing packages into a derived image failed.
     #[error("installing packages into `{base}` failed (exit code {code}): {output}")]
     Build {
@@ -117,6 +129,8 @@ pub struct Engine {
     /// One derived-image build at a time, so two tasks with the same packages
     /// submitted together build it once.
     pub(crate) build_lock: tokio::sync::Mutex<()>,
+    /// A pull that moves nothing for this long is given up (`[docker]`).
+    pub(crate) pull_stall: Duration,
 }
 
 /// What a task's container is made from.
@@ -157,7 +171,11 @@ impl Engine {
 
     /// Connects to the local engine (`DOCKER_HOST` or the default socket) and
     /// agrees on an API version; `Err` when there is no engine to talk to.
-    pub async fn connect(host: &str, calls: &Path) -> Result<Engine, DockerError> {
+    pub async fn connect(
+        host: &str,
+        calls: &Path,
+        config: &config::DockerConfig,
+    ) -> Result<Engine, DockerError> {
         let docker = Docker::connect_with_local_defaults().map_err(engine("connect"))?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
@@ -173,6 +191,7 @@ impl Engine {
             user,
             calls: calls.to_path_buf(),
             build_lock: tokio::sync::Mutex::new(()),
+            pull_stall: config.pull_stall,
         })
     }
 
@@ -286,12 +305,14 @@ impl Engine {
         } else {
             RestartPolicyNameEnum::NO
         };
+        let mut env: Vec<String> = plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(images::missing_path(self, image).await);
         let body = ContainerCreateBody {
             image: Some(image.to_owned()),
             cmd: Some(vec!["sh".into(), "-c".into(), KEEPER.into()]),
             user: Some(self.user.clone()),
             working_dir: Some(plan.workspace.to_string_lossy().into_owned()),
-            env: Some(plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            env: Some(env),
             labels: Some(self.labels(plan, image)),
             host_config: Some(HostConfig {
                 mounts: Some(vec![bind(&plan.workspace), bind(&self.calls)]),
@@ -325,9 +346,15 @@ impl Engine {
 
     /// Runs a command in a container, discarding its output; returns its exit code.
     pub async fn exec_quiet(&self, name: &str, argv: &[&str]) -> Result<i64, DockerError> {
+        self.exec_as(name, &self.user, argv).await
+    }
+
+    /// Runs a command in a container as `user`, discarding its output;
+    /// returns its exit code.
+    pub async fn exec_as(&self, name: &str, user: &str, argv: &[&str]) -> Result<i64, DockerError> {
         let config = ExecConfig {
             cmd: Some(argv.iter().map(|s| (*s).to_owned()).collect()),
-            user: Some(self.user.clone()),
+            user: Some(user.to_owned()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             ..Default::default()

@@ -6,10 +6,10 @@
 //! Standard input comes from a file by a redirection at the top of the
 //! script (`exec <FILE`), since the call folder is mounted at the same path.
 //!
-//! Stopping: an exec's process is visible on the host (its host pid comes
-//! from `inspect_exec`) and runs as the host's own user, so the host signals
-//! it and its descendants directly, TERM then KILL, as the process runner
-//! signals a group.
+//! Stopping: TERM, then KILL after the grace period, to the exec's process
+//! and its descendants, as the process runner signals a group: by the
+//! host's own `kill` when it sees the process (its host pid comes from
+//! `inspect_exec`), else through the engine alone ([`super::signal`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -25,6 +25,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::sync::{mpsc, watch};
 
+use super::signal::{ExecPids, PidLine, PID_PROLOGUE};
 use super::{ContainerPlan, Engine};
 use crate::runner::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
 
@@ -52,7 +53,7 @@ impl ContainerRunner {
 #[derive(Debug, Clone)]
 enum State {
     Starting,
-    Running { pid: Option<u32> },
+    Running { pids: ExecPids },
     Ended(Exit),
     Failed(String),
 }
@@ -68,6 +69,8 @@ impl Runner for ContainerRunner {
         let plan = self.plan.clone();
         let ready = self.ready.clone();
         let spec = spec.clone();
+        let container = engine.container_name(&plan.safe_name);
+        let signaller = engine.clone();
         let task = tokio::spawn(async move {
             let ran = run_exec(&engine, &plan, &ready, &spec, output, &tx).await;
             let end = match ran {
@@ -76,7 +79,12 @@ impl Runner for ContainerRunner {
             };
             tx.send_replace(end);
         });
-        Ok(Box::new(ExecExecution { state: rx, task }))
+        Ok(Box::new(ExecExecution {
+            state: rx,
+            task,
+            engine: signaller,
+            container,
+        }))
     }
 
     fn stopped(&self) -> BoxFuture<'_, ()> {
@@ -148,7 +156,8 @@ async fn run_exec(
     let mut cmd = vec![
         "sh".to_owned(),
         "-c".to_owned(),
-        format!("exec <{stdin}\n{}", spec.command),
+        // The pid line first: what stops it when the host cannot see it.
+        format!("{PID_PROLOGUE}\nexec <{stdin}\n{}", spec.command),
         "sh".to_owned(),
     ];
     cmd.extend(spec.args.iter().cloned());
@@ -180,23 +189,38 @@ async fn run_exec(
         .start_exec(&exec.id, Some(options))
         .await
         .map_err(failed("start an exec"))?;
-    let pid = engine.exec_pid(&exec.id).await;
-    state.send_replace(State::Running { pid });
+    let host = engine.exec_pid(&exec.id).await;
+    let mut pids = ExecPids {
+        host: host.and_then(super::signal::visible),
+        inner: None,
+    };
+    if host.is_some() && pids.host.is_none() {
+        tracing::debug!(container = %name, "the engine's pids are not this host's: commands are signalled through the engine");
+    }
+    state.send_replace(State::Running { pids });
+    let mut pid_line = PidLine::default();
     if let StartExecResults::Attached {
         output: mut out, ..
     } = started
     {
         while let Some(item) = out.next().await {
             let (stream, bytes) = match item {
-                Ok(LogOutput::StdOut { message }) => (Stream::Stdout, message),
-                Ok(LogOutput::StdErr { message }) => (Stream::Stderr, message),
+                Ok(LogOutput::StdOut { message }) => (Stream::Stdout, message.to_vec()),
+                Ok(LogOutput::StdErr { message }) => {
+                    let (rest, inner) = pid_line.feed(&message);
+                    if inner.is_some() {
+                        pids.inner = inner;
+                        state.send_replace(State::Running { pids });
+                    }
+                    (Stream::Stderr, rest)
+                }
                 Ok(_) => continue,
                 Err(_) => break,
             };
-            let chunk = OutputChunk {
-                stream,
-                bytes: bytes.to_vec(),
-            };
+            if bytes.is_empty() {
+                continue;
+            }
+            let chunk = OutputChunk { stream, bytes };
             if output.send(chunk).await.is_err() {
                 break;
             }
@@ -228,6 +252,8 @@ async fn run_exec(
 pub struct ExecExecution {
     state: watch::Receiver<State>,
     task: tokio::task::JoinHandle<()>,
+    engine: Arc<Engine>,
+    container: String,
 }
 
 impl ExecExecution {
@@ -249,7 +275,7 @@ impl ExecExecution {
 impl Execution for ExecExecution {
     fn pid(&self) -> Option<u32> {
         match &*self.state.borrow() {
-            State::Running { pid } => *pid,
+            State::Running { pids } => pids.host,
             _ => None,
         }
     }
@@ -272,35 +298,50 @@ impl Execution for ExecExecution {
             )
             .await
             .is_ok();
-            let now = self.state.borrow().clone();
-            let pid = match now {
-                State::Running { pid } => pid,
-                State::Ended(exit) => return Ok(exit),
-                State::Failed(message) => return Err(io::Error::other(message)),
-                State::Starting => None,
-            };
             if !started {
                 self.task.abort();
                 return Ok(Exit::Signal(9));
             }
-            let Some(pid) = pid else {
-                // Nothing to signal (a remote engine hides its pids): wait a
-                // while for it to end by itself, never for ever, or a stop
-                // would hang the task's actor and every request behind it.
+            // The pid inside the container comes with the command's first
+            // output: a moment after it starts, at most.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.state.wait_for(|s| match s {
+                    State::Running { pids } => pids.host.is_some() || pids.inner.is_some(),
+                    _ => true,
+                }),
+            )
+            .await;
+            let now = self.state.borrow().clone();
+            let pids = match now {
+                State::Running { pids } => pids,
+                State::Ended(exit) => return Ok(exit),
+                State::Failed(message) => return Err(io::Error::other(message)),
+                State::Starting => ExecPids::default(),
+            };
+            let signalled = self
+                .engine
+                .signal_exec(&self.container, pids, Signal::SIGTERM)
+                .await;
+            if !signalled {
+                // Nothing to signal: wait a while for it to end by itself,
+                // never for ever, or a stop would hang the task's actor and
+                // every request behind it.
                 return match tokio::time::timeout(grace, self.ended()).await {
                     Ok(result) => result,
                     Err(_) => {
-                        tracing::warn!("an exec with no known pid did not end within {grace:?}; leaving it to the container's stop");
+                        tracing::warn!("an exec that cannot be signalled did not end within {grace:?}; leaving it to the container's stop");
                         self.task.abort();
                         Ok(Exit::Signal(9))
                     }
                 };
-            };
-            signal_tree(pid, Signal::SIGTERM);
+            }
             if let Ok(result) = tokio::time::timeout(grace, self.ended()).await {
                 return result;
             }
-            signal_tree(pid, Signal::SIGKILL);
+            self.engine
+                .signal_exec(&self.container, pids, Signal::SIGKILL)
+                .await;
             match tokio::time::timeout(Duration::from_secs(10), self.ended()).await {
                 Ok(result) => result,
                 Err(_) => {
@@ -321,8 +362,9 @@ impl Drop for ExecExecution {
     }
 }
 
-/// Signals `root` and every process descending from it (a snapshot of `/proc`).
-pub fn signal_tree(root: u32, signal: Signal) {
+/// Signals `root` and every process descending from it (a snapshot of
+/// `/proc`); `false` when `root` itself could not be signalled.
+pub fn signal_tree(root: u32, signal: Signal) -> bool {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for pid in crate::procfs::pids() {
         if let Some(s) = crate::procfs::stat(pid) {
@@ -330,12 +372,15 @@ pub fn signal_tree(root: u32, signal: Signal) {
         }
     }
     let mut todo = vec![root];
+    let mut reached = false;
     while let Some(pid) = todo.pop() {
         if let Ok(p) = i32::try_from(pid) {
-            let _ = kill(Pid::from_raw(p), signal);
+            let sent = kill(Pid::from_raw(p), signal).is_ok();
+            reached |= pid == root && sent;
         }
         if let Some(kids) = children.get(&pid) {
             todo.extend(kids);
         }
     }
+    reached
 }

@@ -56,7 +56,7 @@ pub async fn handle(host: &Host, req: EditRequest) -> Result<Response, ErrorRepl
     tokio::task::spawn_blocking(move || write_files(&workspace, &to_write, &rels, &shared.blobs))
         .await
         .map_err(super::host_failure)??;
-    super::submit::prepare_image(host, &spec).await?;
+    super::submit::prepare_image(host, &spec, req.progress.as_deref()).await?;
 
     let files_json = serde_json::to_string(&req.files).map_err(super::host_failure)?;
     let store = &host.shared.store;

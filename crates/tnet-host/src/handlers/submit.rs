@@ -6,8 +6,10 @@
 //! the next time that name is submitted); nothing is half-applied.
 
 use std::path::Path;
+use std::time::Duration;
 
-use tnet_proto::msg::{ErrorKind, ErrorReply, Response, SubmitRequest};
+use tnet_proto::keys;
+use tnet_proto::msg::{self, ErrorKind, ErrorReply, Progress, Response, SubmitRequest};
 use tnet_proto::task::parse_task;
 
 use crate::host::Host;
@@ -58,7 +60,7 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
     })
     .await
     .map_err(super::host_failure)??;
-    if let Err(err) = prepare_image(host, &spec).await {
+    if let Err(err) = prepare_image(host, &spec, req.progress.as_deref()).await {
         // No half task: the workspace goes, nothing was recorded.
         let _ = std::fs::remove_dir_all(shared.paths.workspace(&safe));
         return Err(err);
@@ -124,26 +126,63 @@ pub(super) fn check_supported(
     Ok(())
 }
 
+/// How often a host preparing an image says it is still at it, so the
+/// submitting client can tell a long pull or build from a host that went away.
+pub const PREPARE_HEARTBEAT: Duration = Duration::from_secs(2);
+
 /// Makes a docker task's image ready before the task is recorded: present,
-/// pulled (progress in the host's log), or derived with its packages. A
-/// failure is the submitter's error, with nothing left behind.
+/// pulled, or derived with its packages. Progress goes to the host's log and,
+/// when the client gave a progress id, to [`keys::progress`] for it to show
+/// (with a sign of life every [`PREPARE_HEARTBEAT`]). A failure is the
+/// submitter's error, with nothing left behind.
 pub(super) async fn prepare_image(
     host: &Host,
     spec: &tnet_proto::task::TaskSpec,
+    progress: Option<&str>,
 ) -> Result<(), ErrorReply> {
     let (true, Ok(engine)) = (spec.run_in_docker, &host.shared.docker) else {
         return Ok(());
     };
     let workspace = host.shared.paths.workspace(&spec.safe_name());
-    crate::docker::images::prepare(engine, &spec.docker, &workspace, None)
-        .await
-        .map(drop)
-        .map_err(|e| {
-            ErrorReply::new(
-                ErrorKind::Unsupported,
-                format!("cannot prepare the image of `{}`: {e}", spec.name),
-            )
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    // Published in order by one task, off the pull's own loop.
+    let publisher = progress.map(|id| {
+        let session = host.shared.session.clone();
+        let key = keys::progress(&host.shared.name, id);
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                let _ = session.put(&key, msg::encode(&p)).await;
+            }
         })
+    });
+    let result = {
+        let sink = tx.clone();
+        let report = move |p: &Progress| {
+            let _ = sink.send(p.clone());
+        };
+        let prepare =
+            crate::docker::images::prepare(engine, &spec.docker, &workspace, Some(&report));
+        tokio::pin!(prepare);
+        let mut beat = tokio::time::interval(PREPARE_HEARTBEAT);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                done = &mut prepare => break done,
+                _ = beat.tick() => { let _ = tx.send(Progress::alive()); }
+            }
+        }
+    };
+    drop(tx);
+    if let Some(publisher) = publisher {
+        // Every report is out before the answer.
+        let _ = publisher.await;
+    }
+    result.map(drop).map_err(|e| {
+        ErrorReply::new(
+            ErrorKind::Unsupported,
+            format!("cannot prepare the image of `{}`: {e}", spec.name),
+        )
+    })
 }
 
 /// Assembles the workspace in `staging` and moves it to `workspace`.

@@ -106,6 +106,9 @@ struct RawFile {
     /// Read by `crate::retention`.
     #[serde(rename = "retention")]
     _retention: Option<serde::de::IgnoredAny>,
+    /// Read by `crate::docker::config`.
+    #[serde(rename = "docker")]
+    _docker: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

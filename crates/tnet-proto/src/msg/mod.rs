@@ -11,6 +11,7 @@ mod event;
 mod files;
 mod habit;
 mod inbox;
+mod progress;
 mod request;
 mod response;
 mod retention;
@@ -20,6 +21,7 @@ pub use event::{Event, EventKind};
 pub use files::{BlobChunk, BlobChunkAck, FileEntry};
 pub use habit::HabitRun;
 pub use inbox::{Delivery, InboxEntry, InboxRequest};
+pub use progress::Progress;
 pub use request::{
     EditRequest, LogsRequest, MissingBlobsRequest, Request, RosterRequest, ShellExit, ShellRequest,
     ShellSize, SubmitRequest, TaskRef, UploadPlan, VerifyBlobRequest,

@@ -149,6 +149,12 @@ pub struct SubmitRequest {
     pub task_toml: String,
     /// The files of `necessary_files`, already uploaded as blobs.
     pub files: Vec<FileEntry>,
+    /// Where the host reports the preparation of a docker task's image
+    /// (pull, package build) while the request runs: the id of a
+    /// [`crate::keys::progress`] key the client subscribed to. Absent from
+    /// older clients, who then see no progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
 }
 
 /// See [`Request::Logs`].
@@ -174,6 +180,9 @@ pub struct EditRequest {
     pub files: Vec<FileEntry>,
     /// Run the setup commands again.
     pub rerun_setup: bool,
+    /// As [`SubmitRequest::progress`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
 }
 
 /// See [`Request::OpenShell`].
