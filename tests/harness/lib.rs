@@ -126,6 +126,25 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Removes the containers of hosts named `host` whose home is gone (a
+/// finished or killed run's). A live host of the same name (another
+/// checkout's suite on this machine) keeps its own: its home still exists.
+pub fn remove_dead_containers(host: &str) {
+    let Ok(out) = Command::new("docker")
+        .args(["ps", "-a", "--filter", &format!("label=tnet.host={host}")])
+        .args(["--format", r#"{{.ID}} {{.Label "tnet.home"}}"#])
+        .output()
+    else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let (id, home) = line.split_once(' ').unwrap_or((line, ""));
+        if home.is_empty() || !Path::new(home).exists() {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
+    }
+}
+
 /// Polls `f` until it returns `Some`, or panics after `timeout` saying `what` never happened.
 pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
@@ -567,6 +586,30 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
+        self.stop();
+        // Its docker tasks' containers (found by its home: another host of
+        // the same name may be running them too).
+        remove_containers_of_home(&self.home);
+    }
+}
+
+/// Removes the containers of the host whose home is `home`.
+fn remove_containers_of_home(home: &Path) {
+    let label = format!("label=tnet.home={}", home.display());
+    let Ok(out) = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &label])
+        .output()
+    else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&out.stdout).lines() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+}
+
+impl Host {
+    /// Ends the host: SIGTERM, then SIGKILL after 10 s.
+    fn stop(&mut self) {
         // SIGTERM lets the host end its tasks' process groups before it goes.
         if let Some(mut child) = self.child.take() {
             // `unshare` ignores SIGTERM while it waits: the host itself gets it.

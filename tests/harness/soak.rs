@@ -565,7 +565,7 @@ fn submit_fixed(host: &Host, dir: &Path, model: &Shared, docker: Option<&str>) {
 
 /// Runs a soak on a fresh host called `name`.
 pub fn run(name: &str, config: &SoakConfig) -> SoakReport {
-    remove_containers(name);
+    crate::remove_dead_containers(name);
     let mut host = Host::start(name);
     let dir = tempfile::tempdir().expect("a workload folder");
     let model: Shared = Arc::new(Mutex::new(Model::default()));
@@ -617,7 +617,7 @@ pub fn run(name: &str, config: &SoakConfig) -> SoakReport {
     }
     workload.end();
     drop(host);
-    remove_containers(name);
+    crate::remove_dead_containers(name);
     let mut m = lock(&model);
     report.ops_done = m.ops_done;
     report.violations.append(&mut m.violations);
@@ -779,7 +779,7 @@ fn check_host(
                 "ps",
                 "-aq",
                 "--filter",
-                &format!("label=tnet.host={}", host.name),
+                &format!("label=tnet.home={}", host.home.display()),
             ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
@@ -801,18 +801,5 @@ fn wait_settle(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Removes the containers of the soak's host (left by an earlier run too).
-fn remove_containers(host: &str) {
-    let Ok(out) = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=tnet.host={host}")])
-        .output()
-    else {
-        return;
-    };
-    for id in String::from_utf8_lossy(&out.stdout).lines() {
-        let _ = Command::new("docker").args(["rm", "-f", id]).output();
     }
 }

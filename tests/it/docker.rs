@@ -99,7 +99,8 @@ pub(crate) fn import(r: &Path, image: &str) {
     assert!(status.success(), "docker import of {image} failed");
 }
 
-/// Removes a host's containers when dropped (and any left by an earlier run).
+/// Removes a host's containers when dropped (and any left by an earlier
+/// run), once its home is gone: [`tnet_tests::remove_dead_containers`].
 pub(crate) struct Containers(String);
 
 impl Containers {
@@ -128,9 +129,7 @@ impl Containers {
     }
 
     fn clean(&self) {
-        for id in self.ids(None) {
-            let _ = docker(&["rm", "-f", &id]);
-        }
+        tnet_tests::remove_dead_containers(&self.0);
     }
 }
 
@@ -211,6 +210,52 @@ fn docker_daemon_runs_in_its_container_restarts_by_policy_and_stop_rm_follow() {
     host.tnet(&["rm", "crashy"]).ok();
     assert!(containers.ids(Some("crashy")).is_empty(), "rm removes it");
     std::fs::remove_dir_all(dir.path()).ok();
+}
+
+#[test]
+fn two_hosts_of_one_name_keep_their_own_containers() {
+    require_engine();
+    test_image();
+    let _containers = Containers::of("dk-twin");
+    let first = Host::start("dk-twin");
+    let second = Host::start("dk-twin");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = task_file(
+        dir.path(),
+        "twin",
+        "task_type = \"daemon\"\ncommands = [\"echo up >> up.txt; sleep 100000\"]",
+        "",
+    );
+    for host in [&first, &second] {
+        host.tnet(&["run", p(&file)]).ok();
+        host.wait_state("twin", "running");
+    }
+    let mine = |host: &Host| {
+        docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=tnet.home={}", host.home.display()),
+        ])
+        .unwrap_or_default()
+        .lines()
+        .count()
+    };
+    // Each host runs the task in a container of its own; the second did not
+    // take over (or remove) the first's.
+    wait_until(WAIT, "each host's container running", || {
+        (mine(&first) == 1 && mine(&second) == 1).then_some(())
+    });
+    for host in [&first, &second] {
+        wait_until(WAIT, "the daemon writing in its own workspace", || {
+            host.home.join("twin/up.txt").exists().then_some(())
+        });
+    }
+    // Removing one host's task leaves the other's running.
+    first.tnet(&["rm", "twin"]).ok();
+    assert_eq!(mine(&first), 0, "rm removes the first host's container");
+    assert_eq!(mine(&second), 1, "the second host's container is untouched");
+    assert_eq!(second.state("twin").as_deref(), Some("running"));
 }
 
 #[test]

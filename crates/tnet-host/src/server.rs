@@ -113,17 +113,23 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot follow service callers: {e}"))?;
     let (notify, notify_queue) = crate::notify::NotifyHandle::new();
-    let docker =
-        match crate::docker::Engine::connect(&config.name, &paths.calls(), &config.docker).await {
-            Ok(engine) => {
-                tracing::info!("Docker engine found: docker tasks can run");
-                Ok(Arc::new(engine))
-            }
-            Err(err) => {
-                tracing::warn!("no Docker engine ({err}); docker tasks will be refused");
-                Err(err.to_string())
-            }
-        };
+    let docker = match crate::docker::Engine::connect(
+        &config.name,
+        paths.home(),
+        &paths.calls(),
+        &config.docker,
+    )
+    .await
+    {
+        Ok(engine) => {
+            tracing::info!("Docker engine found: docker tasks can run");
+            Ok(Arc::new(engine))
+        }
+        Err(err) => {
+            tracing::warn!("no Docker engine ({err}); docker tasks will be refused");
+            Err(err.to_string())
+        }
+    };
     let shared = Arc::new(Shared {
         docker,
         notify,

@@ -2,7 +2,9 @@
 //! the images they run ([`images`]); [`runner`] runs commands in them.
 //!
 //! Every docker task, whatever its type, lives in **one long-lived container**
-//! named `tnet-<host>-<task>` and labelled `tnet.host` / `tnet.task`. Its main
+//! named `tnet-<host>-<home>-<task>` (`<home>`: 8 hex digits of the host's
+//! home, so two hosts of one name on a machine never share a container) and
+//! labelled `tnet.host` / `tnet.home` / `tnet.task`. Its main
 //! process only waits; each command (a daemon's, a habit run's, a service
 //! call's) is an exec in it, so a call or a run pays an exec (~tens of ms),
 //! not a container start (see `docs/docker.md` for the measured costs). The
@@ -38,6 +40,10 @@ use futures::StreamExt;
 
 /// Label naming the host that owns a container.
 pub const LABEL_HOST: &str = "tnet.host";
+/// Label holding the home of the host that owns a container: two hosts of
+/// one name on a machine (a second checkout's tests, a user's second home)
+/// each see only their own.
+pub const LABEL_HOME: &str = "tnet.home";
 /// Label naming the task (its safe name) a container belongs to.
 pub const LABEL_TASK: &str = "tnet.task";
 /// Label holding the image reference a container was created from.
@@ -122,6 +128,10 @@ pub struct Engine {
     pub docker: Docker,
     /// The host's name, for labels and container names.
     host: String,
+    /// The host's home, labelled on its containers.
+    home: PathBuf,
+    /// 8 hex digits of the home, in container names.
+    home_tag: String,
     /// `uid:gid` of the host's user: commands run as it.
     user: String,
     /// The folder of service calls in progress, mounted so `TNET_INPUT` works.
@@ -173,6 +183,7 @@ impl Engine {
     /// agrees on an API version; `Err` when there is no engine to talk to.
     pub async fn connect(
         host: &str,
+        home: &Path,
         calls: &Path,
         config: &config::DockerConfig,
     ) -> Result<Engine, DockerError> {
@@ -188,6 +199,8 @@ impl Engine {
         Ok(Engine {
             docker,
             host: host.to_owned(),
+            home: home.to_path_buf(),
+            home_tag: home_tag(home),
             user,
             calls: calls.to_path_buf(),
             build_lock: tokio::sync::Mutex::new(()),
@@ -195,10 +208,41 @@ impl Engine {
         })
     }
 
-    /// The container name of a task: `tnet-<host>-<task>`.
+    /// The container name of a task: `tnet-<host>-<home>-<task>`.
     pub fn container_name(&self, safe_name: &str) -> String {
         // Safe names only hold [A-Za-z0-9._-], which Docker names accept.
-        format!("tnet-{}-{safe_name}", self.host)
+        format!("tnet-{}-{}-{safe_name}", self.host, self.home_tag)
+    }
+
+    /// A task's container under the name hosts gave it before names held
+    /// the home (`tnet-<host>-<task>`), if there is one and it mounts this
+    /// task's workspace, renamed to today's name so it is adopted, not
+    /// left running beside a new one.
+    async fn rename_legacy(&self, plan: &ContainerPlan) -> Result<(), DockerError> {
+        let legacy = format!("tnet-{}-{}", self.host, plan.safe_name);
+        let Ok(found) = self.docker.inspect_container(&legacy, None).await else {
+            return Ok(());
+        };
+        let ours = found
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(LABEL_WORKSPACE))
+            .map(String::as_str)
+            == plan.workspace.to_str();
+        if !ours {
+            return Ok(());
+        }
+        let name = self.container_name(&plan.safe_name);
+        let options = bollard::query_parameters::RenameContainerOptionsBuilder::default()
+            .name(&name)
+            .build();
+        self.docker
+            .rename_container(&legacy, options)
+            .await
+            .map_err(engine(format!("rename container {legacy} to {name}")))?;
+        tracing::info!(container = %name, "container of an earlier tnet-host renamed");
+        Ok(())
     }
 
     /// The user commands run as.
@@ -209,6 +253,10 @@ impl Engine {
     fn labels(&self, plan: &ContainerPlan, image: &str) -> HashMap<String, String> {
         HashMap::from([
             (LABEL_HOST.to_owned(), self.host.clone()),
+            (
+                LABEL_HOME.to_owned(),
+                self.home.to_string_lossy().into_owned(),
+            ),
             (LABEL_TASK.to_owned(), plan.safe_name.clone()),
             (LABEL_IMAGE.to_owned(), image.to_owned()),
             (
@@ -220,7 +268,10 @@ impl Engine {
 
     /// Ids of this host's containers (running or not), of one task or all.
     pub async fn containers(&self, safe_name: Option<&str>) -> Result<Vec<String>, DockerError> {
-        let mut labels = vec![format!("{LABEL_HOST}={}", self.host)];
+        let mut labels = vec![
+            format!("{LABEL_HOST}={}", self.host),
+            format!("{LABEL_HOME}={}", self.home.display()),
+        ];
         if let Some(task) = safe_name {
             labels.push(format!("{LABEL_TASK}={task}"));
         }
@@ -245,6 +296,7 @@ impl Engine {
         plan: &ContainerPlan,
     ) -> Result<(String, bool), DockerError> {
         let image = images::prepare(self, &plan.settings, &plan.workspace, None).await?;
+        self.rename_legacy(plan).await?;
         let name = self.container_name(&plan.safe_name);
         match self.docker.inspect_container(&name, None).await {
             Ok(found) => {
@@ -415,4 +467,10 @@ impl Engine {
             other => other.map_err(engine(format!("remove container {name}"))),
         }
     }
+}
+
+/// 8 hex digits of a host's home, telling apart hosts of one name on a machine.
+fn home_tag(home: &Path) -> String {
+    let hash = blake3::hash(home.as_os_str().as_encoded_bytes());
+    hash.to_hex()[..8].to_owned()
 }
