@@ -1,7 +1,7 @@
 //! Machines on one LAN, made of Linux network namespaces, for tests of
 //! discovery across machines on one computer.
 //!
-//! Each machine is a namespace with `lo` and an `eth0` on `10.47.0.0/24`,
+//! Each machine is a namespace with `lo` and an `eth0` on `10.47.0.0/16`,
 //! whose other end is plugged into a bridge. The bridge lives in a namespace
 //! of its own, so a test adds nothing to the computer's own network, and two
 //! test processes each have a LAN of their own (the same addresses, never
@@ -30,6 +30,10 @@ const PREFIX: &str = "tnetlan";
 
 /// Which LAN of this test process a new one is.
 static NEXT_LAN: AtomicUsize = AtomicUsize::new(0);
+
+/// The most machines a [`Lan`] has: a bridge takes at most 1024 ports, and
+/// 200 hosts with a client and a router fit with room to spare.
+pub const MAX_MACHINES: usize = 1000;
 
 /// A LAN of machines (namespaces) around a bridge.
 pub struct Lan {
@@ -143,10 +147,13 @@ fn pids_in(namespace: &str) -> Vec<u32> {
 }
 
 impl Lan {
-    /// A LAN of `n` machines (at most 200), `10.47.0.11` upwards.
+    /// A LAN of `n` machines (at most [`MAX_MACHINES`]), `10.47.0.11` upwards.
     pub fn new(n: usize) -> Lan {
         require_root_and_ip();
-        assert!(n <= 200, "a LAN of at most 200 machines");
+        assert!(
+            n <= MAX_MACHINES,
+            "a LAN of at most {MAX_MACHINES} machines"
+        );
         // Namespaces a killed test run could not remove (its Drop never ran).
         for stale in our_namespaces() {
             if owner(&stale).is_some_and(|pid| !process_alive(pid)) {
@@ -173,7 +180,10 @@ impl Lan {
         ip(&format!("-n {br} link set br0 up"));
         for i in 0..n {
             let ns = format!("{base}-m{i}");
-            let address = Ipv4Addr::new(10, 47, 0, 11 + u8::try_from(i).expect("at most 200"));
+            let address = Ipv4Addr::from(
+                u32::from(Ipv4Addr::new(10, 47, 0, 11))
+                    + u32::try_from(i).expect("at most MAX_MACHINES"),
+            );
             ip(&format!("netns add {ns}"));
             lan.machines.push(Machine {
                 namespace: ns.clone(),
@@ -188,7 +198,7 @@ impl Lan {
             ));
             ip(&format!("-n {br} link set p{i} master br0 up"));
             ip(&format!("-n {ns} link set lo up"));
-            ip(&format!("-n {ns} addr add {address}/24 dev eth0"));
+            ip(&format!("-n {ns} addr add {address}/16 dev eth0"));
             ip(&format!("-n {ns} link set eth0 up"));
             ip(&format!("-n {ns} route add 224.0.0.0/4 dev eth0"));
         }
@@ -246,26 +256,7 @@ impl Machine {
     /// (port 7449 on every interface, multicast scouting on), and waits until
     /// it answers at its address.
     pub fn start_host(&self, name: &str) -> LanHost {
-        let home = self.dir.path().join("tasks");
-        let log = self.dir.path().join("tnet-host.log");
-        let file = std::fs::File::create(&log).expect("the host's log");
-        let child = self
-            .command(bin("tnet-host"))
-            .args(["--name", name, "--home"])
-            .arg(&home)
-            .env("RUST_LOG", "info,zenoh=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("tnet-host starts");
-        let host = LanHost {
-            child: Some(child),
-            name: name.to_owned(),
-            home,
-            log,
-            endpoint: format!("quic/{}:7449", self.address),
-        };
+        let host = self.spawn_host(name);
         wait_until(
             Duration::from_secs(20),
             &format!("host {name} answers at {}", host.endpoint),
@@ -284,6 +275,62 @@ impl Machine {
             },
         );
         host
+    }
+
+    /// Starts `tnet-host --name <name>` on this machine on default settings
+    /// and returns at once (see [`Lan::start_hosts`]).
+    pub fn spawn_host(&self, name: &str) -> LanHost {
+        let home = self.dir.path().join("tasks");
+        let log = self.dir.path().join("tnet-host.log");
+        let file = std::fs::File::create(&log).expect("the host's log");
+        let child = self
+            .command(bin("tnet-host"))
+            .args(["--name", name, "--home"])
+            .arg(&home)
+            .env("RUST_LOG", "info,zenoh=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("tnet-host starts");
+        LanHost {
+            child: Some(child),
+            name: name.to_owned(),
+            home,
+            log,
+            endpoint: format!("quic/{}:7449", self.address),
+        }
+    }
+}
+
+impl Lan {
+    /// Starts a host on each of the first `names.len()` machines, all at
+    /// once, and waits (at most `limit`) until every one says it is ready:
+    /// the line `tnet-host ready` it logs once its queryables and its
+    /// liveliness token are declared. Asking a hundred hosts one by one
+    /// with `tnet --connect` would take longer than starting them.
+    pub fn start_hosts(&self, names: &[String], limit: Duration) -> Vec<LanHost> {
+        let mut hosts: Vec<LanHost> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| self.machine(i).spawn_host(name))
+            .collect();
+        let started = Instant::now();
+        let mut waiting: Vec<usize> = (0..hosts.len()).collect();
+        wait_until(limit, "every host says it is ready", || {
+            waiting.retain(|&i| {
+                let host = &mut hosts[i];
+                if let Some(child) = host.child.as_mut() {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!("host {} ended ({status}):\n{}", host.name, host.log());
+                    }
+                }
+                !host.log().contains("tnet-host ready")
+            });
+            waiting.is_empty().then_some(())
+        });
+        eprintln!("{} hosts ready in {:?}", hosts.len(), started.elapsed());
+        hosts
     }
 }
 

@@ -4,8 +4,10 @@
 //!
 //! The LAN is made of network namespaces (`tnet_tests::netns`): three
 //! machines running `tnet-host` on default settings (port 7449, multicast
-//! scouting on) and a fourth running `tnet` with nothing configured. This is
-//! the one test about discovery itself; every other test names its host's
+//! scouting on) and a fourth running `tnet` with nothing configured; and a
+//! LAN of a hundred hosts, which on the defaults of before (every host a
+//! peer connecting to every host it scouted) `tnet` could not list. These
+//! are the tests about discovery itself; every other test names its host's
 //! loopback address with scouting off.
 
 use std::path::{Path, PathBuf};
@@ -225,6 +227,80 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
     );
     let tasks = client.tnet(&["ls", "--json"]).ok().json();
     assert_eq!(tasks.as_array().map(Vec::len), Some(2), "{tasks}");
+}
+
+/// How many hosts the large fleet has: on the defaults of before, where
+/// every host connected to every host it scouted, `tnet hosts` found none
+/// of 100.
+const FLEET: usize = 100;
+
+#[test]
+fn a_hundred_hosts_on_defaults_are_all_found_every_time() {
+    let lan = Lan::new(FLEET + 1);
+    let client = lan.machine(FLEET);
+    let expected: Vec<String> = (0..FLEET).map(|i| format!("h{i:03}")).collect();
+    // Started together, on default settings, nothing configured.
+    let hosts = lan.start_hosts(&expected, Duration::from_secs(120));
+
+    // A hundred hosts that start at once on a small machine take a while
+    // before every one answers scouts (half a minute, debug-built, here);
+    // from then on, every host, every time, from a machine that knows no address.
+    wait_until(
+        Duration::from_secs(120),
+        "every host answers a client with no address",
+        || (names(&hosts_json(client)) == expected).then_some(()),
+    );
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let out = client.tnet(&["hosts", "--json"]).ok();
+        times.push(started.elapsed());
+        let listed = out.json();
+        let listed = listed.as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            names(&listed),
+            expected,
+            "not every host listed ({} of {FLEET}); tnet said:\n{}",
+            listed.len(),
+            out.stderr
+        );
+    }
+    times.sort();
+    eprintln!("tnet hosts listed all {FLEET} hosts in {times:?}");
+    // Debug binaries on a shared machine: a bound that only a client that
+    // opens its links one host at a time (or waits for a timeout) breaks.
+    let median = times[times.len() / 2];
+    assert!(
+        median < Duration::from_secs(15),
+        "tnet hosts took {median:?} (median of {times:?})"
+    );
+
+    // Every host answers `tnet ls`.
+    let out = client.tnet(&["ls"]).ok();
+    assert!(
+        out.stdout
+            .contains(&format!("no tasks on the {FLEET} host(s) that answered")),
+        "{out:?}"
+    );
+    // A task named without its host is found among all of them.
+    let dir = tempfile::tempdir().expect("task dir");
+    let solo = task_file(dir.path(), "solo", &daemon("solo"));
+    let target = &expected[FLEET / 2];
+    client
+        .tnet(&["run", path_str(&solo), "--host", target])
+        .ok();
+    let status = client.tnet(&["status", "solo", "--json"]).ok().json();
+    assert_eq!(status["host"], target.as_str(), "{status}");
+
+    // Hosts do not connect to each other: none tried to dial another.
+    for host in &hosts {
+        let log = host.log();
+        assert!(
+            !log.contains("scouted peer"),
+            "{} dialled a host it scouted:\n{log}",
+            host.name
+        );
+    }
 }
 
 /// The real `tnet` with `TNET_CONNECT` naming the router, as a user beyond

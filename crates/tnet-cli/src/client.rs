@@ -23,6 +23,9 @@ pub struct Client {
     pub timeout: Duration,
     /// How the user reaches hosts, for error messages.
     fabric: FabricArgs,
+    /// How many hosts answered this session's scout (0: not scouted by
+    /// `tnet` itself), so "every host" waits for each one's token.
+    expected_hosts: usize,
 }
 
 impl Client {
@@ -32,7 +35,13 @@ impl Client {
             session,
             timeout,
             fabric,
+            expected_hosts: 0,
         }
+    }
+
+    /// Says how many hosts answered the scout the session dialled them from.
+    pub(crate) fn expect_hosts(&mut self, n: usize) {
+        self.expected_hosts = n;
     }
 
     /// Whether hosts are found by multicast scouting rather than configured
@@ -66,9 +75,13 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
     /// Sends `request` to one host (`host`) or every host that is up (`None`)
     /// and returns every answer.
     ///
-    /// "Every host" is first listed from liveliness tokens and then asked one
-    /// by one: a wildcard query sent by a fresh session can reach the hosts
-    /// whose queryables it has already heard of and miss the others.
+    /// "Every host" is first listed from liveliness tokens, then asked with
+    /// one query on every host's key; the hosts listed that did not answer
+    /// it are asked one by one, all at once: a wildcard query sent by a
+    /// fresh session reaches the hosts whose queryables it has already heard
+    /// of and can miss the others. One question per host, each with its own
+    /// querier, would cost a declaration per host, and on a fleet of
+    /// hundreds those declarations take longer than the answers.
     pub async fn ask(
         &self,
         host: Option<&str>,
@@ -78,12 +91,72 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
             Some(h) => vec![h.to_owned()],
             None => self.hosts().await?,
         };
-        let asks = hosts.iter().map(|h| self.ask_raw(h, &request));
-        let mut out = Vec::new();
+        let (mut out, timed_out) = if host.is_none() && hosts.len() > 1 {
+            self.ask_every(&request).await?
+        } else {
+            (Vec::new(), false)
+        };
+        let answered: std::collections::BTreeSet<String> =
+            out.iter().map(|env| env.host.clone()).collect();
+        if timed_out {
+            let silent: Vec<&str> = hosts
+                .iter()
+                .filter(|h| !answered.contains(*h))
+                .map(String::as_str)
+                .collect();
+            if !silent.is_empty() {
+                bail!(
+                    "host(s) {} did not answer within {:.0?}; try again, or raise --timeout",
+                    silent.join(", "),
+                    self.timeout
+                );
+            }
+        }
+        let asks = hosts
+            .iter()
+            .filter(|h| !answered.contains(*h))
+            .map(|h| self.ask_raw(h, &request));
         for answer in futures::future::join_all(asks).await {
             out.extend(answer?);
         }
         Ok(out)
+    }
+
+    /// Asks every host whose queryable this session knows, with one query:
+    /// the answers, and whether some host did not answer in time.
+    async fn ask_every(&self, request: &Request) -> anyhow::Result<(Vec<ResponseEnvelope>, bool)> {
+        let key = if request.needs_admin() {
+            keys::host_admin(keys::ANY_HOST)
+        } else {
+            keys::host_control(keys::ANY_HOST)
+        };
+        let replies = self
+            .session
+            .get(key)
+            .payload(msg::encode(&RequestEnvelope::new(request.clone())))
+            // Each host replies on its own key; none may be merged or held back.
+            .consolidation(ConsolidationMode::None)
+            .timeout(self.timeout)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot send a request: {e}"))?;
+        let (mut out, mut timed_out) = (Vec::new(), false);
+        while let Ok(reply) = replies.recv_async().await {
+            match reply.result() {
+                Ok(sample) => match msg::decode::<ResponseEnvelope>(&sample.payload().to_bytes()) {
+                    Ok(env) => out.push(env),
+                    Err(err) => {
+                        tracing::warn!("ignoring an answer from {}: {err}", sample.key_expr())
+                    }
+                },
+                Err(err) => {
+                    let text = String::from_utf8_lossy(&err.payload().to_bytes()).into_owned();
+                    // Any other error: the host is asked again on its own.
+                    timed_out |= text == "Timeout";
+                    tracing::debug!("a host did not answer the request to every host: {text}");
+                }
+            }
+        }
+        Ok((out, timed_out))
     }
 
     /// Asks one host; `None` when it is not there.
@@ -250,6 +323,11 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
         if settle::through_router(&self.session).await {
             let limit = DISCOVERY_WAIT.min(self.timeout);
             let hosts = settle::router_hosts(&self.session, limit).await?;
+            return Ok(hosts.into_iter().collect());
+        }
+        if self.expected_hosts > 0 {
+            let limit = DISCOVERY_WAIT.min(self.timeout);
+            let hosts = settle::lan_hosts(&self.session, self.expected_hosts, limit).await?;
             return Ok(hosts.into_iter().collect());
         }
         let replies = self

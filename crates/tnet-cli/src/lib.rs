@@ -8,6 +8,7 @@
 //! - [`client`]: an open session and the request helpers every verb uses.
 //! - [`call`]: calling a service and receiving its streamed result (a library API).
 //! - [`discovery`]: finding a service's host fast (configured, cached, scouted).
+//! - [`lan`]: the hosts multicast scouting hears, and the locator to dial each.
 //! - [`settle`]: a fresh session's view of the hosts, complete before its first question.
 //! - [`hostcache`]: where hosts were found last time (`~/.cache/tnet/hosts.json`).
 //! - [`target`]: naming a task (`name` or `host/name`) and finding its host.
@@ -31,6 +32,7 @@ pub mod generate;
 pub mod hashcache;
 pub mod hostcache;
 pub mod identity;
+pub mod lan;
 pub mod output;
 pub mod pull;
 pub mod session;

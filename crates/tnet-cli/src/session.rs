@@ -11,8 +11,11 @@ use std::time::Duration;
 
 use tnet_proto::fabric::{FabricArgs, Role};
 
+use zenoh::config::ZenohId;
+
 use crate::client::Client;
-use crate::settle::{Scouted, CONNECT_WAIT};
+use crate::lan;
+use crate::settle::{self, CONNECT_WAIT, CONNECT_WAIT_PER_HOST};
 
 /// Whether a configuration has multicast scouting on, whatever turned it on.
 fn scouting_on(config: &zenoh::Config) -> bool {
@@ -69,11 +72,10 @@ pub async fn open_with(
     fabric: &FabricArgs,
     timeout: Duration,
 ) -> anyhow::Result<Client> {
-    // Started first, so it hears every peer before the session opens.
-    let scouted = if scouting_on(&config) {
-        Scouted::start(&config).await
+    let (config, heard) = if scouting_on(&config) && mode(&config) == "peer" {
+        dial_the_lan(config, fabric).await?
     } else {
-        None
+        (config, Vec::new())
     };
     let session = zenoh::open(config).await.map_err(|e| {
         let to = if fabric.connect.is_empty() {
@@ -94,10 +96,86 @@ pub async fn open_with(
             "cannot connect{to}: {e}\nIs a tnet-host running there? Check the address and port (default 7449).{why}"
         )
     })?;
-    if let Some(scouted) = scouted {
-        scouted.wait_connected(&session, CONNECT_WAIT).await;
+    let mut client = Client::new(session, timeout, fabric.clone());
+    if !heard.is_empty() {
+        let zids: Vec<ZenohId> = heard.iter().map(|h| h.zid).collect();
+        // Each host is a handshake (QUIC with mutual TLS on the secure
+        // default); hundreds at once take a while on a small machine.
+        let wait = CONNECT_WAIT + CONNECT_WAIT_PER_HOST * u32::try_from(zids.len()).unwrap_or(1000);
+        settle::wait_connected(&client.session, &zids, wait).await;
+        client.expect_hosts(heard.iter().filter(|h| !h.router).count());
     }
-    Ok(Client::new(session, timeout, fabric.clone()))
+    Ok(client)
+}
+
+/// The session's mode (`peer` unless the configuration says otherwise).
+fn mode(config: &zenoh::Config) -> String {
+    config
+        .get_json("mode")
+        .ok()
+        .and_then(|m| serde_json::from_str::<String>(&m).ok())
+        .unwrap_or_else(|| "peer".to_owned())
+}
+
+/// The protocols a `tnet` dials hosts with: QUIC on the secure default
+/// (a host's gate also advertises the Unix socket of the host's own
+/// session), plain TCP on `--insecure`.
+fn protocols(fabric: &FabricArgs) -> &'static [&'static str] {
+    if fabric.insecure {
+        &["tcp"]
+    } else {
+        &["quic"]
+    }
+}
+
+/// Scouts the LAN ([`lan::gather`]) and turns `config` into one that dials
+/// every host heard at once, with scouting off; returns the hosts heard.
+/// Without a multicast interface, `config` is left to Zenoh's own scouting.
+async fn dial_the_lan(
+    mut config: zenoh::Config,
+    fabric: &FabricArgs,
+) -> anyhow::Result<(zenoh::Config, Vec<lan::Heard>)> {
+    let Some(heard) = lan::gather(&config, protocols(fabric)).await else {
+        return Ok((config, Vec::new()));
+    };
+    let mut endpoints: Vec<String> = match config.get_json("connect/endpoints") {
+        Ok(json) => match serde_json::from_str(&json) {
+            Ok(list) => list,
+            // Endpoints per mode, from a configuration file: left to Zenoh.
+            Err(_) => return Ok((config, Vec::new())),
+        },
+        Err(_) => Vec::new(),
+    };
+    endpoints.extend(heard.iter().map(|h| h.endpoint.clone()));
+    endpoints.dedup();
+    insert_all(
+        &mut config,
+        &[
+            (
+                "connect/endpoints".to_owned(),
+                serde_json::Value::from(endpoints).to_string(),
+            ),
+            // A host that answered and went since must not fail the session: the others may do.
+            ("connect/exit_on_failure".to_owned(), "false".to_owned()),
+            ("connect/timeout_ms".to_owned(), "-1".to_owned()),
+            ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+            // Hundreds of handshakes at once on a loaded machine: one that
+            // is slow is let finish rather than cut and retried a second later.
+            (
+                "transport/unicast/open_timeout".to_owned(),
+                "5000".to_owned(),
+            ),
+            // `open()` returns at once and `settle` waits for the hosts: Zenoh's
+            // own wait for many peers' declarations can miss that they came
+            // (the last link's declarations may arrive before its dialler has
+            // noted whom it reached), and then lasts its whole delay.
+            (
+                "open/return_conditions/connect_scouted".to_owned(),
+                "false".to_owned(),
+            ),
+        ],
+    )?;
+    Ok((config, heard))
 }
 
 /// Most time a session on remembered endpoints waits for them to connect and

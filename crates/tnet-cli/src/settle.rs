@@ -4,20 +4,18 @@
 //!
 //! Zenoh's `open()` returns before that view is complete in two cases:
 //!
-//! - **Multicast scouting.** `open()` returns as soon as the first scouted
-//!   peer has connected and sent its declarations: scouting dials the peers
-//!   it hears from one after another, and the start condition it waits on
-//!   knows only the peers dialled so far (and those announced by gossip,
-//!   racily). On a LAN of three hosts, `tnet hosts` asked right then listed
-//!   one host, two or three; worse, `tnet status NAME` could pick the only
-//!   host seen of two that have the task. So the client scouts too, beside
-//!   the session, from just before it opens: every peer on the LAN answers
-//!   the same scout within about a round trip, long before the session has
-//!   finished connecting to the first one. [`Scouted::wait_connected`] then
-//!   waits until every peer that answered (with an address to dial) is
-//!   connected, and a moment more for Zenoh's routing to know each; a
-//!   liveliness query or request sent after that reaches all of them. A peer that answers but cannot be dialled is given up after
-//!   [`CONNECT_WAIT`], Zenoh's own scouting delay.
+//! - **Multicast scouting.** Zenoh's scouting dials the peers it hears one
+//!   after another, and `open()` returns after `scouting/delay` with those
+//!   connected so far: on a LAN of three hosts `tnet hosts` listed one, two
+//!   or three; with 30 on the secure default, 5 to 7. Worse, `tnet status
+//!   NAME` could pick the only host seen of two that have the task. So
+//!   `tnet` scouts by itself first (`lan.rs`), then opens the session with
+//!   every host heard as a connect endpoint, dialled all at once
+//!   (`session.rs`). [`wait_connected`] waits until every one is
+//!   connected; [`lan_hosts`] then follows the hosts' liveliness tokens
+//!   until as many have come as peers answered (their declarations follow
+//!   the connection by a moment). A host that answered but cannot be
+//!   reached is given up after [`CONNECT_WAIT`].
 //! - **Through a router.** A peer's `open()` waits for the declarations of
 //!   the peers it connects to, not for a router's: the hosts behind a
 //!   `zenohd` arrive a round trip later, and a liveliness query asked before
@@ -26,17 +24,20 @@
 //!   them, and waits until they stop coming.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tnet_proto::keys;
-use zenoh::config::{WhatAmI, ZenohId};
+use zenoh::config::ZenohId;
 use zenoh::query::Querier;
 use zenoh::Session;
 
-/// Longest wait for the peers that answered to be connected (Zenoh's default
-/// `scouting/delay`, what any scouting session may wait for its peers).
-pub const CONNECT_WAIT: Duration = Duration::from_millis(500);
+/// Longest wait for the peers that answered to be connected, all dialled at
+/// once. Only a host that answered but cannot be reached (gone since, or
+/// refusing this identity) makes a command wait this long.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(2);
+
+/// What each host heard adds to [`CONNECT_WAIT`].
+pub const CONNECT_WAIT_PER_HOST: Duration = Duration::from_millis(20);
 
 /// How long after a peer is listed as connected before asking it anything:
 /// Zenoh lists a transport a moment before its routing knows the peer
@@ -47,73 +48,32 @@ const ROUTING_GRACE: Duration = Duration::from_millis(10);
 /// How often the session's peers are compared with those that answered.
 const POLL: Duration = Duration::from_millis(2);
 
-/// The peers that answered a scout running beside a session.
-pub struct Scouted {
-    heard: Arc<Mutex<BTreeSet<ZenohId>>>,
-    scout: zenoh::scouting::Scout<()>,
-}
-
-impl Scouted {
-    /// Starts scouting with the session's own scouting settings; `None` when
-    /// it cannot (no multicast interface): the session then opens as Zenoh
-    /// decides, which is never worse than before.
-    pub async fn start(config: &zenoh::Config) -> Option<Scouted> {
-        let heard = Arc::new(Mutex::new(BTreeSet::new()));
-        let sink = heard.clone();
-        let scout = zenoh::scout(WhatAmI::Peer | WhatAmI::Router, config.clone())
-            .callback(move |hello| {
-                // A peer with nothing to dial (another `tnet`, a client) is
-                // never connected to; waiting for it would only cost time.
-                if !hello.locators().is_empty() {
-                    sink.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(hello.zid());
-                }
-            })
-            .await;
-        match scout {
-            Ok(scout) => Some(Scouted { heard, scout }),
-            Err(err) => {
-                tracing::debug!("not scouting beside the session: {err}");
-                None
+/// Waits, at most `limit`, until `session` is connected to every peer in
+/// `heard` (those that answered the scout, which it dialled), and a moment
+/// more for Zenoh's routing to know each.
+pub async fn wait_connected(session: &Session, heard: &[ZenohId], limit: Duration) {
+    let heard: BTreeSet<ZenohId> = heard.iter().copied().collect();
+    let done = tokio::time::timeout(limit, async {
+        loop {
+            let mut connected: BTreeSet<ZenohId> = session.info().peers_zid().await.collect();
+            connected.extend(session.info().routers_zid().await);
+            if heard.is_subset(&connected) {
+                tokio::time::sleep(ROUTING_GRACE).await;
+                return;
             }
+            tokio::time::sleep(POLL).await;
         }
-    }
-
-    /// Waits, at most `limit`, until `session` is connected to every peer
-    /// that answered; then stops scouting.
-    pub async fn wait_connected(self, session: &Session, limit: Duration) {
-        let own = session.zid();
-        let done = tokio::time::timeout(limit, async {
-            loop {
-                let heard: BTreeSet<ZenohId> = self
-                    .heard
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .iter()
-                    .filter(|z| **z != own)
-                    .copied()
-                    .collect();
-                let mut connected: BTreeSet<ZenohId> = session.info().peers_zid().await.collect();
-                connected.extend(session.info().routers_zid().await);
-                // Nothing heard yet while the session has peers: this scout's
-                // answers are still on their way.
-                let waiting_for_answers = heard.is_empty() && !connected.is_empty();
-                if !waiting_for_answers && heard.is_subset(&connected) {
-                    tokio::time::sleep(ROUTING_GRACE).await;
-                    return heard.len();
-                }
-                tokio::time::sleep(POLL).await;
-            }
-        })
-        .await;
-        match done {
-            Ok(n) => tracing::debug!("connected to all {n} peer(s) that answered scouting"),
-            Err(_) => tracing::debug!(
-                "some peers that answered scouting were not connected within {limit:?}"
-            ),
-        }
-        self.scout.stop();
+    })
+    .await;
+    match done {
+        Ok(()) => tracing::debug!(
+            "connected to all {} peer(s) that answered scouting",
+            heard.len()
+        ),
+        Err(_) => tracing::debug!(
+            "some of the {} peers that answered scouting were not connected within {limit:?}",
+            heard.len()
+        ),
     }
 }
 
@@ -158,6 +118,50 @@ pub async fn router_hosts(session: &Session, limit: Duration) -> anyhow::Result<
     );
     Ok(hosts)
 }
+
+/// The hosts whose liveliness tokens the session holds or receives, until
+/// `expected` have come (as many as peers answered the scout), or none has
+/// come for [`LAN_QUIET`] (a peer that is not a tnet host has no token), or
+/// `limit` passed.
+pub async fn lan_hosts(
+    session: &Session,
+    expected: usize,
+    limit: Duration,
+) -> anyhow::Result<BTreeSet<String>> {
+    let started = tokio::time::Instant::now();
+    let tokens = session
+        .liveliness()
+        .declare_subscriber(keys::host_alive(keys::ANY_HOST))
+        .history(true)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot look for hosts: {e}"))?;
+    let mut hosts = BTreeSet::new();
+    let end = started + limit;
+    while hosts.len() < expected {
+        let quiet = (tokio::time::Instant::now() + LAN_QUIET).min(end);
+        let Ok(Ok(sample)) = tokio::time::timeout_at(quiet, tokens.recv_async()).await else {
+            break;
+        };
+        let Some(host) = keys::host_of(sample.key_expr().as_str()) else {
+            continue;
+        };
+        if sample.kind() == zenoh::sample::SampleKind::Delete {
+            hosts.remove(host);
+        } else {
+            hosts.insert(host.to_owned());
+        }
+    }
+    tracing::debug!(
+        "{} host(s) of {expected} peer(s) that answered, after {:?}",
+        hosts.len(),
+        started.elapsed()
+    );
+    Ok(hosts)
+}
+
+/// How long [`lan_hosts`] waits for one more host's token before it takes
+/// the peers still missing for something other than tnet hosts.
+const LAN_QUIET: Duration = Duration::from_millis(500);
 
 /// The shortest wait for more hosts after the router's first: a burst of
 /// tokens is handled as one on the way in, but not always in one go.

@@ -47,6 +47,19 @@ pub fn reachable(endpoints: &[String]) -> Vec<String> {
     expand(endpoints, &local_addresses())
 }
 
+/// This machine's addresses as networks of one address each, for
+/// `tnet_proto::reach::pick_locator`: a scouted host's address that is also
+/// one of ours (a Docker bridge every machine has) is dialled last.
+pub fn own_addresses() -> Vec<tnet_proto::reach::LocalNet> {
+    local_addresses()
+        .into_iter()
+        .map(|address| tnet_proto::reach::LocalNet {
+            address,
+            prefix: if address.is_ipv4() { 32 } else { 128 },
+        })
+        .collect()
+}
+
 /// The addresses of this machine's interfaces that are up, in the system's order.
 fn local_addresses() -> Vec<IpAddr> {
     let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {

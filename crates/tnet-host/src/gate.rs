@@ -105,7 +105,9 @@ pub fn inner_config(inner: &str, id: &str) -> anyhow::Result<zenoh::Config> {
             ("listen/endpoints", "[]"),
             ("connect/endpoints", &connect),
             ("connect/exit_on_failure", "true"),
-            ("connect/timeout_ms", "3000"),
+            // The gate may be slow to open on a loaded machine (a hundred
+            // hosts starting at once on two cores took more than 3 s).
+            ("connect/timeout_ms", "30000"),
             (
                 "connect/retry",
                 "{period_init_ms: 20, period_max_ms: 500, period_increase_factor: 2}",
@@ -134,12 +136,10 @@ pub fn gate_config(
     let mut inserts = config.fabric.inserts(tnet_proto::fabric::Role::Host);
     let mut listen = config.fabric.host_listen();
     listen.push(inner.to_owned());
-    inserts.extend(owned(&[
-        ("mode", r#""peer""#),
-        // Hosts never connect to each other: clients and routers connect to them.
-        ("scouting/multicast/autoconnect", "[]"),
-        ("scouting/gossip/autoconnect", "[]"),
-    ]));
+    // A peer whatever `-m` says: the host's session behind it is its client.
+    // Like every host it connects to nothing it scouts (`Role::Host`'s
+    // inserts): clients and routers connect to it.
+    inserts.push(("mode".to_owned(), r#""peer""#.to_owned()));
     inserts.push((
         "listen/endpoints".to_owned(),
         serde_json::Value::from(listen).to_string(),
@@ -244,10 +244,16 @@ async fn open_session(
         .map_err(|e| anyhow::anyhow!("cannot open the host's network side (QUIC, mutual TLS): {e}"))
 }
 
-/// Asks the hosts this one can find (scouting, `--connect`) for their
+/// How many hosts found by scouting are asked for the roster: any one
+/// holds the fleet's newest as well as all of them, and a hundred hosts
+/// starting at once must not each dial every other.
+const ROSTER_SOURCES: usize = 3;
+
+/// Asks a few hosts this one can find (scouting: the first
+/// [`ROSTER_SOURCES`] to answer; `--connect`: those named) for their
 /// rosters and takes the newest the fleet signed, so a host that was down
 /// when a name was revoked refuses it from its first moment back. Finding
-/// nobody is the ordinary case of a first host; it takes about a second.
+/// nobody is the ordinary case of a first host; it takes about half a second.
 pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
     if !config.fabric.scouting() && config.fabric.connect.is_empty() {
         return;
@@ -263,10 +269,38 @@ pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
         "transport/link/protocols".to_owned(),
         r#"["quic"]"#.to_owned(),
     ));
+    // It learns of no other peer: a hundred hosts starting at once made a
+    // debug build of Zenoh 1.10 panic on gossip ("Unknown initial interest").
+    inserts.push(("scouting/gossip/enabled".to_owned(), "false".to_owned()));
     inserts.extend(tnet_fleet::zenoh::tls_inserts(trust.identity()));
     if let Err(err) = insert_all(&mut zc, &inserts) {
         tracing::debug!("not asking other hosts for the roster: {err}");
         return;
+    }
+    if config.fabric.scouting() {
+        let mut endpoints: Vec<String> = config
+            .fabric
+            .connect
+            .iter()
+            .map(|e| config.fabric.endpoint(e))
+            .collect();
+        endpoints.extend(scout_hosts(&zc, ROSTER_SOURCES).await);
+        if endpoints.is_empty() {
+            tracing::debug!("no other host answered scouting: no roster to pull");
+            return;
+        }
+        let dial = [
+            (
+                "connect/endpoints".to_owned(),
+                serde_json::Value::from(endpoints).to_string(),
+            ),
+            // Dialled, not autoconnected: scouting would dial every host.
+            ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+        ];
+        if let Err(err) = insert_all(&mut zc, &dial) {
+            tracing::debug!("not asking other hosts for the roster: {err}");
+            return;
+        }
     }
     let Ok(Ok(session)) = tokio::time::timeout(Duration::from_secs(3), zenoh::open(zc)).await
     else {
@@ -301,4 +335,33 @@ pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
     }
     tracing::debug!("asked {heard} host(s) for the fleet roster");
     let _ = session.close().await;
+}
+
+/// The QUIC locators of at most `most` hosts that answer a scout: the first
+/// to answer, within half a second (and a moment after the last).
+async fn scout_hosts(zc: &zenoh::Config, most: usize) -> Vec<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let scout = zenoh::scout(zenoh::config::WhatAmI::Peer, zc.clone())
+        .callback(move |hello| {
+            let locators: Vec<String> = hello.locators().iter().map(|l| l.to_string()).collect();
+            let _ = tx.send((hello.zid(), locators));
+        })
+        .await;
+    let Ok(scout) = scout else {
+        return Vec::new();
+    };
+    let own = crate::addresses::own_addresses();
+    let mut deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    let mut found = std::collections::BTreeMap::new();
+    while found.len() < most {
+        let Ok(Some((zid, locators))) = tokio::time::timeout_at(deadline, rx.recv()).await else {
+            break;
+        };
+        if let Some(locator) = tnet_proto::reach::pick_locator(&locators, &["quic"], &own) {
+            found.insert(zid, locator);
+            deadline = deadline.min(tokio::time::Instant::now() + Duration::from_millis(100));
+        }
+    }
+    scout.stop();
+    found.into_values().collect()
 }

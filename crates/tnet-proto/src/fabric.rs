@@ -67,6 +67,11 @@ pub struct FabricArgs {
     pub insecure: bool,
 }
 
+/// What a host dials of what multicast scouting finds: no peer and no
+/// router as a peer (the gate) or a router; as a Zenoh client (`-m client`,
+/// through a router) the router it scouts, which a client needs to exist.
+pub const HOST_AUTOCONNECT: &str = r#"{"router":[],"peer":[],"client":["router"]}"#;
+
 /// Who is opening the session: a host listens on a fixed port, a client does not listen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -152,6 +157,19 @@ impl FabricArgs {
             }
         }
         put("scouting/multicast/enabled", self.scouting().to_string());
+        if role == Role::Host {
+            // Hosts never connect to each other: they have nothing to say to
+            // one another, and on a LAN of N hosts every peer dialling every
+            // peer it scouts opens N(N-1)/2 links at once (100 hosts: 4,950)
+            // and drowns the answers clients wait for. Hosts still answer
+            // scouts, so clients find them; routers and `--connect` endpoints
+            // are dialled as configured (docs/fleet.md).
+            put(
+                "scouting/multicast/autoconnect",
+                HOST_AUTOCONNECT.to_owned(),
+            );
+            put("scouting/gossip/autoconnect", "[]".to_owned());
+        }
         // Keeps `close()` and failed dials from stalling a short-lived command.
         put("transport/unicast/open_timeout", "2000".to_owned());
         out
@@ -202,6 +220,31 @@ mod tests {
             get(&ins, "scouting/multicast/enabled").as_deref(),
             Some("true")
         );
+    }
+
+    #[test]
+    fn hosts_connect_to_no_peer_they_scout_and_clients_do() {
+        for insecure in [false, true] {
+            let args = FabricArgs {
+                insecure,
+                ..Default::default()
+            };
+            let host = args.inserts(Role::Host);
+            assert_eq!(
+                get(&host, "scouting/multicast/autoconnect").as_deref(),
+                Some(HOST_AUTOCONNECT)
+            );
+            assert_eq!(
+                get(&host, "scouting/gossip/autoconnect").as_deref(),
+                Some("[]")
+            );
+            for key in [
+                "scouting/multicast/autoconnect",
+                "scouting/gossip/autoconnect",
+            ] {
+                assert_eq!(get(&args.inserts(Role::Client), key), None, "{key}");
+            }
+        }
     }
 
     #[test]

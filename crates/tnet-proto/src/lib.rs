@@ -6,6 +6,7 @@
 //! - [`keys`]: every Zenoh key expression tnet uses, built in one place.
 //! - [`msg`]: versioned request and response messages and their codec.
 //! - [`fabric`]: the Zenoh options both binaries share (ports, scouting, endpoints).
+//! - [`reach`]: which of a host's advertised locators to dial.
 //! - [`clihelp`]: environment variables in `--help` and man pages (feature `clap`).
 //! - [`upload`]: the checks of an upload a host makes before touching a file
 //!   (paths in the workspace, hashes, a chunk's place in its file).
@@ -18,6 +19,7 @@ pub mod clihelp;
 pub mod fabric;
 pub mod keys;
 pub mod msg;
+pub mod reach;
 pub mod task;
 pub mod upload;
 

@@ -69,9 +69,14 @@ pub async fn run(client: &Client, args: SubArgs) -> anyhow::Result<u8> {
     // it are repeats, and the first one past it ends the join for that habit.
     let mut joins: HashMap<(String, String), u64> = HashMap::new();
     if let Some(n) = args.last {
+        // Every host at once: a habit on 200 hosts is 200 round trips.
+        let reads = wanted
+            .iter()
+            .flat_map(|w| &w.found)
+            .map(|(host, task)| read_history(client, host, task, n));
         let mut history = Vec::new();
-        for (host, task) in wanted.iter().flat_map(|w| &w.found) {
-            history.extend(read_history(client, host, task, n).await?);
+        for runs in futures::future::try_join_all(reads).await? {
+            history.extend(runs);
         }
         history.sort_by(|a, b| a.0.started.cmp(&b.0.started));
         for (meta, bytes) in history {
