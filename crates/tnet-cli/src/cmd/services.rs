@@ -81,6 +81,21 @@ fn describe(out: &mut impl Write, s: &ServiceInfo) -> std::io::Result<()> {
         "  limits: {} call(s) at once, {limit} each{failing}",
         s.max_concurrent_calls
     )?;
+    if let Some(warm) = &s.warm {
+        // Warm: one long-lived worker per line, with its state.
+        for (i, w) in warm.workers.iter().enumerate() {
+            let label = if i == 0 { "  warm:   " } else { "          " };
+            let pid = w.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+            writeln!(
+                out,
+                "{label}worker {}: {}{pid}, {} call(s), {} restart(s)",
+                i + 1,
+                w.state.as_str(),
+                w.calls,
+                w.restarts
+            )?;
+        }
+    }
     if s.calls_running + s.calls_waiting > 0 {
         writeln!(
             out,

@@ -23,10 +23,21 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{ContainerPlan, Engine};
-use crate::runner::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
+use crate::runner::{CommandSpec, Execution, Exit, Locator, OutputChunk, Piped, Runner, Stream};
+
+/// The standard input and output of an exec started for [`Runner::spawn_piped`].
+type ExecPipes = (std::pin::Pin<Box<dyn AsyncWrite + Send>>, DuplexStream);
+
+/// Where an exec's standard output goes: the caller's channel, or a pipe
+/// the host reads (a warm service's worker).
+enum Stdout {
+    Channel,
+    Piped(oneshot::Sender<ExecPipes>),
+}
 
 /// Runs one task's commands in its container.
 pub struct ContainerRunner {
@@ -69,7 +80,7 @@ impl Runner for ContainerRunner {
         let ready = self.ready.clone();
         let spec = spec.clone();
         let task = tokio::spawn(async move {
-            let ran = run_exec(&engine, &plan, &ready, &spec, output, &tx).await;
+            let ran = run_exec(&engine, &plan, &ready, &spec, output, Stdout::Channel, &tx).await;
             let end = match ran {
                 Ok(exit) => State::Ended(exit),
                 Err(message) => State::Failed(message),
@@ -77,6 +88,46 @@ impl Runner for ContainerRunner {
             tx.send_replace(end);
         });
         Ok(Box::new(ExecExecution { state: rx, task }))
+    }
+
+    fn spawn_piped(
+        &self,
+        spec: &CommandSpec,
+        stderr: mpsc::Sender<OutputChunk>,
+    ) -> BoxFuture<'_, io::Result<Piped>> {
+        let (tx, rx) = watch::channel(State::Starting);
+        let (pipes_tx, pipes_rx) = oneshot::channel();
+        let engine = self.engine.clone();
+        let plan = self.plan.clone();
+        let ready = self.ready.clone();
+        let spec = spec.clone();
+        let task = tokio::spawn(async move {
+            let piped = Stdout::Piped(pipes_tx);
+            let ran = run_exec(&engine, &plan, &ready, &spec, stderr, piped, &tx).await;
+            let end = match ran {
+                Ok(exit) => State::Ended(exit),
+                Err(message) => State::Failed(message),
+            };
+            tx.send_replace(end);
+        });
+        let mut exec = ExecExecution { state: rx, task };
+        async move {
+            match pipes_rx.await {
+                Ok((stdin, stdout)) => Ok(Piped {
+                    exec: Box::new(exec),
+                    stdin,
+                    stdout: Box::pin(stdout),
+                }),
+                // The exec never started: its error says why.
+                Err(_) => match exec.ended().await {
+                    Ok(exit) => Err(io::Error::other(format!(
+                        "the exec ended at once ({exit:?})"
+                    ))),
+                    Err(err) => Err(err),
+                },
+            }
+        }
+        .boxed()
     }
 
     fn stopped(&self) -> BoxFuture<'_, ()> {
@@ -137,26 +188,30 @@ async fn run_exec(
     ready: &tokio::sync::Mutex<bool>,
     spec: &CommandSpec,
     output: mpsc::Sender<OutputChunk>,
+    stdout: Stdout,
     state: &watch::Sender<State>,
 ) -> Result<Exit, String> {
     let name = ready_container(engine, plan, ready).await?;
-    let stdin = match &spec.stdin {
-        Some(path) => shell_escape::unix::escape(path.to_string_lossy()).into_owned(),
-        None => "/dev/null".to_owned(),
+    let piped = matches!(stdout, Stdout::Piped(_));
+    let script = if piped {
+        // Standard input is the attached stream.
+        spec.command.clone()
+    } else {
+        let stdin = match &spec.stdin {
+            Some(path) => shell_escape::unix::escape(path.to_string_lossy()).into_owned(),
+            None => "/dev/null".to_owned(),
+        };
+        format!("exec <{stdin}\n{}", spec.command)
     };
     // `sh -c SCRIPT sh ARGS...`: the arguments stay `$1`..., as in the process runner.
-    let mut cmd = vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        format!("exec <{stdin}\n{}", spec.command),
-        "sh".to_owned(),
-    ];
+    let mut cmd = vec!["sh".to_owned(), "-c".to_owned(), script, "sh".to_owned()];
     cmd.extend(spec.args.iter().cloned());
     let config = ExecConfig {
         cmd: Some(cmd),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         user: Some(engine.user().to_owned()),
         working_dir: Some(spec.workdir.to_string_lossy().into_owned()),
+        attach_stdin: Some(piped),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         ..Default::default()
@@ -183,9 +238,22 @@ async fn run_exec(
     let pid = engine.exec_pid(&exec.id).await;
     state.send_replace(State::Running { pid });
     if let StartExecResults::Attached {
-        output: mut out, ..
+        output: mut out,
+        input,
     } = started
     {
+        // A worker's standard output goes into a pipe the host reads; its
+        // reader's end is handed over with the attached standard input.
+        let mut pipe = match stdout {
+            Stdout::Piped(pipes) => {
+                let (ours, theirs) = tokio::io::duplex(64 * 1024);
+                if pipes.send((input, theirs)).is_err() {
+                    return Err("the exec's reader went away".to_owned());
+                }
+                Some(ours)
+            }
+            Stdout::Channel => None,
+        };
         while let Some(item) = out.next().await {
             let (stream, bytes) = match item {
                 Ok(LogOutput::StdOut { message }) => (Stream::Stdout, message),
@@ -193,6 +261,12 @@ async fn run_exec(
                 Ok(_) => continue,
                 Err(_) => break,
             };
+            if let (Stream::Stdout, Some(pipe)) = (stream, pipe.as_mut()) {
+                // A reader that went away has nothing more to read; the
+                // output is still drained so the exec can end.
+                let _ = pipe.write_all(&bytes).await;
+                continue;
+            }
             let chunk = OutputChunk {
                 stream,
                 bytes: bytes.to_vec(),
