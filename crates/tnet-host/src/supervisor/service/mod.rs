@@ -7,6 +7,12 @@
 //! stop, restart or shutdown first withdraws the token and the queryable (no
 //! new calls arrive), then cancels the calls in progress and waits for them.
 //! Each finished call is recorded as a run with phase `call`.
+//!
+//! A warm service (`warm = true`) also starts its workers here, one keeper
+//! task each ([`worker`]), before it takes calls; a call then goes to a
+//! worker as a job ([`warm`]) instead of starting the commands. Its turns
+//! are `min(max_concurrent_calls, workers)`, since a worker answers one call
+//! at a time.
 
 mod call;
 mod warm;
@@ -59,16 +65,18 @@ impl CallLoad {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Starts the list of workers afresh: `n` workers, none started yet.
+    pub(crate) fn reset_workers(&self, n: usize) {
+        let mut workers = self.lock_workers();
+        workers.clear();
+        workers.resize(n, stopped_worker());
+    }
+
     /// Changes worker `slot`'s entry, adding entries up to it.
     pub(crate) fn change_worker(&self, slot: usize, change: impl FnOnce(&mut WorkerStatus)) {
         let mut workers = self.lock_workers();
-        while workers.len() <= slot {
-            workers.push(WorkerStatus {
-                state: WorkerState::Stopped,
-                pid: None,
-                restarts: 0,
-                calls: 0,
-            });
+        if workers.len() <= slot {
+            workers.resize(slot + 1, stopped_worker());
         }
         change(&mut workers[slot]);
     }
@@ -84,6 +92,16 @@ impl CallLoad {
             "its worker(s): {} (`tnet logs` shows their output)",
             states.join(", ")
         )
+    }
+}
+
+/// A worker that is not running (yet).
+fn stopped_worker() -> WorkerStatus {
+    WorkerStatus {
+        state: WorkerState::Stopped,
+        pid: None,
+        restarts: 0,
+        calls: 0,
     }
 }
 
@@ -161,6 +179,7 @@ impl Actor {
         // Workers start before calls are taken; calls wait for the first ready one.
         let mut workers = JoinSet::new();
         if details.warm {
+            self.load.reset_workers(details.workers as usize);
             for slot in 0..details.workers as usize {
                 workers.spawn(worker::keep(ctx.clone(), slot, for_workers.clone()));
             }

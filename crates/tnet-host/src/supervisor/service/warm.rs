@@ -66,6 +66,8 @@ pub(crate) async fn execute(
         tokio::select! {
             event = rx.recv() => match event {
                 Some(JobEvent::Taken) => taken = true,
+                // Already in the task's log: only the call's tail.
+                Some(JobEvent::Stderr(bytes)) => result.note_stderr(&bytes),
                 Some(JobEvent::Output(bytes)) => {
                     result.take(OutputChunk { stream: Stream::Stdout, bytes }).await;
                 }

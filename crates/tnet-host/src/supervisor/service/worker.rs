@@ -36,6 +36,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// When a worker that has not said it is ready gets a note in the log.
 const READY_NOTE_AFTER: Duration = Duration::from_secs(10);
+/// How long a call whose worker died waits for the rest of its standard error.
+const STDERR_SETTLE: Duration = Duration::from_millis(200);
 /// The most bytes of a result read from a worker at once.
 const PIECE: usize = 64 << 10;
 
@@ -69,6 +71,8 @@ pub(crate) enum JobEvent {
     },
     /// The worker ended during the call.
     Died(Exit),
+    /// Standard error the worker wrote during the call (also in the log).
+    Stderr(Vec<u8>),
 }
 
 /// A frame read from a worker's standard output.
@@ -152,6 +156,8 @@ async fn live(ctx: &CallContext, slot: usize, jobs: &flume::Receiver<Job>) -> Li
         .paths
         .calls()
         .join(format!("worker-{}", uuid::Uuid::new_v4()));
+    // Held like a call's folder, so the sweep never clears it under the worker.
+    let held = crate::retention::calls::hold(&dir);
     if let Err(err) = std::fs::create_dir_all(&dir) {
         return Life::Exited(format!(
             "could not start: cannot create {}: {err}",
@@ -169,10 +175,15 @@ async fn live(ctx: &CallContext, slot: usize, jobs: &flume::Receiver<Job>) -> Li
             dir.to_string_lossy().into_owned(),
         ),
     ]);
-    let why = match ctx.info.runner.spawn_piped(&spec, ctx.log.clone()).await {
+    // Standard error goes to the task's log, and during a call also to the
+    // call's stderr tail (a crash's last words reach its caller).
+    let (stderr, stderr_rx) = mpsc::channel(16);
+    let current = Arc::new(std::sync::Mutex::new(None));
+    let forward = tokio::spawn(forward_stderr(stderr_rx, ctx.log.clone(), current.clone()));
+    let why = match ctx.info.runner.spawn_piped(&spec, stderr).await {
         Ok(piped) => {
             record_group(&dir, piped.exec.locator());
-            let mut worker = Worker::new(piped, ctx.log.clone());
+            let mut worker = Worker::new(piped, ctx.log.clone(), current, forward);
             set(ctx, slot, |w| w.pid = worker.exec.pid());
             let why = worker.run(ctx, slot, jobs).await;
             // Whatever ended it, nothing it started outlives it.
@@ -184,11 +195,16 @@ async fn live(ctx: &CallContext, slot: usize, jobs: &flume::Receiver<Job>) -> Li
                 tracing::warn!(task = %ctx.info.name, "stopping a worker failed: {err}");
             }
             worker.reader.abort();
+            worker.forward.abort();
             why
         }
-        Err(err) => Life::Exited(format!("could not start: {err}")),
+        Err(err) => {
+            forward.abort();
+            Life::Exited(format!("could not start: {err}"))
+        }
     };
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+    drop(held);
     why
 }
 
@@ -198,8 +214,44 @@ struct Worker {
     stdin: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
     frames: mpsc::Receiver<Frame>,
     reader: tokio::task::JoinHandle<()>,
+    /// Where its standard error goes during a call ([`forward_stderr`]).
+    current: Current,
+    /// The task that forwards its standard error; it ends when the pipe closes.
+    forward: tokio::task::JoinHandle<()>,
     /// The id of the next call.
     next_id: u64,
+}
+
+/// The call a worker answers now, for its standard error.
+type Current = Arc<std::sync::Mutex<Option<mpsc::Sender<JobEvent>>>>;
+
+/// Sets or clears [`Current`] (nothing awaits under the lock).
+fn set_current(current: &Current, to: Option<mpsc::Sender<JobEvent>>) {
+    *current.lock().unwrap_or_else(|p| p.into_inner()) = to;
+}
+
+/// Copies a worker's standard error into the task's log, and into the
+/// stderr tail of the call it answers, until the pipe closes.
+async fn forward_stderr(
+    mut stderr: mpsc::Receiver<OutputChunk>,
+    log: mpsc::Sender<OutputChunk>,
+    current: Current,
+) {
+    while let Some(chunk) = stderr.recv().await {
+        let call = current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .cloned();
+        if let Some(call) = call {
+            // Never waits: a call busy with its output may miss some stderr
+            // in its tail; the log has it all.
+            let _ = call.try_send(JobEvent::Stderr(chunk.bytes.clone()));
+        }
+        if log.send(chunk).await.is_err() {
+            tracing::debug!("the task's log is closed");
+        }
+    }
 }
 
 /// How serving one call ended.
@@ -209,7 +261,12 @@ enum Served {
 }
 
 impl Worker {
-    fn new(piped: Piped, log: mpsc::Sender<OutputChunk>) -> Worker {
+    fn new(
+        piped: Piped,
+        log: mpsc::Sender<OutputChunk>,
+        current: Current,
+        forward: tokio::task::JoinHandle<()>,
+    ) -> Worker {
         let (tx, frames) = mpsc::channel(16);
         let reader = tokio::spawn(read_frames(piped.stdout, tx, log));
         Worker {
@@ -217,6 +274,8 @@ impl Worker {
             stdin: piped.stdin,
             frames,
             reader,
+            current,
+            forward,
             next_id: 1,
         }
     }
@@ -291,8 +350,16 @@ impl Worker {
         }
     }
 
-    /// Gives `job` to the worker and relays its answer.
+    /// Gives `job` to the worker and relays its answer and standard error.
     async fn serve(&mut self, ctx: &CallContext, job: Job) -> Served {
+        set_current(&self.current, Some(job.events.clone()));
+        let served = self.relay(ctx, job).await;
+        set_current(&self.current, None);
+        served
+    }
+
+    /// Gives `job` to the worker and relays its answer.
+    async fn relay(&mut self, ctx: &CallContext, job: Job) -> Served {
         let id = self.next_id;
         self.next_id += 1;
         let _ = job.events.send(JobEvent::Taken).await;
@@ -377,6 +444,9 @@ impl Worker {
             .terminate(CALL_GRACE)
             .await
             .unwrap_or(Exit::Code(-1));
+        // Its last words (a traceback) before the news: the pipe closes
+        // once it is dead, unless something it started holds it.
+        let _ = tokio::time::timeout(STDERR_SETTLE, &mut self.forward).await;
         let _ = job.events.send(JobEvent::Died(exit)).await;
         Served::Ended(life)
     }
