@@ -107,6 +107,8 @@ impl Draft {
             ignore_nonzero_exits: args.ignore_nonzero_exits,
             service: ServiceDetails {
                 service_fail_is_command_fail: args.service_fail_is_command_fail,
+                warm: args.warm || args.workers.is_some(),
+                workers: args.workers.unwrap_or(1),
                 ..ServiceDetails::default()
             },
             docker,
