@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tnet_tests::{wait_until, Host};
 
-const IMAGE: &str = "tnet-test/busybox:1";
+pub(crate) const IMAGE: &str = "tnet-test/busybox:1";
 const MARKER: &str = "made-by-the-tnet-test-suite";
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -40,7 +40,7 @@ pub(crate) fn require_engine() {
 static IMAGE_LOCK: Mutex<()> = Mutex::new(());
 
 /// Makes the test image once (kept between runs).
-fn test_image() {
+pub(crate) fn test_image() {
     let _one = IMAGE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     if docker(&["image", "inspect", IMAGE]).is_some() {
         return;
@@ -85,16 +85,16 @@ fn test_image() {
 }
 
 /// Removes a host's containers when dropped (and any left by an earlier run).
-struct Containers(String);
+pub(crate) struct Containers(String);
 
 impl Containers {
-    fn of(host: &str) -> Containers {
+    pub(crate) fn of(host: &str) -> Containers {
         let c = Containers(host.to_owned());
         c.clean();
         c
     }
 
-    fn ids(&self, task: Option<&str>) -> Vec<String> {
+    pub(crate) fn ids(&self, task: Option<&str>) -> Vec<String> {
         let mut args = vec![
             "ps".to_owned(),
             "-aq".to_owned(),
