@@ -313,6 +313,46 @@ mod tests {
     }
 
     #[test]
+    fn warm_flags_write_a_warm_service_the_parser_takes() {
+        let dir = std::env::temp_dir();
+        let base = FileBase {
+            cwd: dir.clone(),
+            task_dir: dir.clone(),
+            task_file: dir.join("t.toml"),
+        };
+        let args = GenerateArgs {
+            task_type: Some(TaskType::Service),
+            name: Some("model".to_owned()),
+            run: vec!["python3 worker.py".to_owned()],
+            workers: Some(3),
+            ..GenerateArgs::default()
+        };
+        let warm = Draft::from_args(&args, &base).expect("a draft");
+        let (text, _) = render(&warm, Missing::Refuse, "servicetask.toml").expect("text");
+        let spec = parse_task("servicetask.toml", &text).expect("valid");
+        assert!(spec.service.warm, "--workers implies --warm:\n{text}");
+        assert_eq!(spec.service.workers, 3);
+        assert!(text.contains("warm = true"), "{text}");
+
+        // A worker is one command: two are the parser's clear error.
+        let mut two = warm.clone();
+        two.commands.push("echo more".to_owned());
+        let err = render(&two, Missing::Refuse, "servicetask.toml").expect_err("two commands");
+        assert!(
+            err.to_string().contains("a warm service has one command"),
+            "{err}"
+        );
+        assert_eq!(
+            GenerateArgs {
+                warm: true,
+                ..GenerateArgs::default()
+            }
+            .foreign_flags(TaskType::Habit),
+            ["--warm"]
+        );
+    }
+
+    #[test]
     fn a_bad_name_is_reported_by_the_parser() {
         let mut bad = draft(TaskType::Daemon);
         bad.name = "  ".to_owned();
