@@ -146,6 +146,7 @@ fn a_warm_service_answers_every_call_from_one_worker_started_after_setup() {
         )),
         "{text}"
     );
+    assert!(text.contains("limits: 1 call(s) at once"), "{text}");
     // Its standard error is in the task's log.
     let logs = host.tnet(&["logs", "echo"]).ok().stdout;
     assert!(

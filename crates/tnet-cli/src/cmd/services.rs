@@ -76,10 +76,17 @@ fn describe(out: &mut impl Write, s: &ServiceInfo) -> std::io::Result<()> {
     } else {
         ""
     };
+    // A warm worker takes one call at a time: fewer workers than the limit are the limit.
+    let at_once = match &s.warm {
+        Some(warm) if !warm.workers.is_empty() => {
+            let workers = u32::try_from(warm.workers.len()).unwrap_or(u32::MAX);
+            s.max_concurrent_calls.min(workers)
+        }
+        _ => s.max_concurrent_calls,
+    };
     writeln!(
         out,
-        "  limits: {} call(s) at once, {limit} each{failing}",
-        s.max_concurrent_calls
+        "  limits: {at_once} call(s) at once, {limit} each{failing}"
     )?;
     if let Some(warm) = &s.warm {
         // Warm: one long-lived worker per line, with its state.
