@@ -13,7 +13,7 @@ use tnet_tests::{process_alive, run_bounded, tnet_command, wait_until, Host, COM
 /// A worker in plain sh. It notes each start in `starts.log`, answers
 /// `pid <its pid>: <input>`, and acts on its first argument: `crash` exits 3
 /// mid-call, `hang` leaves a child and waits (both pids in `hang.pids`),
-/// `slow` takes half a second and logs when it starts and ends, `gate`
+/// `slow` takes a second and logs when it starts and ends, `gate`
 /// waits for the file `gate` and logs its second argument in `order.log`.
 const WORKER_SH: &str = r#"#!/bin/sh
 echo $$ >> starts.log
@@ -27,7 +27,7 @@ while IFS= read -r call; do
   case "$args" in
     '"crash"'*) echo "worker $$ crashes" >&2; exit 3 ;;
     '"hang"'*) sleep 1000 & echo "$$ $!" > hang.pids; wait ;;
-    '"slow"'*) echo "start $(date +%s%N)" >> calls.log; sleep 0.5; echo "end $(date +%s%N)" >> calls.log ;;
+    '"slow"'*) echo "start $(date +%s%N)" >> calls.log; sleep 1; echo "end $(date +%s%N)" >> calls.log ;;
     '"gate"'*) while [ ! -e gate ]; do sleep 0.02; done; echo "$args" >> order.log ;;
   esac
   { printf 'pid %s: ' $$; cat "$input"; } > "$dir/result"
@@ -133,11 +133,13 @@ fn a_warm_service_answers_every_call_from_one_worker_started_after_setup() {
     assert_eq!(starts(&host, "echo"), 1, "the worker was started once");
 
     // `tnet services` says it is warm, and how its worker is.
-    let s = service(&host, "echo");
-    let worker = &s["warm"]["workers"][0];
-    assert_eq!(worker["state"], "ready", "{s}");
-    assert_eq!(worker["calls"], 5, "{s}");
-    assert_eq!(worker["restarts"], 0, "{s}");
+    // The worker is counted ready a moment after its answer left.
+    let worker = wait_until(Duration::from_secs(10), "the worker is ready again", || {
+        let worker = service(&host, "echo")["warm"]["workers"][0].clone();
+        (worker["state"] == "ready").then_some(worker)
+    });
+    assert_eq!(worker["calls"], 5, "{worker}");
+    assert_eq!(worker["restarts"], 0, "{worker}");
     let text = host.tnet(&["services"]).ok().stdout;
     assert!(
         text.contains(&format!(
@@ -148,11 +150,11 @@ fn a_warm_service_answers_every_call_from_one_worker_started_after_setup() {
     );
     assert!(text.contains("limits: 1 call(s) at once"), "{text}");
     // Its standard error is in the task's log.
-    let logs = host.tnet(&["logs", "echo"]).ok().stdout;
-    assert!(
-        logs.contains(&format!("worker {} loading", pids[0])),
-        "{logs}"
-    );
+    wait_until(Duration::from_secs(10), "its stderr is in the log", || {
+        let logs = host.tnet(&["logs", "echo"]).ok().stdout;
+        logs.contains(&format!("worker {} loading", pids[0]))
+            .then_some(())
+    });
 
     // Stopping the service ends the worker; starting it starts a new one.
     host.tnet(&["stop", "echo"]).ok();
@@ -347,8 +349,10 @@ fn warm_calls_obey_the_concurrency_limit_and_wait_in_arrival_order() {
             wait_until(Duration::from_secs(20), "the first call runs", || {
                 (load("calls_running") == 1).then_some(())
             });
-            let s = service(&host, "gate");
-            assert_eq!(s["warm"]["workers"][0]["state"], "busy", "{s}");
+            // The call holds a turn a moment before its worker takes it.
+            wait_until(Duration::from_secs(20), "the worker is busy", || {
+                (service(&host, "gate")["warm"]["workers"][0]["state"] == "busy").then_some(())
+            });
         } else {
             wait_until(
                 Duration::from_secs(20),

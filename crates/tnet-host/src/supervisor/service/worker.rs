@@ -37,7 +37,7 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// When a worker that has not said it is ready gets a note in the log.
 const READY_NOTE_AFTER: Duration = Duration::from_secs(10);
 /// How long a call whose worker died waits for the rest of its standard error.
-const STDERR_SETTLE: Duration = Duration::from_millis(200);
+const STDERR_SETTLE: Duration = Duration::from_secs(1);
 /// The most bytes of a result read from a worker at once.
 const PIECE: usize = 64 << 10;
 
