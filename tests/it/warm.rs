@@ -39,6 +39,11 @@ done
 /// Submits a warm service running [`WORKER_SH`] with `details` added to its
 /// `[service_details]`, and waits until its workers are ready.
 fn submit_warm(host: &Host, name: &str, details: &str) -> tempfile::TempDir {
+    submit_worker(host, name, "test -f setup.txt && exec ./worker.sh", details)
+}
+
+/// [`submit_warm`] with the worker's command line given.
+fn submit_worker(host: &Host, name: &str, command: &str, details: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("task dir");
     tnet_tests::write_file(dir.path(), "worker.sh", WORKER_SH, 0o755);
     let task = tnet_tests::write_file(
@@ -47,7 +52,7 @@ fn submit_warm(host: &Host, name: &str, details: &str) -> tempfile::TempDir {
         &format!(
             "task_name = \"{name}\"\ntask_type = \"service\"\n\
              setup_commands = [\"echo set up > setup.txt\"]\n\
-             commands = [\"test -f setup.txt && exec ./worker.sh\"]\n\
+             commands = [\"{command}\"]\n\
              necessary_files = [\"worker.sh\"]\n\
              [service_details]\nwarm = true\n{details}"
         ),
@@ -282,6 +287,36 @@ fn a_caller_that_goes_away_ends_its_warm_call_and_the_worker_starts_again() {
     assert_ne!(first, second);
     let out = call(&host, "hang", "next", &[]).ok();
     assert_eq!(out.stdout, format!("pid {}: next", second[0]));
+}
+
+#[test]
+fn a_host_killed_with_a_worker_that_stays_ends_it_when_it_starts_again() {
+    let mut host = Host::start("warm-kill9");
+    // After its standard input closes, the worker's shell lingers.
+    let _task = submit_worker(&host, "stays", "./worker.sh; sleep 1000", "");
+    let pids: Vec<u32> = wait_ready(&host, "stays", 0)
+        .iter()
+        .map(|p| *p as u32)
+        .collect();
+    let out = call(&host, "stays", "before", &[]).ok();
+    assert!(out.stdout.ends_with(": before"), "{out:?}");
+    // kill -9: the worker outlives the host...
+    host.kill9();
+    assert!(pids.iter().all(|p| process_alive(*p)));
+    // ...until it starts again, ends what its previous life left, and starts a new worker.
+    host.restart();
+    wait_until(Duration::from_secs(15), "the old worker is gone", || {
+        pids.iter().all(|p| !process_alive(*p)).then_some(())
+    });
+    host.wait_state("stays", "ready");
+    let again = wait_ready(&host, "stays", 0);
+    assert!(
+        !pids.contains(&(again[0] as u32)),
+        "a new worker: {again:?}"
+    );
+    // (The answer names worker.sh's own pid, a child of the command's shell.)
+    let out = call(&host, "stays", "after", &[]).ok();
+    assert!(out.stdout.ends_with(": after"), "{out:?}");
 }
 
 #[test]
