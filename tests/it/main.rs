@@ -18,3 +18,4 @@ mod service_manager;
 mod services;
 mod shell;
 mod soak;
+mod warm;

@@ -8,7 +8,11 @@
 //! - the `tnet call` command end to end, the host found with no configured
 //!   address (host cache; and by scouting alone, for reference), next to
 //!   `ssh` to this machine running `cat` on a loopback OpenSSH server;
-//! - the throughput of a 100 MiB input and of a 100 MiB output.
+//! - the throughput of a 100 MiB input and of a 100 MiB output;
+//! - warm services (docs/services.md): a 64-byte call to a warm echo worker
+//!   (Python) next to the floor and to the cold `cat`; and the examples'
+//!   model that loads for 2 s, warm (`examples/model-warm-service.toml`)
+//!   next to its cold twin (`examples/model-cold-service.toml`).
 //!
 //! Prints a Markdown section on standard output.
 //!
@@ -32,6 +36,21 @@ use zenoh::Wait;
 const PAYLOAD: usize = 64;
 const BIG: usize = 100 << 20;
 const FLOOR_KEY: &str = "bench/floor";
+/// Calls of the cold model, which loads for 2 s each time.
+const COLD_MODEL_ROUNDS: usize = 5;
+
+/// A warm worker that answers each call with its input (docs/services.md).
+const ECHO_WORKER: &str = r#"import json, sys
+out = sys.stdout.buffer
+out.write(b'{"ready": true}\n')
+out.flush()
+for line in iter(sys.stdin.readline, ""):
+    call = json.loads(line)
+    with open(call["input"], "rb") as f:
+        data = f.read()
+    out.write(b'{"id": %d, "len": %d}\n' % (call["id"], len(data)) + data)
+    out.flush()
+"#;
 
 struct Options {
     bin_dir: PathBuf,
@@ -240,6 +259,8 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         let log = std::fs::read_to_string(work.path().join("host.log")).unwrap_or_default();
         eprintln!("host log before it answered:\n{log}");
     }
+    std::fs::write(work.path().join("echo.py"), ECHO_WORKER)?;
+    let mut files: Vec<PathBuf> = Vec::new();
     for (service, command) in &services {
         let file = work.path().join(format!("{service}.toml"));
         std::fs::write(
@@ -248,12 +269,25 @@ async fn bench(options: Options) -> anyhow::Result<()> {
                 "task_name = \"{service}\"\ntask_type = \"service\"\ncommands = [\"{command}\"]\n"
             ),
         )?;
+        files.push(file);
+    }
+    let warm_echo = work.path().join("warm-echo.toml");
+    std::fs::write(
+        &warm_echo,
+        "task_name = \"warm-echo\"\ntask_type = \"service\"\ncommands = [\"python3 echo.py\"]\n\
+         necessary_files = [\"echo.py\"]\n[service_details]\nwarm = true\n",
+    )?;
+    files.push(warm_echo);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    files.push(examples.join("model-warm-service.toml"));
+    files.push(examples.join("model-cold-service.toml"));
+    for file in &files {
         let path = file.to_string_lossy().into_owned();
         // Named: another host on this machine or LAN (the README's
         // scripts/try.sh leaves one up) is found too, and `run` would not
         // know which to pick.
         if !tnet_ok(&tnet, &local, &["run", "--host", &name, &path]) {
-            bail!("cannot submit {service}");
+            bail!("cannot submit {path}");
         }
     }
     wait_for(
@@ -269,12 +303,35 @@ async fn bench(options: Options) -> anyhow::Result<()> {
                             .iter()
                             .filter(|t| t["host"] == name.as_str() && t["state"] == "ready")
                             .count()
-                            == 3
+                            == files.len()
                     })
                 })
             })
         },
         "the services are ready",
+    )?;
+    wait_for(
+        || {
+            let out = Command::new(&tnet)
+                .args(["--connect", &local, "services", "--json"])
+                .output();
+            out.is_ok_and(|o| {
+                serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok_and(|list| {
+                    let ready = |s: &serde_json::Value| {
+                        s["warm"]["workers"]
+                            .as_array()
+                            .is_some_and(|w| w.iter().all(|w| w["state"] == "ready"))
+                    };
+                    list.as_array().is_some_and(|list| {
+                        list.iter()
+                            .filter(|s| s["host"] == name.as_str() && ready(s))
+                            .count()
+                            == 2
+                    })
+                })
+            })
+        },
+        "the warm workers are ready",
     )?;
     let input = pseudo_text(PAYLOAD);
     let rounds = options.rounds;
@@ -363,6 +420,46 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         }
     }
     report.row("call of `cat`, 64 B, tnet client library", &lib_times);
+
+    // The same through a warm worker (a Python echo), and the 2 s model.
+    let warm_times = timed_calls(&caller, &name, "warm-echo", &input, rounds, 10, |got| {
+        got == input.as_slice()
+    })
+    .await?;
+    report.row(
+        "call of a warm echo worker (Python), 64 B, tnet client library",
+        &warm_times,
+    );
+    let model_ok = |got: &[u8]| got.ends_with(b"(64 bytes)\n");
+    let model_rounds = rounds.min(50);
+    let warm_model = timed_calls(
+        &caller,
+        &name,
+        "model-warm",
+        &input,
+        model_rounds,
+        3,
+        model_ok,
+    )
+    .await?;
+    let cold_model = timed_calls(
+        &caller,
+        &name,
+        "model-cold",
+        &input,
+        COLD_MODEL_ROUNDS,
+        0,
+        model_ok,
+    )
+    .await?;
+    report.row(
+        "call of `model-warm` (2 s load, loaded once), 64 B, library",
+        &warm_model,
+    );
+    report.row(
+        "call of `model-cold` (2 s load on every call), 64 B, library",
+        &cold_model,
+    );
 
     // The same process spawned here.
     let mut spawn_times = Vec::with_capacity(rounds);
@@ -505,6 +602,21 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         median(&lib_times),
         median(&spawn_times),
     );
+    report.ratio(
+        "warm echo call / floor (goal ≤ 3×)",
+        median(&warm_times),
+        median(&floor_times),
+    );
+    report.ratio(
+        "cold `cat` call / warm echo call",
+        median(&lib_times),
+        median(&warm_times),
+    );
+    report.ratio(
+        "`model-cold` / `model-warm`",
+        median(&cold_model),
+        median(&warm_model),
+    );
     report.throughput("100 MiB input (payload → `wc -c`), library", &in_times);
     report.throughput(
         "100 MiB output (`head -c 100M /dev/zero` → caller), library",
@@ -512,6 +624,48 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     );
     report.print(rounds, cli_rounds, options.ssh.is_some());
     Ok(())
+}
+
+/// Times `rounds` calls of `service` with `input` (after `warmup` untimed
+/// ones), each answer checked by `good`.
+async fn timed_calls(
+    caller: &Caller<'_>,
+    host: &str,
+    service: &str,
+    input: &[u8],
+    rounds: usize,
+    warmup: usize,
+    good: impl Fn(&[u8]) -> bool,
+) -> anyhow::Result<Vec<Duration>> {
+    let spec = CallSpec {
+        service: service.to_owned(),
+        ..CallSpec::default()
+    };
+    let mut times = Vec::with_capacity(rounds);
+    for i in 0..rounds + warmup {
+        let mut got = Vec::new();
+        let t = Instant::now();
+        let outcome = caller
+            .call(host, &spec, input.to_vec(), &mut |b| {
+                got.extend_from_slice(b);
+                Ok(())
+            })
+            .await?;
+        let elapsed = t.elapsed();
+        anyhow::ensure!(
+            matches!(outcome, CallOutcome::Done(ref e) if e.success()),
+            "{service} failed: {outcome:?}"
+        );
+        anyhow::ensure!(
+            good(&got),
+            "{service} answered {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        if i >= warmup {
+            times.push(elapsed);
+        }
+    }
+    Ok(times)
 }
 
 /// A session connected to `endpoint` only, as the library's users would open one.

@@ -10,6 +10,7 @@
 //! - [`clihelp`]: environment variables in `--help` and man pages (feature `clap`).
 //! - [`upload`]: the checks of an upload a host makes before touching a file
 //!   (paths in the workspace, hashes, a chunk's place in its file).
+//! - [`worker`]: the frames a host and a warm service's worker exchange.
 //!
 //! This crate does no I/O and has no async runtime: the host and the command
 //! line both depend on it, and only it knows the wire format.
@@ -22,5 +23,6 @@ pub mod msg;
 pub mod reach;
 pub mod task;
 pub mod upload;
+pub mod worker;
 
 pub use msg::PROTOCOL_VERSION;

@@ -76,11 +76,33 @@ fn describe(out: &mut impl Write, s: &ServiceInfo) -> std::io::Result<()> {
     } else {
         ""
     };
+    // A warm worker takes one call at a time: fewer workers than the limit are the limit.
+    let at_once = match &s.warm {
+        Some(warm) if !warm.workers.is_empty() => {
+            let workers = u32::try_from(warm.workers.len()).unwrap_or(u32::MAX);
+            s.max_concurrent_calls.min(workers)
+        }
+        _ => s.max_concurrent_calls,
+    };
     writeln!(
         out,
-        "  limits: {} call(s) at once, {limit} each{failing}",
-        s.max_concurrent_calls
+        "  limits: {at_once} call(s) at once, {limit} each{failing}"
     )?;
+    if let Some(warm) = &s.warm {
+        // Warm: one long-lived worker per line, with its state.
+        for (i, w) in warm.workers.iter().enumerate() {
+            let label = if i == 0 { "  warm:   " } else { "          " };
+            let pid = w.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+            writeln!(
+                out,
+                "{label}worker {}: {}{pid}, {} call(s), {} restart(s)",
+                i + 1,
+                w.state.as_str(),
+                w.calls,
+                w.restarts
+            )?;
+        }
+    }
     if s.calls_running + s.calls_waiting > 0 {
         writeln!(
             out,

@@ -79,6 +79,13 @@ pub struct GenerateArgs {
     /// Service: a non-zero exit makes the call fail.
     #[arg(long)]
     pub service_fail_is_command_fail: bool,
+    /// Service: keep the command running as a warm worker that answers calls
+    /// on its stdin/stdout instead of starting it per call (docs/services.md).
+    #[arg(long)]
+    pub warm: bool,
+    /// Warm service: how many workers to keep running, each one call at a time (implies --warm).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(tnet_proto::task::MAX_WORKERS)))]
+    pub workers: Option<u32>,
     /// Where to write the task file (default: <type>task.toml, e.g. servicetask.toml).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -119,8 +126,19 @@ impl GenerateArgs {
                 foreign.push("--ignore-nonzero-exits");
             }
         }
-        if task_type != TaskType::Service && self.service_fail_is_command_fail {
-            foreign.push("--service-fail-is-command-fail");
+        if task_type != TaskType::Service {
+            for (set, flag) in [
+                (
+                    self.service_fail_is_command_fail,
+                    "--service-fail-is-command-fail",
+                ),
+                (self.warm, "--warm"),
+                (self.workers.is_some(), "--workers"),
+            ] {
+                if set {
+                    foreign.push(flag);
+                }
+            }
         }
         foreign
     }

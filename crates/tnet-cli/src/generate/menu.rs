@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use dialoguer::theme::Theme;
 use dialoguer::{Input, Select};
-use tnet_proto::task::{parse::MAX_NAME_CHARS, Notifier, Schedule, TaskType};
+use tnet_proto::task::{parse::MAX_NAME_CHARS, Notifier, Schedule, TaskType, MAX_WORKERS};
 
 use super::{file_base, refuse_overwrite, render, target_path, write_file, Draft, Missing};
 
@@ -87,7 +87,7 @@ const DAEMON_FIELDS: &[Field] = &[
     Field::WaitAfterSetup,
 ];
 const HABIT_FIELDS: &[Field] = &[Field::Schedule, Field::IgnoreNonzeroExits];
-const SERVICE_FIELDS: &[Field] = &[Field::ServiceFailIsCommandFail];
+const SERVICE_FIELDS: &[Field] = &[Field::ServiceFailIsCommandFail, Field::Warm, Field::Workers];
 const NOTIFY_FIELDS: &[Field] = &[Field::OnEnd, Field::OnFail, Field::OnSuccess];
 const DOCKER_FIELDS: &[Field] = &[
     Field::RunInDocker,
@@ -107,6 +107,8 @@ enum Field {
     Schedule,
     IgnoreNonzeroExits,
     ServiceFailIsCommandFail,
+    Warm,
+    Workers,
     OnEnd,
     OnFail,
     OnSuccess,
@@ -441,6 +443,10 @@ impl Menu {
     fn edit_field(&mut self, field: Field) -> anyhow::Result<()> {
         if let Some(flag) = field.flag(&mut self.draft) {
             *flag = !*flag;
+            if !self.draft.service.warm {
+                // `workers` belongs to warm services only.
+                self.draft.service.workers = 1;
+            }
             return Ok(());
         }
         let draft = &mut self.draft;
@@ -476,6 +482,20 @@ impl Menu {
                     .interact_opt()?;
                 if let Some(index) = chosen {
                     *slot = CHOICES[index].0;
+                }
+            }
+            Field::Workers => {
+                let text: String = Input::with_theme(&self.theme)
+                    .with_prompt(format!(
+                        "workers (warm services: processes kept running, 1 to {MAX_WORKERS})"
+                    ))
+                    .with_initial_text(draft.service.workers.to_string())
+                    .validate_with(|text: &String| check_workers(text).map(|_| ()))
+                    .interact_text()?;
+                if let Ok(n) = check_workers(&text) {
+                    draft.service.workers = n;
+                    // Workers are kept by warm services only.
+                    draft.service.warm |= n > 1;
                 }
             }
             Field::Image => {
@@ -551,6 +571,8 @@ impl Field {
             Field::Schedule => "time_between_runs",
             Field::IgnoreNonzeroExits => "ignore_nonzero_exits",
             Field::ServiceFailIsCommandFail => "service_fail_is_command_fail",
+            Field::Warm => "warm",
+            Field::Workers => "workers",
             Field::OnEnd => "on_end",
             Field::OnFail => "on_fail",
             Field::OnSuccess => "on_success",
@@ -572,6 +594,7 @@ impl Field {
             Field::OnFail => notify.on_fail.as_str().to_owned(),
             Field::OnSuccess => notify.on_success.as_str().to_owned(),
             Field::Image => draft.docker.docker_img_id.clone(),
+            Field::Workers => draft.service.workers.to_string(),
             Field::AptPackages => format!("[{}]", draft.docker.apt_packages.join(", ")),
             Field::PipPackages => format!("[{}]", draft.docker.pip_packages.join(", ")),
             _ => {
@@ -592,6 +615,7 @@ impl Field {
             Field::WaitAfterSetup => &mut draft.daemon.wait_after_setup,
             Field::IgnoreNonzeroExits => &mut draft.ignore_nonzero_exits,
             Field::ServiceFailIsCommandFail => &mut draft.service.service_fail_is_command_fail,
+            Field::Warm => &mut draft.service.warm,
             Field::RunInDocker => &mut draft.run_in_docker,
             Field::StartOnReboot => &mut draft.docker.start_container_on_reboot,
             _ => return None,
@@ -613,6 +637,14 @@ fn count(list: &[String]) -> String {
         [] => "(none)".to_owned(),
         [one] if one.chars().count() <= 40 => one.clone(),
         many => format!("{} entries", many.len()),
+    }
+}
+
+/// A number of workers the parser will take.
+fn check_workers(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("a whole number from 1 to {MAX_WORKERS}")),
     }
 }
 

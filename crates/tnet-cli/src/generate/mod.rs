@@ -107,6 +107,8 @@ impl Draft {
             ignore_nonzero_exits: args.ignore_nonzero_exits,
             service: ServiceDetails {
                 service_fail_is_command_fail: args.service_fail_is_command_fail,
+                warm: args.warm || args.workers.is_some(),
+                workers: args.workers.unwrap_or(1),
                 ..ServiceDetails::default()
             },
             docker,
@@ -308,6 +310,46 @@ mod tests {
         let err = render(&habit, Missing::Refuse, "t").expect_err("refused");
         assert!(err.to_string().contains("--every"), "{err}");
         assert!(render(&draft(TaskType::Daemon), Missing::Refuse, "t").is_ok());
+    }
+
+    #[test]
+    fn warm_flags_write_a_warm_service_the_parser_takes() {
+        let dir = std::env::temp_dir();
+        let base = FileBase {
+            cwd: dir.clone(),
+            task_dir: dir.clone(),
+            task_file: dir.join("t.toml"),
+        };
+        let args = GenerateArgs {
+            task_type: Some(TaskType::Service),
+            name: Some("model".to_owned()),
+            run: vec!["python3 worker.py".to_owned()],
+            workers: Some(3),
+            ..GenerateArgs::default()
+        };
+        let warm = Draft::from_args(&args, &base).expect("a draft");
+        let (text, _) = render(&warm, Missing::Refuse, "servicetask.toml").expect("text");
+        let spec = parse_task("servicetask.toml", &text).expect("valid");
+        assert!(spec.service.warm, "--workers implies --warm:\n{text}");
+        assert_eq!(spec.service.workers, 3);
+        assert!(text.contains("warm = true"), "{text}");
+
+        // A worker is one command: two are the parser's clear error.
+        let mut two = warm.clone();
+        two.commands.push("echo more".to_owned());
+        let err = render(&two, Missing::Refuse, "servicetask.toml").expect_err("two commands");
+        assert!(
+            err.to_string().contains("a warm service has one command"),
+            "{err}"
+        );
+        assert_eq!(
+            GenerateArgs {
+                warm: true,
+                ..GenerateArgs::default()
+            }
+            .foreign_flags(TaskType::Habit),
+            ["--warm"]
+        );
     }
 
     #[test]

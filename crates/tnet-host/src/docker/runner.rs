@@ -23,11 +23,22 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::signal::{ExecPids, PidLine, PID_PROLOGUE};
 use super::{ContainerPlan, Engine};
-use crate::runner::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
+use crate::runner::{CommandSpec, Execution, Exit, Locator, OutputChunk, Piped, Runner, Stream};
+
+/// The standard input and output of an exec started for [`Runner::spawn_piped`].
+type ExecPipes = (std::pin::Pin<Box<dyn AsyncWrite + Send>>, DuplexStream);
+
+/// Where an exec's standard output goes: the caller's channel, or a pipe
+/// the host reads (a warm service's worker).
+enum Stdout {
+    Channel,
+    Piped(oneshot::Sender<ExecPipes>),
+}
 
 /// Runs one task's commands in its container.
 pub struct ContainerRunner {
@@ -72,7 +83,7 @@ impl Runner for ContainerRunner {
         let container = engine.container_name(&plan.safe_name);
         let signaller = engine.clone();
         let task = tokio::spawn(async move {
-            let ran = run_exec(&engine, &plan, &ready, &spec, output, &tx).await;
+            let ran = run_exec(&engine, &plan, &ready, &spec, output, Stdout::Channel, &tx).await;
             let end = match ran {
                 Ok(exit) => State::Ended(exit),
                 Err(message) => State::Failed(message),
@@ -85,6 +96,53 @@ impl Runner for ContainerRunner {
             engine: signaller,
             container,
         }))
+    }
+
+    fn spawn_piped(
+        &self,
+        spec: &CommandSpec,
+        stderr: mpsc::Sender<OutputChunk>,
+    ) -> BoxFuture<'_, io::Result<Piped>> {
+        let (tx, rx) = watch::channel(State::Starting);
+        let (pipes_tx, pipes_rx) = oneshot::channel();
+        let engine = self.engine.clone();
+        let plan = self.plan.clone();
+        let ready = self.ready.clone();
+        let spec = spec.clone();
+        let container = engine.container_name(&plan.safe_name);
+        let signaller = engine.clone();
+        let task = tokio::spawn(async move {
+            let piped = Stdout::Piped(pipes_tx);
+            let ran = run_exec(&engine, &plan, &ready, &spec, stderr, piped, &tx).await;
+            let end = match ran {
+                Ok(exit) => State::Ended(exit),
+                Err(message) => State::Failed(message),
+            };
+            tx.send_replace(end);
+        });
+        let mut exec = ExecExecution {
+            state: rx,
+            task,
+            engine: signaller,
+            container,
+        };
+        async move {
+            match pipes_rx.await {
+                Ok((stdin, stdout)) => Ok(Piped {
+                    exec: Box::new(exec),
+                    stdin,
+                    stdout: Box::pin(stdout),
+                }),
+                // The exec never started: its error says why.
+                Err(_) => match exec.ended().await {
+                    Ok(exit) => Err(io::Error::other(format!(
+                        "the exec ended at once ({exit:?})"
+                    ))),
+                    Err(err) => Err(err),
+                },
+            }
+        }
+        .boxed()
     }
 
     fn stopped(&self) -> BoxFuture<'_, ()> {
@@ -145,27 +203,31 @@ async fn run_exec(
     ready: &tokio::sync::Mutex<bool>,
     spec: &CommandSpec,
     output: mpsc::Sender<OutputChunk>,
+    stdout: Stdout,
     state: &watch::Sender<State>,
 ) -> Result<Exit, String> {
     let name = ready_container(engine, plan, ready).await?;
-    let stdin = match &spec.stdin {
-        Some(path) => shell_escape::unix::escape(path.to_string_lossy()).into_owned(),
-        None => "/dev/null".to_owned(),
+    let piped = matches!(stdout, Stdout::Piped(_));
+    // The pid line first: what stops it when the host cannot see it.
+    let script = if piped {
+        // Standard input is the attached stream.
+        format!("{PID_PROLOGUE}\n{}", spec.command)
+    } else {
+        let stdin = match &spec.stdin {
+            Some(path) => shell_escape::unix::escape(path.to_string_lossy()).into_owned(),
+            None => "/dev/null".to_owned(),
+        };
+        format!("{PID_PROLOGUE}\nexec <{stdin}\n{}", spec.command)
     };
     // `sh -c SCRIPT sh ARGS...`: the arguments stay `$1`..., as in the process runner.
-    let mut cmd = vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        // The pid line first: what stops it when the host cannot see it.
-        format!("{PID_PROLOGUE}\nexec <{stdin}\n{}", spec.command),
-        "sh".to_owned(),
-    ];
+    let mut cmd = vec!["sh".to_owned(), "-c".to_owned(), script, "sh".to_owned()];
     cmd.extend(spec.args.iter().cloned());
     let config = ExecConfig {
         cmd: Some(cmd),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         user: Some(engine.user().to_owned()),
         working_dir: Some(spec.workdir.to_string_lossy().into_owned()),
+        attach_stdin: Some(piped),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         ..Default::default()
@@ -200,9 +262,22 @@ async fn run_exec(
     state.send_replace(State::Running { pids });
     let mut pid_line = PidLine::default();
     if let StartExecResults::Attached {
-        output: mut out, ..
+        output: mut out,
+        input,
     } = started
     {
+        // A worker's standard output goes into a pipe the host reads; its
+        // reader's end is handed over with the attached standard input.
+        let mut pipe = match stdout {
+            Stdout::Piped(pipes) => {
+                let (ours, theirs) = tokio::io::duplex(64 * 1024);
+                if pipes.send((input, theirs)).is_err() {
+                    return Err("the exec's reader went away".to_owned());
+                }
+                Some(ours)
+            }
+            Stdout::Channel => None,
+        };
         while let Some(item) = out.next().await {
             let (stream, bytes) = match item {
                 Ok(LogOutput::StdOut { message }) => (Stream::Stdout, message.to_vec()),
@@ -218,6 +293,12 @@ async fn run_exec(
                 Err(_) => break,
             };
             if bytes.is_empty() {
+                continue;
+            }
+            if let (Stream::Stdout, Some(pipe)) = (stream, pipe.as_mut()) {
+                // A reader that went away has nothing more to read; the
+                // output is still drained so the exec can end.
+                let _ = pipe.write_all(&bytes).await;
                 continue;
             }
             let chunk = OutputChunk { stream, bytes };

@@ -15,10 +15,12 @@
 pub mod process;
 
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 /// Which stream a chunk of output came from.
@@ -113,6 +115,17 @@ pub trait Execution: Send {
     fn terminate(&mut self, grace: Duration) -> BoxFuture<'_, std::io::Result<Exit>>;
 }
 
+/// A command the host talks to through its standard input and output (a
+/// warm service's worker); its standard error goes where the runner was told.
+pub struct Piped {
+    /// The running command.
+    pub exec: Box<dyn Execution>,
+    /// Its standard input.
+    pub stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Its standard output.
+    pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+}
+
 /// Starts commands.
 pub trait Runner: Send + Sync {
     /// Starts `spec`, sending its output to `output`.
@@ -121,6 +134,14 @@ pub trait Runner: Send + Sync {
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
     ) -> std::io::Result<Box<dyn Execution>>;
+
+    /// Starts `spec` with its standard input and output connected to the
+    /// host (`spec.stdin` is not used); standard error goes to `stderr`.
+    fn spawn_piped(
+        &self,
+        spec: &CommandSpec,
+        stderr: mpsc::Sender<OutputChunk>,
+    ) -> BoxFuture<'_, std::io::Result<Piped>>;
 
     /// A user stopped the task (its executions are already ended): a
     /// container runner stops the task's container.
@@ -150,5 +171,14 @@ impl Runner for Unavailable {
         _output: mpsc::Sender<OutputChunk>,
     ) -> std::io::Result<Box<dyn Execution>> {
         Err(std::io::Error::other(self.0.clone()))
+    }
+
+    fn spawn_piped(
+        &self,
+        _spec: &CommandSpec,
+        _stderr: mpsc::Sender<OutputChunk>,
+    ) -> BoxFuture<'_, std::io::Result<Piped>> {
+        let message = self.0.clone();
+        Box::pin(async move { Err(std::io::Error::other(message)) })
     }
 }

@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::{CommandSpec, Execution, Exit, Locator, OutputChunk, Runner, Stream};
+use super::{CommandSpec, Execution, Exit, Locator, OutputChunk, Piped, Runner, Stream};
 use crate::procfs;
 
 /// Runs commands as local process groups.
@@ -33,39 +33,53 @@ impl Runner for ProcessRunner {
             Some(path) => Stdio::from(std::fs::File::open(path)?),
             None => Stdio::null(),
         };
-        let mut cmd = Command::new("sh");
-        // `sh -c CMD NAME ARGS...`: NAME becomes `$0` and ARGS `$1`... (`"$@"`).
-        cmd.arg("-c")
-            .arg(&spec.command)
-            .arg("sh")
-            .args(&spec.args)
-            .current_dir(&spec.workdir)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = cmd.spawn()?;
+        let mut child = command(spec).stdin(stdin).spawn()?;
         if let Some(out) = child.stdout.take() {
             tokio::spawn(pump(out, Stream::Stdout, output.clone()));
         }
         if let Some(err) = child.stderr.take() {
             tokio::spawn(pump(err, Stream::Stderr, output));
         }
-        let pid = child.id();
-        let locator = pid.and_then(|p| {
-            Some(Locator {
-                pgid: p,
-                start_ticks: process_start_ticks(p)?,
-            })
-        });
-        Ok(Box::new(ProcessExecution {
-            child,
-            pid,
-            locator,
-            exit: None,
-        }))
+        Ok(Box::new(ProcessExecution::new(child)))
     }
+
+    fn spawn_piped(
+        &self,
+        spec: &CommandSpec,
+        stderr: mpsc::Sender<OutputChunk>,
+    ) -> BoxFuture<'_, io::Result<Piped>> {
+        let spawned = (|| {
+            let mut child = command(spec).stdin(Stdio::piped()).spawn()?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err(io::Error::other("the command's pipes were not opened"));
+            };
+            if let Some(err) = child.stderr.take() {
+                tokio::spawn(pump(err, Stream::Stderr, stderr));
+            }
+            Ok(Piped {
+                exec: Box::new(ProcessExecution::new(child)),
+                stdin: Box::pin(stdin),
+                stdout: Box::pin(stdout),
+            })
+        })();
+        Box::pin(async move { spawned })
+    }
+}
+
+/// `sh -c` for `spec` in its own process group, output piped, input not set.
+fn command(spec: &CommandSpec) -> Command {
+    let mut cmd = Command::new("sh");
+    // `sh -c CMD NAME ARGS...`: NAME becomes `$0` and ARGS `$1`... (`"$@"`).
+    cmd.arg("-c")
+        .arg(&spec.command)
+        .arg("sh")
+        .args(&spec.args)
+        .current_dir(&spec.workdir)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    cmd
 }
 
 /// Copies a pipe into the output channel until it closes.
@@ -113,6 +127,22 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
 }
 
 impl ProcessExecution {
+    fn new(child: Child) -> ProcessExecution {
+        let pid = child.id();
+        let locator = pid.and_then(|p| {
+            Some(Locator {
+                pgid: p,
+                start_ticks: process_start_ticks(p)?,
+            })
+        });
+        ProcessExecution {
+            child,
+            pid,
+            locator,
+            exit: None,
+        }
+    }
+
     async fn reap(&mut self) -> io::Result<Exit> {
         if let Some(e) = self.exit {
             return Ok(e);

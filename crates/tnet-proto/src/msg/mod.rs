@@ -32,8 +32,8 @@ pub use response::{
 };
 pub use retention::{DiskUse, RunMark, RunTotals};
 pub use service::{
-    call_line, CallEnd, CallError, CallRequest, ResultMeta, ServiceInfo, ServiceInput,
-    RESULT_CHUNK, STDERR_TAIL,
+    call_line, CallEnd, CallError, CallRequest, ResultMeta, ServiceInfo, ServiceInput, WarmStatus,
+    WorkerState, WorkerStatus, RESULT_CHUNK, STDERR_TAIL,
 };
 
 use serde::{Deserialize, Serialize};

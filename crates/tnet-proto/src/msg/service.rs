@@ -139,6 +139,65 @@ pub struct ServiceInfo {
     /// Calls waiting for a turn now (beyond `max_concurrent_calls`).
     #[serde(default)]
     pub calls_waiting: u32,
+    /// For a warm service, its workers now; absent for a cold one (and from
+    /// hosts older than warm services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm: Option<WarmStatus>,
+}
+
+/// A warm service's workers (`tnet services`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarmStatus {
+    /// One entry per worker the service keeps, in order.
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// One worker of a warm service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    /// Where it is in its life.
+    pub state: WorkerState,
+    /// Its process id on the host, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// How many times it was started again (after a crash, or after a call
+    /// that ran out of time or lost its caller killed it).
+    pub restarts: u32,
+    /// Calls it answered since the service started.
+    pub calls: u64,
+}
+
+/// Where a warm service's worker is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    /// Started, not yet `{"ready": true}`.
+    Starting,
+    /// Waiting for a call.
+    Ready,
+    /// Answering a call.
+    Busy,
+    /// Exited on its own; started again after a pause that grows while it keeps crashing.
+    Backoff,
+    /// The service is not running.
+    Stopped,
+    /// A state from a newer host.
+    #[serde(other)]
+    Other,
+}
+
+impl WorkerState {
+    /// The spelling on the wire and in `tnet services`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Starting => "starting",
+            WorkerState::Ready => "ready",
+            WorkerState::Busy => "busy",
+            WorkerState::Backoff => "backoff",
+            WorkerState::Stopped => "stopped",
+            WorkerState::Other => "other",
+        }
+    }
 }
 
 /// What a service takes as input.
@@ -180,6 +239,7 @@ impl ServiceInfo {
             fail_is_command_fail: details.service_fail_is_command_fail,
             calls_running: 0,
             calls_waiting: 0,
+            warm: details.warm.then(WarmStatus::default),
         }
     }
 }
@@ -252,6 +312,42 @@ mod tests {
         };
         let back: ResultMeta = decode(&encode(&end)).expect("round trip");
         assert_eq!(back, end);
+    }
+
+    #[test]
+    fn warm_status_is_optional_both_ways() {
+        let cold = ServiceInfo::new("h", "c", "c", TaskState::Ready, &ServiceDetails::default());
+        let text = String::from_utf8(encode(&cold)).expect("utf8");
+        assert!(
+            !text.contains("warm"),
+            "an old client sees nothing new: {text}"
+        );
+        // What an older host sends has no `warm`.
+        let back: ServiceInfo = decode(text.as_bytes()).expect("decodes");
+        assert_eq!(back.warm, None);
+        let mut warm = ServiceInfo::new(
+            "h",
+            "w",
+            "w",
+            TaskState::Ready,
+            &ServiceDetails {
+                warm: true,
+                ..ServiceDetails::default()
+            },
+        );
+        warm.warm = Some(WarmStatus {
+            workers: vec![WorkerStatus {
+                state: WorkerState::Busy,
+                pid: Some(4),
+                restarts: 1,
+                calls: 9,
+            }],
+        });
+        let back: ServiceInfo = decode(&encode(&warm)).expect("round trip");
+        assert_eq!(back, warm);
+        let newer: WorkerStatus =
+            decode(br#"{"state":"hibernating","restarts":0,"calls":0}"#).expect("decodes");
+        assert_eq!(newer.state, WorkerState::Other);
     }
 
     #[test]

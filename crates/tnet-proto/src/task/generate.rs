@@ -345,6 +345,21 @@ fn service_table(spec: &TaskSpec) -> Table {
         i64::from(service.max_concurrent_calls),
         &["Calls that run at once; more wait in order."],
     );
+    put(
+        &mut t,
+        "warm",
+        service.warm,
+        &[
+            "true: the one command is a worker, started once after setup and kept running,",
+            "that answers calls framed on its stdin/stdout (docs/services.md, \"Warm services\").",
+        ],
+    );
+    put(
+        &mut t,
+        "workers",
+        i64::from(service.workers),
+        &["Warm only: workers kept running, each taking one call at a time."],
+    );
     t
 }
 
@@ -525,6 +540,10 @@ mod tests {
             specs.push(full(task_type, false));
             specs.push(full(task_type, true));
         }
+        let mut warm = minimal(TaskType::Service);
+        warm.service.warm = true;
+        warm.service.workers = 3;
+        specs.push(warm);
         specs
     }
 

@@ -271,6 +271,13 @@ pub struct ServiceDetails {
     pub timeout: Duration,
     /// Calls that run at once; more wait their turn in arrival order.
     pub max_concurrent_calls: u32,
+    /// Warm mode (`docs/services.md`, "Warm services"): the one command is a
+    /// long-lived worker, started once after setup, that answers calls
+    /// framed on its standard input and output instead of a process per call.
+    pub warm: bool,
+    /// How many workers a warm service keeps running; each takes one call at
+    /// a time, so calls run `min(workers, max_concurrent_calls)` at once.
+    pub workers: u32,
 }
 
 /// A call's time limit when the task file gives none.
@@ -279,6 +286,9 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 4;
 /// The most `max_concurrent_calls` may be: each call is a process group.
 pub const MAX_CONCURRENT_CALLS: u32 = 1024;
+/// The most `workers` a warm service may keep: each is a long-lived process
+/// that may hold a model in memory.
+pub const MAX_WORKERS: u32 = 64;
 
 impl Default for ServiceDetails {
     fn default() -> Self {
@@ -291,6 +301,8 @@ impl Default for ServiceDetails {
             example: None,
             timeout: DEFAULT_CALL_TIMEOUT,
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            warm: false,
+            workers: 1,
         }
     }
 }

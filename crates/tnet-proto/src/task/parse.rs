@@ -90,6 +90,17 @@ pub fn parse_task(file: &str, text: &str) -> Result<TaskSpec, TaskFileError> {
     }
     let run_in_docker = general.bool(&mut problems, "run_in_docker");
     let tables = details::read(&mut problems, top, task_type, task_type_span, run_in_docker);
+    if task_type == Some(TaskType::Service) && tables.service.warm && commands.len() > 1 {
+        // The worker is one process; a pipeline belongs inside its command line.
+        problems.add_hint(
+            commands[1].span(),
+            format!(
+                "a warm service has one command, its worker, not {}",
+                commands.len()
+            ),
+            "join them into one command line, or remove `warm = true` to run them per call",
+        );
+    }
 
     let spec = TaskSpec {
         name: name.unwrap_or_default(),

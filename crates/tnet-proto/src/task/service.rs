@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::fields::{str_value, type_name, Section, Value};
 use super::problems::{suggestion, Problems};
-use super::{InputKind, ServiceArgument, ServiceDetails, MAX_CONCURRENT_CALLS};
+use super::{InputKind, ServiceArgument, ServiceDetails, MAX_CONCURRENT_CALLS, MAX_WORKERS};
 
 /// The keys of `[service_details]`.
 pub(crate) const KEYS: &[&str] = &[
@@ -19,6 +19,8 @@ pub(crate) const KEYS: &[&str] = &[
     "example",
     "timeout",
     "max_concurrent_calls",
+    "warm",
+    "workers",
 ];
 
 /// The keys of one entry of `arguments`.
@@ -47,7 +49,48 @@ pub(crate) fn read(problems: &mut Problems, section: Section) -> ServiceDetails 
         timeout: timeout(problems, section).unwrap_or(defaults.timeout),
         max_concurrent_calls: max_concurrent_calls(problems, section)
             .unwrap_or(defaults.max_concurrent_calls),
+        warm: section.bool(problems, "warm"),
+        workers: workers(problems, section).unwrap_or(defaults.workers),
     }
+}
+
+/// `workers`: an integer from 1 to [`MAX_WORKERS`], and only for a warm service.
+fn workers(problems: &mut Problems, section: Section) -> Option<u32> {
+    let (_, value) = section.entry("workers")?;
+    let Some(integer) = value.get_ref().as_integer() else {
+        problems.add(
+            value.span(),
+            format!(
+                "`workers` must be a whole number, not {}",
+                type_name(value.get_ref())
+            ),
+        );
+        return None;
+    };
+    let parsed = i64::from_str_radix(integer.as_str(), integer.radix()).ok();
+    let n = match parsed.and_then(|n| u32::try_from(n).ok()) {
+        Some(n) if (1..=MAX_WORKERS).contains(&n) => n,
+        _ => {
+            problems.add(
+                value.span(),
+                format!("`workers` must be from 1 to {MAX_WORKERS}, not {integer}"),
+            );
+            return None;
+        }
+    };
+    let warm = section
+        .entry("warm")
+        .and_then(|(_, v)| v.get_ref().as_bool())
+        .unwrap_or(false);
+    if !warm && n != 1 {
+        problems.add_hint(
+            value.span(),
+            "`workers` is for warm services only",
+            "add `warm = true` (the command is then a long-lived worker), or remove `workers`",
+        );
+        return None;
+    }
+    Some(n)
 }
 
 /// `input`: `none`, `text` or `file`.
@@ -255,5 +298,39 @@ mod tests {
         for bad in ["png", "image/", "/png", "image png/x", "a/b/c", ""] {
             assert!(!is_media_type(bad), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod warm_tests {
+    use crate::task::parse_task;
+
+    fn parse(details: &str, commands: &str) -> Result<crate::task::TaskSpec, String> {
+        let text = format!(
+            "task_name = \"w\"\ntask_type = \"service\"\ncommands = {commands}\n[service_details]\n{details}"
+        );
+        parse_task("w.toml", &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn warm_takes_workers_and_one_command() {
+        let spec = parse("warm = true\nworkers = 2\n", "['python3 worker.py']").expect("valid");
+        assert!(spec.service.warm);
+        assert_eq!(spec.service.workers, 2);
+        let cold = parse("", "['cat']").expect("valid");
+        assert!(!cold.service.warm);
+        assert_eq!(cold.service.workers, 1);
+    }
+
+    #[test]
+    fn warm_mistakes_are_explained() {
+        let err = parse("warm = true\n", "['a', 'b']").expect_err("two commands");
+        assert!(err.contains("a warm service has one command"), "{err}");
+        let err = parse("workers = 2\n", "['a']").expect_err("workers without warm");
+        assert!(err.contains("add `warm = true`"), "{err}");
+        let err = parse("warm = true\nworkers = 0\n", "['a']").expect_err("zero");
+        assert!(err.contains("`workers` must be from 1 to 64"), "{err}");
+        let err = parse("warm = \"yes\"\n", "['a']").expect_err("not a bool");
+        assert!(err.contains("warm"), "{err}");
     }
 }

@@ -33,7 +33,7 @@ use crate::supervisor::{command_spec, TaskInfo};
 
 /// How long a call's processes get between TERM and KILL when the call ends
 /// early (time limit, caller gone, service stopped).
-const CALL_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const CALL_GRACE: Duration = Duration::from_secs(2);
 
 /// The longest time limit a call can have, whatever a caller asks for
 /// (so that no deadline overflows the clock).
@@ -56,6 +56,8 @@ pub(crate) struct CallContext {
     pub(crate) log: mpsc::Sender<OutputChunk>,
     /// Calls running and waiting, for `tnet services`.
     pub(crate) load: Arc<super::CallLoad>,
+    /// A warm service's queue of calls for its workers; `None` when cold.
+    pub(crate) jobs: Option<flume::Sender<super::worker::Job>>,
 }
 
 /// A finished call, for the task's run history.
@@ -136,19 +138,17 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
         .calls()
         .join(uuid::Uuid::new_v4().to_string());
     let held = crate::retention::calls::hold(&dir);
-    let outcome = execute(
-        ctx,
-        query,
-        &request,
-        &dir,
-        Timing {
-            arrived,
-            deadline,
-            limit,
-        },
-        &mut caller,
-    )
-    .await;
+    let timing = Timing {
+        arrived,
+        deadline,
+        limit,
+    };
+    let outcome = match &ctx.jobs {
+        Some(jobs) => {
+            super::warm::execute(ctx, jobs, query, &request, &dir, timing, &mut caller).await
+        }
+        None => execute(ctx, query, &request, &dir, timing, &mut caller).await,
+    };
     drop(permit);
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
     drop(held);
@@ -157,10 +157,10 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
 
 /// When a call arrived, and until when it may run.
 #[derive(Clone, Copy)]
-struct Timing {
-    arrived: Instant,
-    deadline: tokio::time::Instant,
-    limit: Duration,
+pub(crate) struct Timing {
+    pub(crate) arrived: Instant,
+    pub(crate) deadline: tokio::time::Instant,
+    pub(crate) limit: Duration,
 }
 
 /// Runs the commands in order, stopping at the first that fails, and answers.
@@ -237,7 +237,19 @@ async fn execute(
             break;
         }
     }
-    let end = result.end(last, timing.arrived);
+    answer(ctx, query, result, last, timing.arrived)
+}
+
+/// Answers a call whose commands (or worker) ended with `last`: a result, or
+/// a failed call when the service counts a non-zero exit as one (SPEC 6.2).
+pub(crate) fn answer(
+    ctx: &CallContext,
+    query: &Query,
+    mut result: ResultStream<'_>,
+    last: Exit,
+    arrived: Instant,
+) -> (Option<i32>, &'static str) {
+    let end = result.end(last, arrived);
     if !last.success() && ctx.info.spec.service.service_fail_is_command_fail {
         result.flush();
         let how = match (last.code(), end.signal) {
@@ -331,7 +343,7 @@ async fn end_early(exec: &mut dyn Execution) -> Exit {
 }
 
 /// The answer to a call interrupted by the service stopping.
-fn stopped(query: &Query, ctx: &CallContext) -> (Option<i32>, &'static str) {
+pub(crate) fn stopped(query: &Query, ctx: &CallContext) -> (Option<i32>, &'static str) {
     let err = CallError::new(
         ErrorKind::Cancelled,
         format!(
@@ -364,7 +376,7 @@ fn read_request(query: &Query) -> Result<CallRequest, CallError> {
 }
 
 /// Writes the call's input into its folder and returns the file's path.
-fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
     let path = dir.join("input");
     without_stalling(|| {
@@ -382,7 +394,7 @@ fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Notes the process group of a call's command, for a host that restarts after a crash.
-fn record_group(dir: &Path, locator: Option<Locator>) {
+pub(crate) fn record_group(dir: &Path, locator: Option<Locator>) {
     let Some(loc) = locator else { return };
     // Not synced to disk: it only matters if the host process dies, and the
     // page cache outlives a process.
@@ -406,7 +418,7 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -421,7 +433,7 @@ fn without_stalling<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Answers a call with an error reply.
-fn reply_error(query: &Query, err: &CallError) {
+pub(crate) fn reply_error(query: &Query, err: &CallError) {
     let payload = msg::encode(err);
     if let Err(e) = without_stalling(|| query.reply_err(payload).wait()) {
         tracing::debug!("cannot answer a call: {e}");
@@ -430,7 +442,7 @@ fn reply_error(query: &Query, err: &CallError) {
 
 /// A call's standard output on its way to the caller, and the end of its
 /// standard error.
-struct ResultStream<'q> {
+pub(crate) struct ResultStream<'q> {
     query: &'q Query,
     key: &'q str,
     log: mpsc::Sender<OutputChunk>,
@@ -444,7 +456,7 @@ struct ResultStream<'q> {
 }
 
 impl<'q> ResultStream<'q> {
-    fn new(query: &'q Query, key: &'q str, log: mpsc::Sender<OutputChunk>) -> Self {
+    pub(crate) fn new(query: &'q Query, key: &'q str, log: mpsc::Sender<OutputChunk>) -> Self {
         ResultStream {
             query,
             key,
@@ -458,7 +470,7 @@ impl<'q> ResultStream<'q> {
 
     /// Takes one chunk of output: stdout towards the caller, stderr to the
     /// tail and the task's log.
-    async fn take(&mut self, chunk: OutputChunk) {
+    pub(crate) async fn take(&mut self, chunk: OutputChunk) {
         match chunk.stream {
             Stream::Stdout => {
                 self.buffer.extend_from_slice(&chunk.bytes);
@@ -478,14 +490,14 @@ impl<'q> ResultStream<'q> {
     }
 
     /// Keeps the end of standard error.
-    fn note_stderr(&mut self, bytes: &[u8]) {
+    pub(crate) fn note_stderr(&mut self, bytes: &[u8]) {
         self.stderr_tail.extend_from_slice(bytes);
         let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
         self.stderr_tail.drain(..excess);
     }
 
     /// How the call ended, with what was sent.
-    fn end(&self, exit: Exit, arrived: Instant) -> CallEnd {
+    pub(crate) fn end(&self, exit: Exit, arrived: Instant) -> CallEnd {
         CallEnd {
             exit_code: exit.code(),
             signal: match exit {
@@ -499,7 +511,7 @@ impl<'q> ResultStream<'q> {
     }
 
     /// Sends what is buffered as a data reply, if anything is.
-    fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if !self.buffer.is_empty() {
             let bytes = std::mem::take(&mut self.buffer);
             self.send(bytes, None);
@@ -507,7 +519,7 @@ impl<'q> ResultStream<'q> {
     }
 
     /// Sends the last reply: the rest of the output, and how the call ended.
-    fn finish(&mut self, end: CallEnd) {
+    pub(crate) fn finish(&mut self, end: CallEnd) {
         let bytes = std::mem::take(&mut self.buffer);
         self.send(bytes, Some(end));
     }

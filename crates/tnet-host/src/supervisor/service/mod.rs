@@ -7,14 +7,22 @@
 //! stop, restart or shutdown first withdraws the token and the queryable (no
 //! new calls arrive), then cancels the calls in progress and waits for them.
 //! Each finished call is recorded as a run with phase `call`.
+//!
+//! A warm service (`warm = true`) also starts its workers here, one keeper
+//! task each ([`worker`]), before it takes calls; a call then goes to a
+//! worker as a job ([`warm`]) instead of starting the commands. Its turns
+//! are `min(max_concurrent_calls, workers)`, since a worker answers one call
+//! at a time.
 
 mod call;
+mod warm;
+mod worker;
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tnet_proto::keys;
-use tnet_proto::msg::{EventKind, TaskState};
+use tnet_proto::msg::{EventKind, TaskState, WarmStatus, WorkerState, WorkerStatus};
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -25,11 +33,13 @@ use call::{CallContext, CallRecord};
 /// The process group recorded in a call's folder, if any (see [`crate::paths::Paths::calls`]).
 pub use call::read_group as read_call_group;
 
-/// How many calls of a service run, and how many wait for a turn, now.
+/// How many calls of a service run, and how many wait for a turn, now; and
+/// a warm service's workers.
 #[derive(Debug, Default)]
 pub struct CallLoad {
     running: AtomicU32,
     waiting: AtomicU32,
+    workers: Mutex<Vec<WorkerStatus>>,
 }
 
 impl CallLoad {
@@ -41,6 +51,57 @@ impl CallLoad {
     /// Calls waiting for a turn now.
     pub fn waiting(&self) -> u32 {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// A warm service's workers now.
+    pub fn warm(&self) -> WarmStatus {
+        WarmStatus {
+            workers: self.lock_workers().clone(),
+        }
+    }
+
+    fn lock_workers(&self) -> std::sync::MutexGuard<'_, Vec<WorkerStatus>> {
+        // Plain assignments only: nothing is left half-changed by a panic.
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the list of workers afresh: `n` workers, none started yet.
+    pub(crate) fn reset_workers(&self, n: usize) {
+        let mut workers = self.lock_workers();
+        workers.clear();
+        workers.resize(n, stopped_worker());
+    }
+
+    /// Changes worker `slot`'s entry, adding entries up to it.
+    pub(crate) fn change_worker(&self, slot: usize, change: impl FnOnce(&mut WorkerStatus)) {
+        let mut workers = self.lock_workers();
+        if workers.len() <= slot {
+            workers.resize(slot + 1, stopped_worker());
+        }
+        change(&mut workers[slot]);
+    }
+
+    /// The workers' states in a sentence, for a call that waited for one.
+    pub(crate) fn workers_now(&self) -> String {
+        let workers = self.lock_workers();
+        let states: Vec<String> = workers
+            .iter()
+            .map(|w| format!("{} after {} restart(s)", w.state.as_str(), w.restarts))
+            .collect();
+        format!(
+            "its worker(s): {} (`tnet logs` shows their output)",
+            states.join(", ")
+        )
+    }
+}
+
+/// A worker that is not running (yet).
+fn stopped_worker() -> WorkerStatus {
+    WorkerStatus {
+        state: WorkerState::Stopped,
+        pid: None,
+        restarts: 0,
+        calls: 0,
     }
 }
 
@@ -96,17 +157,34 @@ impl Actor {
                 return None;
             }
         };
+        let details = &self.info.spec.service;
+        // A warm service's worker takes one call at a time: more calls than
+        // workers would only wait in a second queue.
+        let at_once = if details.warm {
+            details.max_concurrent_calls.min(details.workers)
+        } else {
+            details.max_concurrent_calls
+        };
+        let (jobs, for_workers) = flume::unbounded();
         let ctx = Arc::new(CallContext {
             shared: self.shared.clone(),
             info: self.info.clone(),
             key,
-            limiter: Arc::new(Semaphore::new(
-                self.info.spec.service.max_concurrent_calls as usize,
-            )),
+            limiter: Arc::new(Semaphore::new(at_once as usize)),
             stop: CancellationToken::new(),
             log: self.output.clone(),
             load: self.load.clone(),
+            jobs: details.warm.then_some(jobs),
         });
+        // Workers start before calls are taken; calls wait for the first ready one.
+        let mut workers = JoinSet::new();
+        if details.warm {
+            self.load.reset_workers(details.workers as usize);
+            for slot in 0..details.workers as usize {
+                workers.spawn(worker::keep(ctx.clone(), slot, for_workers.clone()));
+            }
+        }
+        drop(for_workers);
         self.set_state(TaskState::Ready);
         tracing::info!(task = %self.info.name, "service ready");
 
@@ -139,6 +217,7 @@ impl Actor {
         while let Some(done) = calls.join_next().await {
             self.record_call(done);
         }
+        while workers.join_next().await.is_some() {}
         Some(interrupt)
     }
 
