@@ -69,12 +69,15 @@ enum State {
     Failed(String),
 }
 
-impl Runner for ContainerRunner {
-    fn spawn(
+impl ContainerRunner {
+    /// Starts `spec` as an exec in the task's container, its output going
+    /// where `stdout` says.
+    fn start(
         &self,
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
-    ) -> io::Result<Box<dyn Execution>> {
+        stdout: Stdout,
+    ) -> ExecExecution {
         let (tx, rx) = watch::channel(State::Starting);
         let engine = self.engine.clone();
         let plan = self.plan.clone();
@@ -83,19 +86,29 @@ impl Runner for ContainerRunner {
         let container = engine.container_name(&plan.safe_name);
         let signaller = engine.clone();
         let task = tokio::spawn(async move {
-            let ran = run_exec(&engine, &plan, &ready, &spec, output, Stdout::Channel, &tx).await;
+            let ran = run_exec(&engine, &plan, &ready, &spec, output, stdout, &tx).await;
             let end = match ran {
                 Ok(exit) => State::Ended(exit),
                 Err(message) => State::Failed(message),
             };
             tx.send_replace(end);
         });
-        Ok(Box::new(ExecExecution {
+        ExecExecution {
             state: rx,
             task,
             engine: signaller,
             container,
-        }))
+        }
+    }
+}
+
+impl Runner for ContainerRunner {
+    fn spawn(
+        &self,
+        spec: &CommandSpec,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> io::Result<Box<dyn Execution>> {
+        Ok(Box::new(self.start(spec, output, Stdout::Channel)))
     }
 
     fn spawn_piped(
@@ -103,29 +116,8 @@ impl Runner for ContainerRunner {
         spec: &CommandSpec,
         stderr: mpsc::Sender<OutputChunk>,
     ) -> BoxFuture<'_, io::Result<Piped>> {
-        let (tx, rx) = watch::channel(State::Starting);
         let (pipes_tx, pipes_rx) = oneshot::channel();
-        let engine = self.engine.clone();
-        let plan = self.plan.clone();
-        let ready = self.ready.clone();
-        let spec = spec.clone();
-        let container = engine.container_name(&plan.safe_name);
-        let signaller = engine.clone();
-        let task = tokio::spawn(async move {
-            let piped = Stdout::Piped(pipes_tx);
-            let ran = run_exec(&engine, &plan, &ready, &spec, stderr, piped, &tx).await;
-            let end = match ran {
-                Ok(exit) => State::Ended(exit),
-                Err(message) => State::Failed(message),
-            };
-            tx.send_replace(end);
-        });
-        let mut exec = ExecExecution {
-            state: rx,
-            task,
-            engine: signaller,
-            container,
-        };
+        let mut exec = self.start(spec, stderr, Stdout::Piped(pipes_tx));
         async move {
             match pipes_rx.await {
                 Ok((stdin, stdout)) => Ok(Piped {
