@@ -125,11 +125,7 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
     /// Asks every host whose queryable this session knows, with one query:
     /// the answers, and whether some host did not answer in time.
     async fn ask_every(&self, request: &Request) -> anyhow::Result<(Vec<ResponseEnvelope>, bool)> {
-        let key = if request.needs_admin() {
-            keys::host_admin(keys::ANY_HOST)
-        } else {
-            keys::host_control(keys::ANY_HOST)
-        };
+        let key = request_key(keys::ANY_HOST, request);
         let replies = self
             .session
             .get(key)
@@ -165,11 +161,7 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
         host: &str,
         request: &Request,
     ) -> anyhow::Result<Option<ResponseEnvelope>> {
-        let key = if request.needs_admin() {
-            keys::host_admin(host)
-        } else {
-            keys::host_control(host)
-        };
+        let key = request_key(host, request);
         let querier = self
             .session
             .declare_querier(key)
@@ -261,11 +253,7 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
         request: Request,
         mut alive: tokio::sync::watch::Receiver<()>,
     ) -> anyhow::Result<Response> {
-        let key = if request.needs_admin() {
-            keys::host_admin(host)
-        } else {
-            keys::host_control(host)
-        };
+        let key = request_key(host, &request);
         let querier = self
             .session
             .declare_querier(key)
@@ -348,5 +336,15 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
         hosts.sort();
         hosts.dedup();
         Ok(hosts)
+    }
+}
+
+/// Where `request` goes on `host`: the admin queryable for a request that
+/// needs the admin role, the control one for the rest.
+fn request_key(host: &str, request: &Request) -> String {
+    if request.needs_admin() {
+        keys::host_admin(host)
+    } else {
+        keys::host_control(host)
     }
 }
