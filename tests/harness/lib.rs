@@ -302,6 +302,23 @@ impl Host {
         Host::start_host(name, false, &[], None, &[router])
     }
 
+    /// A host not started yet: a fresh home, a free port, scouting off.
+    fn unstarted(name: &str) -> Host {
+        let dir = tempfile::tempdir().expect("a temporary home");
+        Host {
+            child: None,
+            name: name.to_owned(),
+            home: dir.path().join("tasks"),
+            port: free_port(),
+            scouting: false,
+            env: Vec::new(),
+            connect: Vec::new(),
+            small_disk: None,
+            pid_namespace: false,
+            _dir: Some(dir),
+        }
+    }
+
     fn start_on(name: &str, scouting: bool) -> Host {
         Host::start_full(name, scouting, &[], None)
     }
@@ -317,27 +334,17 @@ impl Host {
         config: Option<&str>,
         connect: &[&str],
     ) -> Host {
-        let dir = tempfile::tempdir().expect("a temporary home");
-        let home = dir.path().join("tasks");
+        let mut host = Host::unstarted(name);
         if let Some(config) = config {
-            std::fs::create_dir_all(home.join(".tnet")).expect("the records folder");
-            std::fs::write(home.join(".tnet/host.toml"), config).expect("write host.toml");
+            std::fs::create_dir_all(host.home.join(".tnet")).expect("the records folder");
+            std::fs::write(host.home.join(".tnet/host.toml"), config).expect("write host.toml");
         }
-        let mut host = Host {
-            child: None,
-            name: name.to_owned(),
-            home,
-            port: free_port(),
-            scouting,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            connect: connect.iter().map(|e| (*e).to_owned()).collect(),
-            small_disk: None,
-            pid_namespace: false,
-            _dir: Some(dir),
-        };
+        host.scouting = scouting;
+        host.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        host.connect = connect.iter().map(|e| (*e).to_owned()).collect();
         host.spawn();
         host
     }
@@ -348,19 +355,8 @@ impl Host {
     /// engine. `Host::pid` is then `unshare`'s, which takes the host with it
     /// when killed.
     pub fn start_in_pid_namespace(name: &str) -> Host {
-        let dir = tempfile::tempdir().expect("a temporary home");
-        let mut host = Host {
-            child: None,
-            name: name.to_owned(),
-            home: dir.path().join("tasks"),
-            port: free_port(),
-            scouting: false,
-            env: Vec::new(),
-            connect: Vec::new(),
-            small_disk: None,
-            pid_namespace: true,
-            _dir: Some(dir),
-        };
+        let mut host = Host::unstarted(name);
+        host.pid_namespace = true;
         host.spawn();
         host
     }
@@ -371,19 +367,8 @@ impl Host {
     /// [`Host::disk_home`] is its home as the test sees it. Its records live
     /// only as long as the process: do not start it again.
     pub fn start_on_small_disk(name: &str, bytes: u64) -> Host {
-        let dir = tempfile::tempdir().expect("a temporary home");
-        let mut host = Host {
-            child: None,
-            name: name.to_owned(),
-            home: dir.path().join("tasks"),
-            port: free_port(),
-            scouting: false,
-            env: Vec::new(),
-            connect: Vec::new(),
-            small_disk: Some(bytes),
-            pid_namespace: false,
-            _dir: Some(dir),
-        };
+        let mut host = Host::unstarted(name);
+        host.small_disk = Some(bytes);
         host.spawn();
         host
     }
