@@ -395,22 +395,8 @@ fn ten_calls_with_a_limit_of_two_run_two_at_a_time() {
     }
 
     let log = std::fs::read_to_string(host.home.join("conc/calls.log")).expect("calls.log");
-    let mut events: Vec<(u128, i32)> = log
-        .lines()
-        .map(|l| {
-            let (what, at) = l.split_once(' ').expect("`start|end <ns>`");
-            let at: u128 = at.parse().expect("a time in ns");
-            // At equal times an end comes first: its turn was given back.
-            (at, if what == "start" { 1 } else { -1 })
-        })
-        .collect();
-    assert_eq!(events.len(), 20, "{log}");
-    events.sort();
-    let (mut running, mut most) = (0, 0);
-    for (_, change) in events {
-        running += change;
-        most = most.max(running);
-    }
+    let (events, most) = most_at_once(&log);
+    assert_eq!(events, 20, "{log}");
     assert_eq!(
         most, 2,
         "at most two at once, and two did run together:\n{log}"
@@ -811,4 +797,25 @@ fn a_host_killed_during_a_call_ends_the_call_when_it_starts_again() {
     host.wait_state("hang", "ready");
     let _ = caller.kill();
     let _ = caller.wait();
+}
+
+/// From a `calls.log` of `start <ns>` and `end <ns>` lines: how many lines,
+/// and the most calls that ran at once.
+pub(crate) fn most_at_once(log: &str) -> (usize, i32) {
+    let mut events: Vec<(u128, i32)> = log
+        .lines()
+        .map(|l| {
+            let (what, at) = l.split_once(' ').expect("`start|end <ns>`");
+            let at: u128 = at.parse().expect("a time in ns");
+            // At equal times an end comes first: its turn was given back.
+            (at, if what == "start" { 1 } else { -1 })
+        })
+        .collect();
+    events.sort();
+    let (mut running, mut most) = (0, 0);
+    for (_, change) in &events {
+        running += change;
+        most = most.max(running);
+    }
+    (events.len(), most)
 }

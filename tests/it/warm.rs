@@ -348,21 +348,8 @@ fn warm_calls_obey_the_concurrency_limit_and_wait_in_arrival_order() {
         );
     }
     let log = std::fs::read_to_string(host.home.join("pool/calls.log")).expect("calls.log");
-    let mut events: Vec<(u128, i32)> = log
-        .lines()
-        .map(|l| {
-            let (what, at) = l.split_once(' ').expect("`start|end <ns>`");
-            let at: u128 = at.parse().expect("a time in ns");
-            (at, if what == "start" { 1 } else { -1 })
-        })
-        .collect();
-    assert_eq!(events.len(), 12, "{log}");
-    events.sort();
-    let (mut running, mut most) = (0, 0);
-    for (_, change) in events {
-        running += change;
-        most = most.max(running);
-    }
+    let (events, most) = crate::services::most_at_once(&log);
+    assert_eq!(events, 12, "{log}");
     assert_eq!(
         most, 2,
         "at most two at once, and two did run together:\n{log}"
