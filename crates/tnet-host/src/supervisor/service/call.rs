@@ -172,16 +172,8 @@ async fn execute(
     timing: Timing,
     caller: &mut CallerWatch,
 ) -> (Option<i32>, &'static str) {
-    let input = match write_input(query, dir) {
-        Ok(input) => input,
-        Err(err) => {
-            let err = CallError::new(
-                ErrorKind::HostFailure,
-                format!("the host could not store the call's input: {err}"),
-            );
-            reply_error(query, &err);
-            return (None, "failed");
-        }
+    let Some(input) = store_input(query, dir) else {
+        return (None, "failed");
     };
     let mut result = ResultStream::new(query, &ctx.key, ctx.log.clone());
     let mut last = Exit::Code(0);
@@ -375,8 +367,24 @@ fn read_request(query: &Query) -> Result<CallRequest, CallError> {
     Ok(request)
 }
 
+/// Writes the call's input into its folder; when it cannot, answers the
+/// caller with the reason and gives `None`.
+pub(crate) fn store_input(query: &Query, dir: &Path) -> Option<PathBuf> {
+    match write_input(query, dir) {
+        Ok(input) => Some(input),
+        Err(err) => {
+            let err = CallError::new(
+                ErrorKind::HostFailure,
+                format!("the host could not store the call's input: {err}"),
+            );
+            reply_error(query, &err);
+            None
+        }
+    }
+}
+
 /// Writes the call's input into its folder and returns the file's path.
-pub(crate) fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
+fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
     let path = dir.join("input");
     without_stalling(|| {

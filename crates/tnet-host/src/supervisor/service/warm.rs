@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use zenoh::query::Query;
 
 use super::call::{
-    answer, millis, reply_error, stopped, write_input, CallContext, ResultStream, Timing,
+    answer, millis, reply_error, stopped, store_input, CallContext, ResultStream, Timing,
 };
 use super::worker::{Job, JobEvent};
 use crate::callers::CallerWatch;
@@ -32,16 +32,8 @@ pub(crate) async fn execute(
     timing: Timing,
     caller: &mut CallerWatch,
 ) -> (Option<i32>, &'static str) {
-    let input = match write_input(query, dir) {
-        Ok(input) => input,
-        Err(err) => {
-            let err = CallError::new(
-                ErrorKind::HostFailure,
-                format!("the host could not store the call's input: {err}"),
-            );
-            reply_error(query, &err);
-            return (None, "failed");
-        }
+    let Some(input) = store_input(query, dir) else {
+        return (None, "failed");
     };
     let (events, mut rx) = mpsc::channel(16);
     let abandoned = CancellationToken::new();
