@@ -82,6 +82,20 @@ pub async fn through_router(session: &Session) -> bool {
     session.info().routers_zid().await.next().is_some()
 }
 
+/// Every host's liveliness token: those the session holds, then as they come and go.
+async fn host_tokens(
+    session: &Session,
+) -> anyhow::Result<
+    zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+> {
+    session
+        .liveliness()
+        .declare_subscriber(keys::host_alive(keys::ANY_HOST))
+        .history(true)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot look for hosts: {e}"))
+}
+
 /// The hosts whose liveliness tokens a router sends, gathered as they come:
 /// until the first arrives (at most `limit`), then until none has come for
 /// as long again as the first took (at least [`QUIET_MIN`]). The router
@@ -89,12 +103,7 @@ pub async fn through_router(session: &Session) -> bool {
 /// within a fraction of the round trip it took.
 pub async fn router_hosts(session: &Session, limit: Duration) -> anyhow::Result<BTreeSet<String>> {
     let started = tokio::time::Instant::now();
-    let tokens = session
-        .liveliness()
-        .declare_subscriber(keys::host_alive(keys::ANY_HOST))
-        .history(true)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot look for hosts: {e}"))?;
+    let tokens = host_tokens(session).await?;
     let mut hosts = BTreeSet::new();
     let mut quiet = limit;
     // Ends when it has been quiet long enough, or the session is closing.
@@ -129,12 +138,7 @@ pub async fn lan_hosts(
     limit: Duration,
 ) -> anyhow::Result<BTreeSet<String>> {
     let started = tokio::time::Instant::now();
-    let tokens = session
-        .liveliness()
-        .declare_subscriber(keys::host_alive(keys::ANY_HOST))
-        .history(true)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot look for hosts: {e}"))?;
+    let tokens = host_tokens(session).await?;
     let mut hosts = BTreeSet::new();
     let end = started + limit;
     while hosts.len() < expected {
