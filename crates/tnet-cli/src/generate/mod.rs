@@ -276,13 +276,17 @@ pub fn file_base(path: &Path) -> anyhow::Result<FileBase> {
 mod tests {
     use super::*;
 
-    fn draft(task_type: TaskType) -> Draft {
+    fn base() -> FileBase {
         let dir = std::env::temp_dir();
-        let base = FileBase {
+        FileBase {
             cwd: dir.clone(),
             task_dir: dir.clone(),
             task_file: dir.join("t.toml"),
-        };
+        }
+    }
+
+    fn draft(task_type: TaskType) -> Draft {
+        let base = base();
         let args = GenerateArgs {
             task_type: Some(task_type),
             name: Some("temperature_monitor".to_owned()),
@@ -314,12 +318,7 @@ mod tests {
 
     #[test]
     fn warm_flags_write_a_warm_service_the_parser_takes() {
-        let dir = std::env::temp_dir();
-        let base = FileBase {
-            cwd: dir.clone(),
-            task_dir: dir.clone(),
-            task_file: dir.join("t.toml"),
-        };
+        let base = base();
         let args = GenerateArgs {
             task_type: Some(TaskType::Service),
             name: Some("model".to_owned()),
