@@ -706,9 +706,11 @@ fn a_service_is_seen_to_appear_and_disappear() {
 /// is never found and never answers.
 #[test]
 fn tnet_call_finds_its_host_by_scouting_then_through_the_host_cache() {
-    let lan = Lan::new(2);
+    let lan = Lan::new(3);
     let host = lan.machine(0).start_host("scout");
-    let client = lan.machine(1);
+    // A second host, without the service: remembered, but not dialled for it.
+    let _other = lan.machine(1).start_host("other");
+    let client = lan.machine(2);
     let dir = tempfile::tempdir().expect("task dir");
     let task = dir.path().join("task.toml");
     std::fs::write(
@@ -736,15 +738,24 @@ fn tnet_call_finds_its_host_by_scouting_then_through_the_host_cache() {
     };
     let address = format!("{}:7449\"", lan.machine(0).address);
 
-    // First: multicast scouting, and the host's address is remembered.
+    // First: multicast scouting; both hosts' addresses are remembered, and
+    // which of them answered `where`.
     call();
     let remembered = std::fs::read_to_string(&cache_file).expect("the host cache is written");
     assert!(remembered.contains(&address), "{remembered}");
+    let other_address = format!("{}:7449\"", lan.machine(1).address);
+    assert!(remembered.contains(&other_address), "{remembered}");
+    let cache: serde_json::Value = serde_json::from_str(&remembered).expect("the cache is JSON");
+    assert_eq!(cache["services"]["where"]["host"], "scout", "{remembered}");
 
-    // Then: straight to the remembered address, no scouting.
+    // Then: straight to that host's remembered address alone, no scouting.
     let out = call();
     assert!(
-        out.stderr.contains("found through the host cache"),
+        out.stderr.contains("found through the host cache")
+            && out
+                .stderr
+                .contains("session open on 1 remembered endpoint(s)")
+            && out.stderr.contains("dialled alone"),
         "{}",
         out.stderr
     );

@@ -3,11 +3,14 @@
 //! In order:
 //! 1. endpoints the user configured (`--connect`, `TNET_CONNECT`, `-c`):
 //!    used as they are;
-//! 2. otherwise the endpoints remembered in the host cache ([`hostcache`]),
-//!    dialled directly with multicast scouting off, so the session opens as
-//!    soon as those hosts have sent their declarations (milliseconds), not
-//!    after the scouting delay;
-//! 3. if that finds no host offering the service (the cache is empty or
+//! 2. otherwise, when the host cache ([`hostcache`]) remembers the host
+//!    that answered this service last, that host's endpoint alone, with
+//!    multicast scouting off: one handshake, whatever the fleet's size;
+//! 3. otherwise (or if that host no longer offers it) every endpoint
+//!    remembered in the host cache, dialled directly with scouting off, so
+//!    the session opens as soon as those hosts have sent their declarations
+//!    (milliseconds), not after the scouting delay;
+//! 4. if that finds no host offering the service (the cache is empty or
 //!    stale, or the service is on a host not seen before), a session with
 //!    multicast scouting, as every other verb uses.
 //!
@@ -38,7 +41,9 @@ const CACHED_LOOKUP: Duration = Duration::from_millis(500);
 pub enum Route {
     /// Through endpoints or a configuration the user gave.
     Configured,
-    /// Through the endpoints remembered in the host cache.
+    /// Through the endpoint the host cache remembers for the service's host.
+    ServiceCache,
+    /// Through every endpoint remembered in the host cache.
     Cache,
     /// Through multicast scouting.
     Scouting,
@@ -73,22 +78,21 @@ pub async fn find_service(
             None => bail!("{}", not_found(&client, host, service).await),
         };
     }
-    let endpoints = HostCache::load().endpoints();
+    let cache = HostCache::load();
+    if let Some(endpoint) = cache.service_endpoint(service, host) {
+        let endpoints = [endpoint.to_owned()];
+        if let Some(found) = through_cache(fabric, timeout, &endpoints, host, service).await? {
+            tracing::debug!("the host that answered `{service}` last was dialled alone");
+            return Ok(Found {
+                route: Route::ServiceCache,
+                ..found
+            });
+        }
+    }
+    let endpoints = cache.endpoints();
     if !endpoints.is_empty() {
-        match session::open_remembered(fabric, timeout, &endpoints).await {
-            Ok(client) => {
-                tracing::debug!("session open on {} remembered endpoint(s)", endpoints.len());
-                if let Some(host) = locate(&client, host, service, CACHED_LOOKUP, false).await? {
-                    tracing::debug!(%host, "found through the host cache");
-                    return Ok(Found {
-                        client,
-                        host,
-                        route: Route::Cache,
-                    });
-                }
-                tracing::debug!("the host cache does not lead to `{service}`; scouting");
-            }
-            Err(err) => tracing::debug!("the host cache did not work ({err:#}); scouting"),
+        if let Some(found) = through_cache(fabric, timeout, &endpoints, host, service).await? {
+            return Ok(found);
         }
     }
     let client = session::open(fabric, timeout).await?;
@@ -99,6 +103,39 @@ pub async fn find_service(
             route: Route::Scouting,
         }),
         None => bail!("{}", not_found(&client, host, service).await),
+    }
+}
+
+/// A session on remembered `endpoints` and the host in it that offers
+/// `service`; `None` when they do not lead to it (then scouting does).
+async fn through_cache(
+    fabric: &FabricArgs,
+    timeout: Duration,
+    endpoints: &[String],
+    host: Option<&str>,
+    service: &str,
+) -> anyhow::Result<Option<Found>> {
+    let client = match session::open_remembered(fabric, timeout, endpoints).await {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::debug!("the host cache did not work ({err:#}); scouting");
+            return Ok(None);
+        }
+    };
+    tracing::debug!("session open on {} remembered endpoint(s)", endpoints.len());
+    match locate(&client, host, service, CACHED_LOOKUP, false).await? {
+        Some(host) => {
+            tracing::debug!(%host, "found through the host cache");
+            Ok(Some(Found {
+                client,
+                host,
+                route: Route::Cache,
+            }))
+        }
+        None => {
+            tracing::debug!("the host cache does not lead to `{service}`");
+            Ok(None)
+        }
     }
 }
 

@@ -14,10 +14,11 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use serde::Serialize;
 use tnet_proto::fabric::FabricArgs;
-use tnet_proto::msg::{CallEnd, CallError, ErrorKind};
+use tnet_proto::msg::{CallEnd, CallError, ErrorKind, Request, Response};
 
 use crate::args::CallArgs;
 use crate::call::{CallOutcome, CallSpec, Caller};
+use crate::client::Client;
 use crate::discovery::{self, Route};
 use crate::hostcache::HostCache;
 use crate::{output, target};
@@ -53,8 +54,11 @@ pub async fn run(
         .call(&found.host, &spec, input, &mut |bytes| sink.write(bytes))
         .await;
     let written = sink.finish();
-    if found.route != Route::Configured {
-        HostCache::remember(session).await;
+    match found.route {
+        // A configured session is the user's; one remembered endpoint says
+        // nothing of the other hosts.
+        Route::Configured | Route::ServiceCache => {}
+        Route::Cache | Route::Scouting => remember(&found.client, &found.host, &service).await,
     }
     let outcome = outcome?;
     let result = written?;
@@ -66,6 +70,31 @@ pub async fn run(
         output: args.output.as_deref(),
     };
     report.print(args.json)
+}
+
+/// Rewrites the host cache from a session that saw every host, noting which
+/// host answered `service` and where it was reached, so the next call of it
+/// dials that host alone.
+async fn remember(client: &Client, host: &str, service: &str) {
+    let Some(mut cache) = HostCache::refreshed(&client.session).await else {
+        return;
+    };
+    if cache.service_endpoint(service, Some(host)).is_none() {
+        let addresses = client
+            .ask(Some(host), Request::HostInfo)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|env| match env.response {
+                Response::HostInfo(info) => Some(info.addresses),
+                _ => None,
+            })
+            .unwrap_or_default();
+        if !cache.note_service(service, host, &addresses) {
+            tracing::debug!("none of {host}'s addresses {addresses:?} is a remembered endpoint");
+        }
+    }
+    cache.keep();
 }
 
 /// The call's input: a file's bytes, standard input (`-`), or nothing.
