@@ -336,13 +336,15 @@ async fn end_early(exec: &mut dyn Execution) -> Exit {
 
 /// The answer to a call interrupted by the service stopping.
 pub(crate) fn stopped(query: &Query, ctx: &CallContext) -> (Option<i32>, &'static str) {
-    let err = CallError::new(
-        ErrorKind::Cancelled,
+    let name = &ctx.info.name;
+    let message = if ctx.load.all_crashloop() {
         format!(
-            "service `{}` was stopped during the call; its processes were killed",
-            ctx.info.name
-        ),
-    );
+            "service `{name}` stopped taking calls: its worker(s) kept crashing (crashloop); `tnet logs {name}` shows why, `tnet start {name}` tries again"
+        )
+    } else {
+        format!("service `{name}` was stopped during the call; its processes were killed")
+    };
+    let err = CallError::new(ErrorKind::Cancelled, message);
     reply_error(query, &err);
     (None, "cancelled")
 }

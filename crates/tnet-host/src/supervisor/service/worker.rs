@@ -7,8 +7,10 @@
 //! that ends early (time limit, caller gone) cancels its [`Job`], and the
 //! keeper kills the worker and starts it again at once; a worker that exits
 //! on its own is started again after a pause that doubles while it keeps
-//! exiting quickly (as a daemon's restarts back off). A call the worker was
-//! answering when it died is told so ([`JobEvent::Died`]).
+//! exiting quickly, and after too many quick exits in a row it is left in
+//! `crashloop`, as a daemon's restarts are (`daemon.rs`, with the task's
+//! `[daemon_details]`). A call the worker was answering when it died is
+//! told so ([`JobEvent::Died`]).
 //!
 //! The worker's standard output is read by a task of its own
 //! ([`read_frames`]) that cuts it into frames (`tnet_proto::worker`), so the
@@ -27,13 +29,8 @@ use tokio_util::sync::CancellationToken;
 use super::call::{record_group, CallContext, CALL_GRACE};
 use crate::runner::{Execution, Exit, OutputChunk, Piped, Stream};
 use crate::supervisor::command_spec;
+use crate::supervisor::daemon::{Backoff, Decision};
 
-/// The first pause before starting a worker that exited on its own again.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// The longest pause between starts of a worker that keeps exiting.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A worker that ran this long was healthy: the next pause is the first one.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// When a worker that has not said it is ready gets a note in the log.
 const READY_NOTE_AFTER: Duration = Duration::from_secs(10);
 /// How long a call whose worker died waits for the rest of its standard error.
@@ -99,33 +96,57 @@ enum Life {
     Exited(String),
 }
 
-/// Keeps worker `slot` of a service running until the service stops.
-pub(crate) async fn keep(ctx: Arc<CallContext>, slot: usize, jobs: flume::Receiver<Job>) {
-    let mut pause = FIRST_BACKOFF;
+/// How a keeper ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// The service stopped.
+    Stopped,
+    /// Its worker kept exiting soon after it started; it is not started again.
+    Crashloop,
+}
+
+/// Keeps worker `slot` of a service running until the service stops, or
+/// until the worker is in a crash loop by the task's `[daemon_details]`
+/// policy (its delays, `stable_after` and `crashloop_after`; the restart
+/// flags do not apply: a worker is always started again until then).
+pub(crate) async fn keep(ctx: Arc<CallContext>, slot: usize, jobs: flume::Receiver<Job>) -> Kept {
+    let policy = &ctx.info.spec.daemon;
+    let mut backoff = Backoff::new(policy);
     let mut restarts = 0;
-    loop {
+    let kept = loop {
         let began = Instant::now();
         let why = live(&ctx, slot, &jobs).await;
         let delay = match why {
-            Life::Stopped => break,
+            Life::Stopped => break Kept::Stopped,
             Life::Killed => Duration::ZERO,
-            Life::Exited(how) => {
-                if began.elapsed() >= STABLE_AFTER {
-                    pause = FIRST_BACKOFF;
+            Life::Exited(how) => match backoff.after_crash(policy, began.elapsed()) {
+                Decision::RestartAfter(delay) => {
+                    note(
+                        &ctx,
+                        &format!(
+                            "worker {} {how}; starting it again in {}",
+                            slot + 1,
+                            humantime::format_duration(delay)
+                        ),
+                    )
+                    .await;
+                    delay
                 }
-                let delay = pause;
-                pause = (pause * 2).min(MAX_BACKOFF);
-                note(
-                    &ctx,
-                    &format!(
-                        "worker {} {how}; starting it again in {}",
-                        slot + 1,
-                        humantime::format_duration(delay)
-                    ),
-                )
-                .await;
-                delay
-            }
+                Decision::Crashloop | Decision::End => {
+                    note(
+                        &ctx,
+                        &format!(
+                            "worker {} {how} ({} times in a row, each within {} of its start); it is not started again until `tnet start {}`",
+                            slot + 1,
+                            policy.crashloop_after,
+                            humantime::format_duration(policy.stable_after),
+                            ctx.info.name
+                        ),
+                    )
+                    .await;
+                    break Kept::Crashloop;
+                }
+            },
         };
         restarts += 1;
         set(&ctx, slot, |w| {
@@ -137,13 +158,17 @@ pub(crate) async fn keep(ctx: Arc<CallContext>, slot: usize, jobs: flume::Receiv
         });
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = ctx.stop.cancelled() => break,
+            () = ctx.stop.cancelled() => break Kept::Stopped,
         }
-    }
+    };
     set(&ctx, slot, |w| {
-        w.state = WorkerState::Stopped;
+        w.state = match kept {
+            Kept::Stopped => WorkerState::Stopped,
+            Kept::Crashloop => WorkerState::Crashloop,
+        };
         w.pid = None;
     });
+    kept
 }
 
 /// One life of a worker: start, wait until ready, answer calls, end.
