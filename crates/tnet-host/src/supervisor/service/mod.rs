@@ -16,6 +16,7 @@
 //! calls and is in `crashloop`, as a daemon would be, until `tnet start`.
 
 mod call;
+mod frames;
 mod warm;
 mod worker;
 
