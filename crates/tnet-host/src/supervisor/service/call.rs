@@ -39,6 +39,13 @@ pub(crate) const CALL_GRACE: Duration = Duration::from_secs(2);
 /// (so that no deadline overflows the clock).
 const LONGEST_CALL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
+/// Inputs and first replies up to this size are written and sent in place,
+/// not under `block_in_place`: handing the thread's other tasks to another
+/// thread costs a thread wake-up each time, more than a small write takes.
+/// (A reply waits for room only when its caller's link is full, which a
+/// small call's one reply meets only behind another call's large output.)
+const IN_PLACE: usize = 64 << 10;
+
 /// The name of the file in a call's folder that records its process group.
 pub const GROUP_FILE: &str = "group";
 
@@ -389,7 +396,8 @@ pub(crate) fn store_input(query: &Query, dir: &Path) -> Option<PathBuf> {
 fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
     let path = dir.join("input");
-    without_stalling(|| {
+    let len = query.payload().map_or(0, |p| p.len());
+    let write = || {
         std::fs::create_dir_all(dir)?;
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
         if let Some(payload) = query.payload() {
@@ -399,7 +407,12 @@ fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
         }
         // Not synced to disk: the input only has to outlive this call.
         file.flush()
-    })?;
+    };
+    if len <= IN_PLACE {
+        write()?;
+    } else {
+        without_stalling(write)?;
+    }
     Ok(path)
 }
 
@@ -537,12 +550,18 @@ impl<'q> ResultStream<'q> {
     fn send(&mut self, bytes: Vec<u8>, end: Option<CallEnd>) {
         let meta = ResultMeta { seq: self.seq, end };
         let len = bytes.len() as u64;
-        let sent = without_stalling(|| {
+        let in_place = self.seq == 0 && bytes.len() <= IN_PLACE;
+        let reply = || {
             self.query
                 .reply(self.key, bytes)
                 .attachment(msg::encode(&meta))
                 .wait()
-        });
+        };
+        let sent = if in_place {
+            reply()
+        } else {
+            without_stalling(reply)
+        };
         if let Err(err) = sent {
             tracing::debug!("cannot send a call's output: {err}");
         }
