@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use zenoh::query::Query;
 use zenoh::Wait;
 
+use super::folders::{Spares, INPUT};
 use crate::callers::CallerWatch;
 use crate::host::Shared;
 use crate::runner::{Execution, Exit, Locator, OutputChunk, Stream};
@@ -65,6 +66,8 @@ pub(crate) struct CallContext {
     pub(crate) load: Arc<super::CallLoad>,
     /// A warm service's queue of calls for its workers; `None` when cold.
     pub(crate) jobs: Option<flume::Sender<super::worker::Job>>,
+    /// Call folders made ahead of calls.
+    pub(crate) spares: Arc<Spares>,
 }
 
 /// A finished call, for the task's run history.
@@ -139,12 +142,7 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
 
     drop(waiting);
     let _running = ctx.load.run();
-    let dir = ctx
-        .shared
-        .paths
-        .calls()
-        .join(uuid::Uuid::new_v4().to_string());
-    let held = crate::retention::calls::hold(&dir);
+    let (dir, held) = ctx.spares.take();
     let timing = Timing {
         arrived,
         deadline,
@@ -157,8 +155,14 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
         None => execute(ctx, query, &request, &dir, timing, &mut caller).await,
     };
     drop(permit);
-    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
-    drop(held);
+    let spares = ctx.spares.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(&dir);
+        drop(held);
+        // The folder of a call to come, now that this one's answer has gone.
+        spares.fill();
+    })
+    .await;
     outcome
 }
 
@@ -395,11 +399,17 @@ pub(crate) fn store_input(query: &Query, dir: &Path) -> Option<PathBuf> {
 /// Writes the call's input into its folder and returns the file's path.
 fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
-    let path = dir.join("input");
+    let path = dir.join(INPUT);
     let len = query.payload().map_or(0, |p| p.len());
     let write = || {
+        // A spare folder (`folders.rs`) has the file, empty: written in place.
         std::fs::create_dir_all(dir)?;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let mut file = std::io::BufWriter::new(file);
         if let Some(payload) = query.payload() {
             for slice in payload.slices() {
                 file.write_all(slice)?;

@@ -16,6 +16,7 @@
 //! calls and is in `crashloop`, as a daemon would be, until `tnet start`.
 
 mod call;
+mod folders;
 mod frames;
 mod warm;
 mod worker;
@@ -34,6 +35,9 @@ use call::{CallContext, CallRecord};
 
 /// The process group recorded in a call's folder, if any (see [`crate::paths::Paths::calls`]).
 pub use call::read_group as read_call_group;
+
+/// The most call folders a service makes ahead of its calls (`folders.rs`).
+const MAX_SPARES: usize = 8;
 
 /// How many calls of a service run, and how many wait for a turn, now; and
 /// a warm service's workers.
@@ -182,6 +186,14 @@ impl Actor {
             details.max_concurrent_calls
         };
         let (jobs, for_workers) = flume::unbounded();
+        let spares = Arc::new(folders::Spares::new(
+            self.shared.paths.calls(),
+            (at_once as usize + 1).min(MAX_SPARES),
+        ));
+        let filling = tokio::task::spawn_blocking({
+            let spares = spares.clone();
+            move || spares.fill()
+        });
         let ctx = Arc::new(CallContext {
             shared: self.shared.clone(),
             info: self.info.clone(),
@@ -191,6 +203,7 @@ impl Actor {
             log: self.output.clone(),
             load: self.load.clone(),
             jobs: details.warm.then_some(jobs),
+            spares,
         });
         // Workers start before calls are taken; calls wait for the first ready one.
         let mut workers = JoinSet::new();
@@ -241,6 +254,9 @@ impl Actor {
             self.record_call(done);
         }
         while workers.join_next().await.is_some() {}
+        let _ = filling.await;
+        let spares = ctx.spares.clone();
+        let _ = tokio::task::spawn_blocking(move || spares.clear()).await;
         match ended {
             Ended::Interrupt(interrupt) => Some(interrupt),
             Ended::Crashloop => {
