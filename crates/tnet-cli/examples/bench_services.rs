@@ -421,6 +421,36 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     }
     report.row("call of `cat`, 64 B, tnet client library", &lib_times);
 
+    // The host's own cheapest answer on the same path as a call (on the
+    // secure default: through its gate, one hop more than the floor): a
+    // `services` request, answered from memory by a task of its own.
+    let request = tnet_proto::msg::encode(&tnet_proto::msg::RequestEnvelope {
+        version: tnet_proto::msg::PROTOCOL_VERSION,
+        request: tnet_proto::msg::Request::Services,
+    });
+    let control = tnet_proto::keys::host_control(&name);
+    let mut request_times = Vec::with_capacity(rounds);
+    for i in 0..rounds + 10 {
+        let t = Instant::now();
+        let replies = session
+            .get(&control)
+            .payload(request.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let reply = replies
+            .recv_async()
+            .await
+            .map_err(|e| anyhow::anyhow!("services request: {e}"))?;
+        anyhow::ensure!(reply.result().is_ok(), "the services request failed");
+        if i >= 10 {
+            request_times.push(t.elapsed());
+        }
+    }
+    report.row(
+        "`services` request to the host, library (its own request path, no call)",
+        &request_times,
+    );
+
     // The same through a warm worker (a Python echo), and the 2 s model.
     let warm_times = timed_calls(&caller, &name, "warm-echo", &input, rounds, 10, |got| {
         got == input.as_slice()
@@ -606,6 +636,11 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         "warm echo call / floor (goal ≤ 3×)",
         median(&warm_times),
         median(&floor_times),
+    );
+    report.ratio(
+        "warm echo call / `services` request",
+        median(&warm_times),
+        median(&request_times),
     );
     report.ratio(
         "cold `cat` call / warm echo call",
