@@ -1,7 +1,8 @@
 //! Warm services (docs/services.md, "Warm services"): a worker started once
 //! after setup answers every call; a worker that dies mid-call, a call past
 //! its time limit and a caller that leaves each end the worker, the caller is
-//! told, and the next call finds a new one; the concurrency limit and arrival
+//! told, and the next call finds a new one; a worker that keeps crashing
+//! puts its service in `crashloop`; the concurrency limit and arrival
 //! order hold; a worker in a container; a call from Python with no tnet code.
 
 use std::path::Path;
@@ -207,6 +208,100 @@ fn a_warm_worker_that_dies_mid_call_is_restarted_and_the_next_call_works() {
                 .then_some(())
         },
     );
+}
+
+#[test]
+fn a_warm_worker_that_keeps_crashing_puts_its_service_in_crashloop_with_one_event() {
+    let host = Host::start("warm-loop");
+    let dir = tempfile::tempdir().expect("task dir");
+    tnet_tests::write_file(dir.path(), "worker.sh", WORKER_SH, 0o755);
+    let notices = dir.path().join("notices.json");
+    // It crashes at once until the file `healthy` exists; the worker's
+    // restarts follow the task's [daemon_details] policy.
+    let task = tnet_tests::write_file(
+        dir.path(),
+        "task.toml",
+        &format!(
+            "task_name = \"looper\"\ntask_type = \"service\"\n\
+             commands = [\"test -f healthy && exec ./worker.sh; echo crash >> crashes.log; exit 3\"]\n\
+             necessary_files = [\"worker.sh\"]\n\
+             [service_details]\nwarm = true\n\
+             [daemon_details]\nrestart_delay = \"100ms\"\ncrashloop_after = 3\n\
+             [task_details]\non_fail = \"command\"\nnotify_command = \"cat >> '{}'\"\n",
+            notices.display()
+        ),
+        0o644,
+    );
+    // The notifications the task's command received, and of those the crash loops.
+    let crashloop_notices = || {
+        let text = std::fs::read_to_string(&notices).unwrap_or_default();
+        let all: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("notifications are JSON ({e}): {text}"));
+        let looped = all.iter().filter(|n| n["kind"] == "crashloop").count();
+        (all.len(), looped)
+    };
+    let mut events = host.follow(&["events", "--json"]);
+    events.wait_line(Duration::from_secs(10), |l| {
+        l.starts_with("following events")
+    });
+    host.tnet(&["run", path_str(&task)]).ok();
+    host.wait_state("looper", "crashloop");
+    let crashes = || {
+        std::fs::read_to_string(host.home.join("looper/crashes.log"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(crashes(), 3, "three quick exits, then no more starts");
+
+    // `tnet services` shows it, as a daemon's crash loop shows in `tnet status`.
+    let s = service(&host, "looper");
+    assert_eq!(s["state"], "crashloop", "{s}");
+    let worker = &s["warm"]["workers"][0];
+    assert_eq!(worker["state"], "crashloop", "{s}");
+    assert_eq!(worker["restarts"], 2, "{s}");
+    let text = host.tnet(&["services"]).ok().stdout;
+    assert!(text.contains("looper (crashloop)"), "{text}");
+    assert!(text.contains("worker 1: crashloop"), "{text}");
+    let logs = host.tnet(&["logs", "looper"]).ok().stdout;
+    assert!(
+        logs.contains("3 times in a row") && logs.contains("takes no calls"),
+        "{logs}"
+    );
+
+    // One event, not one per crash, and nothing more happens: proving an
+    // absence takes a wait longer than the next delay (400 ms) would be.
+    events.wait_line(Duration::from_secs(10), |l| {
+        l.contains(r#""kind":"crashloop""#)
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let crashloops = events
+        .drain()
+        .iter()
+        .filter(|l| l.contains(r#""kind":"crashloop""#))
+        .count();
+    assert_eq!(crashloops, 1, "{:?}", events.seen);
+    // The same one notification (the delivery runs apart from the task).
+    wait_until(
+        Duration::from_secs(10),
+        "the crash loop is notified",
+        || (crashloop_notices().1 == 1).then_some(()),
+    );
+    assert_eq!(crashloop_notices(), (1, 1), "only the crash loop notifies");
+    assert_eq!(crashes(), 3);
+    assert_eq!(host.state("looper").as_deref(), Some("crashloop"));
+    // No call is taken meanwhile.
+    let out = call(&host, "looper", "in vain", &[]);
+    assert!(!out.success, "{out:?}");
+
+    // Fixed, and started by hand: it answers again.
+    std::fs::write(host.home.join("looper/healthy"), "").expect("heal the worker");
+    host.tnet(&["start", "looper"]).ok();
+    host.wait_state("looper", "ready");
+    let pids = wait_ready(&host, "looper", 0);
+    let out = call(&host, "looper", "again", &[]).ok();
+    assert_eq!(out.stdout, format!("pid {}: again", pids[0]));
 }
 
 #[test]

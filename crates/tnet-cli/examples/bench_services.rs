@@ -358,34 +358,19 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         let mut out = std::io::BufReader::new(floor.stdout.take().context("floor stdout")?);
         std::io::BufRead::read_line(&mut out, &mut line)?;
     }
-    let session = open_connected(&format!("{}/127.0.0.1:{floor_port}", link()?.0)).await?;
-    let querier = session
+    let floor_session = open_connected(&format!("{}/127.0.0.1:{floor_port}", link()?.0)).await?;
+    let querier = floor_session
         .declare_querier(FLOOR_KEY)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     tnet_cli::settle::wait_for_match(&querier, Duration::from_secs(5)).await;
     let mut floor_times = Vec::with_capacity(rounds);
     for i in 0..rounds + 10 {
-        let t = Instant::now();
-        let replies = session
-            .get(FLOOR_KEY)
-            .payload(input.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let reply = replies
-            .recv_async()
-            .await
-            .map_err(|e| anyhow::anyhow!("floor: {e}"))?;
-        let got = reply.result().map_err(|_| anyhow::anyhow!("floor error"))?;
-        anyhow::ensure!(got.payload().to_bytes() == input.as_slice());
+        let elapsed = floor_query(&floor_session, &input).await?;
         if i >= 10 {
-            floor_times.push(t.elapsed());
+            floor_times.push(elapsed);
         }
     }
-    drop(querier);
-    let _ = session.close().await;
-    drop(floor.stdin.take());
-    let _ = floor.wait();
     report.row(
         "bare Zenoh query, 64 B, answered at once (floor)",
         &floor_times,
@@ -421,6 +406,36 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     }
     report.row("call of `cat`, 64 B, tnet client library", &lib_times);
 
+    // The host's own cheapest answer on the same path as a call (on the
+    // secure default: through its gate, one hop more than the floor): a
+    // `services` request, answered from memory by a task of its own.
+    let request = tnet_proto::msg::encode(&tnet_proto::msg::RequestEnvelope {
+        version: tnet_proto::msg::PROTOCOL_VERSION,
+        request: tnet_proto::msg::Request::Services,
+    });
+    let control = tnet_proto::keys::host_control(&name);
+    let mut request_times = Vec::with_capacity(rounds);
+    for i in 0..rounds + 10 {
+        let t = Instant::now();
+        let replies = session
+            .get(&control)
+            .payload(request.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let reply = replies
+            .recv_async()
+            .await
+            .map_err(|e| anyhow::anyhow!("services request: {e}"))?;
+        anyhow::ensure!(reply.result().is_ok(), "the services request failed");
+        if i >= 10 {
+            request_times.push(t.elapsed());
+        }
+    }
+    report.row(
+        "`services` request to the host, library (its own request path, no call)",
+        &request_times,
+    );
+
     // The same through a warm worker (a Python echo), and the 2 s model.
     let warm_times = timed_calls(&caller, &name, "warm-echo", &input, rounds, 10, |got| {
         got == input.as_slice()
@@ -429,6 +444,30 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     report.row(
         "call of a warm echo worker (Python), 64 B, tnet client library",
         &warm_times,
+    );
+    // The same two in turn, one floor query then one warm call, so that
+    // both see the same moments of a machine whose load changes.
+    let mut floor_turns = Vec::with_capacity(rounds);
+    let mut warm_turns = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        floor_turns.push(floor_query(&floor_session, &input).await?);
+        let warm = timed_calls(&caller, &name, "warm-echo", &input, 1, 0, |got| {
+            got == input.as_slice()
+        })
+        .await?;
+        warm_turns.extend(warm);
+    }
+    drop(querier);
+    let _ = floor_session.close().await;
+    drop(floor.stdin.take());
+    let _ = floor.wait();
+    report.row(
+        "in turn with the next row: bare Zenoh query (floor)",
+        &floor_turns,
+    );
+    report.row(
+        "in turn with the previous row: warm echo call, library",
+        &warm_turns,
     );
     let model_ok = |got: &[u8]| got.ends_with(b"(64 bytes)\n");
     let model_rounds = rounds.min(50);
@@ -608,6 +647,16 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         median(&floor_times),
     );
     report.ratio(
+        "warm echo call / floor, measured in turn (goal ≤ 3×)",
+        median(&warm_turns),
+        median(&floor_turns),
+    );
+    report.ratio(
+        "warm echo call / `services` request",
+        median(&warm_times),
+        median(&request_times),
+    );
+    report.ratio(
         "cold `cat` call / warm echo call",
         median(&lib_times),
         median(&warm_times),
@@ -624,6 +673,24 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     );
     report.print(rounds, cli_rounds, options.ssh.is_some());
     Ok(())
+}
+
+/// Times one bare Zenoh query to the floor's queryable, answer checked.
+async fn floor_query(session: &zenoh::Session, input: &[u8]) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let replies = session
+        .get(FLOOR_KEY)
+        .payload(input.to_vec())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reply = replies
+        .recv_async()
+        .await
+        .map_err(|e| anyhow::anyhow!("floor: {e}"))?;
+    let elapsed = t.elapsed();
+    let got = reply.result().map_err(|_| anyhow::anyhow!("floor error"))?;
+    anyhow::ensure!(got.payload().to_bytes() == input);
+    Ok(elapsed)
 }
 
 /// Times `rounds` calls of `service` with `input` (after `warmup` untimed

@@ -50,6 +50,13 @@ impl Backoff {
         if !policy.restarts_after(success) {
             return Decision::End;
         }
+        self.after_crash(policy, uptime)
+    }
+
+    /// Decides what follows an exit after `uptime` that calls for a restart
+    /// whatever the policy's flags say (a warm service's worker, which is
+    /// always started again unless it is in a crash loop).
+    pub(crate) fn after_crash(&mut self, policy: &DaemonDetails, uptime: Duration) -> Decision {
         if uptime >= policy.stable_after {
             self.quick_exits = 0;
             self.delay = policy.restart_delay;
@@ -210,6 +217,18 @@ mod tests {
         let secs = |d: u64| Decision::RestartAfter(Duration::from_secs(d));
         assert_eq!(delays, [secs(1), secs(2), secs(4), secs(5)]);
         assert_eq!(b.after_exit(&p, false, Duration::ZERO), Decision::Crashloop);
+    }
+
+    #[test]
+    fn a_crash_backs_off_and_loops_whatever_the_flags_say() {
+        // A warm service's worker: no restart flag is set.
+        let p = policy(false, false, false);
+        let mut b = Backoff::new(&p);
+        assert_eq!(b.after_exit(&p, false, Duration::ZERO), Decision::End);
+        let delays: Vec<_> = (0..4).map(|_| b.after_crash(&p, Duration::ZERO)).collect();
+        let secs = |d: u64| Decision::RestartAfter(Duration::from_secs(d));
+        assert_eq!(delays, [secs(1), secs(2), secs(4), secs(5)]);
+        assert_eq!(b.after_crash(&p, Duration::ZERO), Decision::Crashloop);
     }
 
     #[test]

@@ -181,6 +181,9 @@ pub enum WorkerState {
     Backoff,
     /// The service is not running.
     Stopped,
+    /// Exited too often in a row, each time soon after it started (the
+    /// task's `[daemon_details]` policy); not started again until `tnet start`.
+    Crashloop,
     /// A state from a newer host.
     #[serde(other)]
     Other,
@@ -195,6 +198,7 @@ impl WorkerState {
             WorkerState::Busy => "busy",
             WorkerState::Backoff => "backoff",
             WorkerState::Stopped => "stopped",
+            WorkerState::Crashloop => "crashloop",
             WorkerState::Other => "other",
         }
     }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use zenoh::query::Query;
 use zenoh::Wait;
 
+use super::folders::{Spares, INPUT};
 use crate::callers::CallerWatch;
 use crate::host::Shared;
 use crate::runner::{Execution, Exit, Locator, OutputChunk, Stream};
@@ -38,6 +39,13 @@ pub(crate) const CALL_GRACE: Duration = Duration::from_secs(2);
 /// The longest time limit a call can have, whatever a caller asks for
 /// (so that no deadline overflows the clock).
 const LONGEST_CALL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// Inputs and first replies up to this size are written and sent in place,
+/// not under `block_in_place`: handing the thread's other tasks to another
+/// thread costs a thread wake-up each time, more than a small write takes.
+/// (A reply waits for room only when its caller's link is full, which a
+/// small call's one reply meets only behind another call's large output.)
+const IN_PLACE: usize = 64 << 10;
 
 /// The name of the file in a call's folder that records its process group.
 pub const GROUP_FILE: &str = "group";
@@ -58,6 +66,8 @@ pub(crate) struct CallContext {
     pub(crate) load: Arc<super::CallLoad>,
     /// A warm service's queue of calls for its workers; `None` when cold.
     pub(crate) jobs: Option<flume::Sender<super::worker::Job>>,
+    /// Call folders made ahead of calls.
+    pub(crate) spares: Arc<Spares>,
 }
 
 /// A finished call, for the task's run history.
@@ -132,12 +142,7 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
 
     drop(waiting);
     let _running = ctx.load.run();
-    let dir = ctx
-        .shared
-        .paths
-        .calls()
-        .join(uuid::Uuid::new_v4().to_string());
-    let held = crate::retention::calls::hold(&dir);
+    let (dir, held) = ctx.spares.take();
     let timing = Timing {
         arrived,
         deadline,
@@ -150,8 +155,14 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
         None => execute(ctx, query, &request, &dir, timing, &mut caller).await,
     };
     drop(permit);
-    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
-    drop(held);
+    let spares = ctx.spares.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(&dir);
+        drop(held);
+        // The folder of a call to come, now that this one's answer has gone.
+        spares.fill();
+    })
+    .await;
     outcome
 }
 
@@ -336,13 +347,15 @@ async fn end_early(exec: &mut dyn Execution) -> Exit {
 
 /// The answer to a call interrupted by the service stopping.
 pub(crate) fn stopped(query: &Query, ctx: &CallContext) -> (Option<i32>, &'static str) {
-    let err = CallError::new(
-        ErrorKind::Cancelled,
+    let name = &ctx.info.name;
+    let message = if ctx.load.all_crashloop() {
         format!(
-            "service `{}` was stopped during the call; its processes were killed",
-            ctx.info.name
-        ),
-    );
+            "service `{name}` stopped taking calls: its worker(s) kept crashing (crashloop); `tnet logs {name}` shows why, `tnet start {name}` tries again"
+        )
+    } else {
+        format!("service `{name}` was stopped during the call; its processes were killed")
+    };
+    let err = CallError::new(ErrorKind::Cancelled, message);
     reply_error(query, &err);
     (None, "cancelled")
 }
@@ -386,10 +399,17 @@ pub(crate) fn store_input(query: &Query, dir: &Path) -> Option<PathBuf> {
 /// Writes the call's input into its folder and returns the file's path.
 fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
-    let path = dir.join("input");
-    without_stalling(|| {
+    let path = dir.join(INPUT);
+    let len = query.payload().map_or(0, |p| p.len());
+    let write = || {
+        // A spare folder (`folders.rs`) has the file, empty: written in place.
         std::fs::create_dir_all(dir)?;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let mut file = std::io::BufWriter::new(file);
         if let Some(payload) = query.payload() {
             for slice in payload.slices() {
                 file.write_all(slice)?;
@@ -397,7 +417,12 @@ fn write_input(query: &Query, dir: &Path) -> std::io::Result<PathBuf> {
         }
         // Not synced to disk: the input only has to outlive this call.
         file.flush()
-    })?;
+    };
+    if len <= IN_PLACE {
+        write()?;
+    } else {
+        without_stalling(write)?;
+    }
     Ok(path)
 }
 
@@ -535,12 +560,18 @@ impl<'q> ResultStream<'q> {
     fn send(&mut self, bytes: Vec<u8>, end: Option<CallEnd>) {
         let meta = ResultMeta { seq: self.seq, end };
         let len = bytes.len() as u64;
-        let sent = without_stalling(|| {
+        let in_place = self.seq == 0 && bytes.len() <= IN_PLACE;
+        let reply = || {
             self.query
                 .reply(self.key, bytes)
                 .attachment(msg::encode(&meta))
                 .wait()
-        });
+        };
+        let sent = if in_place {
+            reply()
+        } else {
+            without_stalling(reply)
+        };
         if let Err(err) = sent {
             tracing::debug!("cannot send a call's output: {err}");
         }

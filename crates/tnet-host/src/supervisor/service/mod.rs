@@ -12,9 +12,12 @@
 //! task each ([`worker`]), before it takes calls; a call then goes to a
 //! worker as a job ([`warm`]) instead of starting the commands. Its turns
 //! are `min(max_concurrent_calls, workers)`, since a worker answers one call
-//! at a time.
+//! at a time. When every worker is in a crash loop, the service stops taking
+//! calls and is in `crashloop`, as a daemon would be, until `tnet start`.
 
 mod call;
+mod folders;
+mod frames;
 mod warm;
 mod worker;
 
@@ -32,6 +35,9 @@ use call::{CallContext, CallRecord};
 
 /// The process group recorded in a call's folder, if any (see [`crate::paths::Paths::calls`]).
 pub use call::read_group as read_call_group;
+
+/// The most call folders a service makes ahead of its calls (`folders.rs`).
+const MAX_SPARES: usize = 8;
 
 /// How many calls of a service run, and how many wait for a turn, now; and
 /// a warm service's workers.
@@ -81,6 +87,12 @@ impl CallLoad {
         change(&mut workers[slot]);
     }
 
+    /// Whether every worker is in a crash loop (a warm service that takes no more calls).
+    pub(crate) fn all_crashloop(&self) -> bool {
+        let workers = self.lock_workers();
+        !workers.is_empty() && workers.iter().all(|w| w.state == WorkerState::Crashloop)
+    }
+
     /// The workers' states in a sentence, for a call that waited for one.
     pub(crate) fn workers_now(&self) -> String {
         let workers = self.lock_workers();
@@ -93,6 +105,14 @@ impl CallLoad {
             states.join(", ")
         )
     }
+}
+
+/// How a service stopped taking calls.
+enum Ended {
+    /// A user, or the host, stopped it.
+    Interrupt(Interrupt),
+    /// Every worker of a warm service is in a crash loop.
+    Crashloop,
 }
 
 /// A worker that is not running (yet).
@@ -166,6 +186,14 @@ impl Actor {
             details.max_concurrent_calls
         };
         let (jobs, for_workers) = flume::unbounded();
+        let spares = Arc::new(folders::Spares::new(
+            self.shared.paths.calls(),
+            (at_once as usize + 1).min(MAX_SPARES),
+        ));
+        let filling = tokio::task::spawn_blocking({
+            let spares = spares.clone();
+            move || spares.fill()
+        });
         let ctx = Arc::new(CallContext {
             shared: self.shared.clone(),
             info: self.info.clone(),
@@ -175,6 +203,7 @@ impl Actor {
             log: self.output.clone(),
             load: self.load.clone(),
             jobs: details.warm.then_some(jobs),
+            spares,
         });
         // Workers start before calls are taken; calls wait for the first ready one.
         let mut workers = JoinSet::new();
@@ -189,20 +218,27 @@ impl Actor {
         tracing::info!(task = %self.info.name, "service ready");
 
         let mut calls: JoinSet<CallRecord> = JoinSet::new();
-        let interrupt = loop {
+        let ended = loop {
             tokio::select! {
                 query = queryable.recv_async() => match query {
                     Ok(query) => { calls.spawn(call::serve(ctx.clone(), query)); }
                     // The session is closing: the host is going down.
-                    Err(_) => break Interrupt::Shutdown(oneshot::channel().0),
+                    Err(_) => break Ended::Interrupt(Interrupt::Shutdown(oneshot::channel().0)),
                 },
                 Some(done) = calls.join_next(), if !calls.is_empty() => self.record_call(done),
+                // A keeper ends before the service stops only when its worker
+                // is in a crash loop; with none left, no call can be answered.
+                Some(_) = workers.join_next(), if !workers.is_empty() => {
+                    if workers.is_empty() {
+                        break Ended::Crashloop;
+                    }
+                }
                 ctl = self.rx.recv() => match ctl {
                     Some(Control::Start) => continue,
-                    Some(Control::Restart) => break Interrupt::Restart,
-                    Some(Control::Stop(ack)) => break Interrupt::Stop(ack),
-                    Some(Control::Shutdown(ack)) => break Interrupt::Shutdown(ack),
-                    None => break Interrupt::Shutdown(oneshot::channel().0),
+                    Some(Control::Restart) => break Ended::Interrupt(Interrupt::Restart),
+                    Some(Control::Stop(ack)) => break Ended::Interrupt(Interrupt::Stop(ack)),
+                    Some(Control::Shutdown(ack)) => break Ended::Interrupt(Interrupt::Shutdown(ack)),
+                    None => break Ended::Interrupt(Interrupt::Shutdown(oneshot::channel().0)),
                 },
             }
         };
@@ -218,7 +254,31 @@ impl Actor {
             self.record_call(done);
         }
         while workers.join_next().await.is_some() {}
-        Some(interrupt)
+        let _ = filling.await;
+        let spares = ctx.spares.clone();
+        let _ = tokio::task::spawn_blocking(move || spares.clear()).await;
+        match ended {
+            Ended::Interrupt(interrupt) => Some(interrupt),
+            Ended::Crashloop => {
+                self.crashloop().await;
+                None
+            }
+        }
+    }
+
+    /// Every worker of the service is in a crash loop: like a daemon's, it
+    /// says so once and waits for `tnet start`.
+    async fn crashloop(&mut self) {
+        self.set_state(TaskState::Crashloop);
+        let name = &self.info.name;
+        let policy = &self.info.spec.daemon;
+        let msg = format!(
+            "the worker(s) of service `{name}` exited {} times in a row, each within {} of starting; it takes no calls until `tnet start {name}` (`tnet logs {name}` shows why)",
+            policy.crashloop_after,
+            humantime::format_duration(policy.stable_after),
+        );
+        self.note(&msg).await;
+        self.emit(EventKind::Crashloop, None, None, msg).await;
     }
 
     /// Shows a finished call in the task's state and records it as a run.

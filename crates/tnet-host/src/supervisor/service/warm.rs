@@ -9,6 +9,8 @@
 //! starts again at once, so the next call finds a fresh one.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tnet_proto::msg::{CallEnd, CallError, CallRequest, ErrorKind};
 use tokio::sync::mpsc;
@@ -37,6 +39,7 @@ pub(crate) async fn execute(
     };
     let (events, mut rx) = mpsc::channel(16);
     let abandoned = CancellationToken::new();
+    let taken = Arc::new(AtomicBool::new(false));
     // However this call ends (even dropped), its worker stops working for
     // it; after the last frame the keeper no longer looks.
     let _abandon = abandoned.clone().drop_guard();
@@ -48,16 +51,15 @@ pub(crate) async fn execute(
         deadline: timing.deadline,
         events,
         abandoned: abandoned.clone(),
+        taken: taken.clone(),
     };
     if jobs.send(job).is_err() {
         return stopped(query, ctx);
     }
     let mut result = ResultStream::new(query, &ctx.key, ctx.log.clone());
-    let mut taken = false;
     loop {
         tokio::select! {
             event = rx.recv() => match event {
-                Some(JobEvent::Taken) => taken = true,
                 // Already in the task's log: only the call's tail.
                 Some(JobEvent::Stderr(bytes)) => result.note_stderr(&bytes),
                 Some(JobEvent::Output(bytes)) => {
@@ -93,7 +95,7 @@ pub(crate) async fn execute(
             () = tokio::time::sleep_until(timing.deadline) => {
                 abandoned.cancel();
                 let limit = humantime::format_duration(timing.limit);
-                let (message, end) = if taken {
+                let (message, end) = if taken.load(Ordering::Relaxed) {
                     (
                         format!("the call ran past its time limit of {limit}; its worker was killed and is starting again"),
                         Some(killed(&result, timing)),

@@ -7,39 +7,35 @@
 //! that ends early (time limit, caller gone) cancels its [`Job`], and the
 //! keeper kills the worker and starts it again at once; a worker that exits
 //! on its own is started again after a pause that doubles while it keeps
-//! exiting quickly (as a daemon's restarts back off). A call the worker was
-//! answering when it died is told so ([`JobEvent::Died`]).
+//! exiting quickly, and after too many quick exits in a row it is left in
+//! `crashloop`, as a daemon's restarts are (`daemon.rs`, with the task's
+//! `[daemon_details]`). A call the worker was answering when it died is
+//! told so ([`JobEvent::Died`]).
 //!
-//! The worker's standard output is read by a task of its own
-//! ([`read_frames`]) that cuts it into frames (`tnet_proto::worker`), so the
-//! keeper only ever waits on a channel, which is safe to `select!` on.
+//! The keeper reads the worker's standard output itself, cut into frames
+//! by a cancel-safe reader (`frames.rs`), and relays a call's frames to it.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tnet_proto::msg::{WorkerState, WorkerStatus};
-use tnet_proto::worker::{parse_line, CallFrame, WorkerLine, MAX_HEADER_LINE};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tnet_proto::worker::CallFrame;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{record_group, CallContext, CALL_GRACE};
+use super::frames::{Frame, FrameReader};
 use crate::runner::{Execution, Exit, OutputChunk, Piped, Stream};
 use crate::supervisor::command_spec;
+use crate::supervisor::daemon::{Backoff, Decision};
 
-/// The first pause before starting a worker that exited on its own again.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// The longest pause between starts of a worker that keeps exiting.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A worker that ran this long was healthy: the next pause is the first one.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// When a worker that has not said it is ready gets a note in the log.
 const READY_NOTE_AFTER: Duration = Duration::from_secs(10);
 /// How long a call whose worker died waits for the rest of its standard error.
 const STDERR_SETTLE: Duration = Duration::from_secs(1);
-/// The most bytes of a result read from a worker at once.
-const PIECE: usize = 64 << 10;
 
 /// A call waiting for, or being answered by, a worker.
 pub(crate) struct Job {
@@ -56,12 +52,13 @@ pub(crate) struct Job {
     pub(crate) events: mpsc::Sender<JobEvent>,
     /// Cancelled when the call ended early: its worker is killed.
     pub(crate) abandoned: CancellationToken,
+    /// Set when a worker takes the call (for what a timeout says); a flag,
+    /// not an event, so that the call is not woken for it.
+    pub(crate) taken: Arc<AtomicBool>,
 }
 
 /// What a keeper tells a call.
 pub(crate) enum JobEvent {
-    /// A worker took the call.
-    Taken,
     /// A piece of the result.
     Output(Vec<u8>),
     /// The worker's last frame for the call.
@@ -75,20 +72,6 @@ pub(crate) enum JobEvent {
     Stderr(Vec<u8>),
 }
 
-/// A frame read from a worker's standard output.
-enum Frame {
-    Ready,
-    Data {
-        id: u64,
-        bytes: Vec<u8>,
-    },
-    End {
-        id: u64,
-        exit_code: i32,
-        stderr: Option<String>,
-    },
-}
-
 /// How one life of a worker ended.
 enum Life {
     /// The service stops.
@@ -99,33 +82,57 @@ enum Life {
     Exited(String),
 }
 
-/// Keeps worker `slot` of a service running until the service stops.
-pub(crate) async fn keep(ctx: Arc<CallContext>, slot: usize, jobs: flume::Receiver<Job>) {
-    let mut pause = FIRST_BACKOFF;
+/// How a keeper ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// The service stopped.
+    Stopped,
+    /// Its worker kept exiting soon after it started; it is not started again.
+    Crashloop,
+}
+
+/// Keeps worker `slot` of a service running until the service stops, or
+/// until the worker is in a crash loop by the task's `[daemon_details]`
+/// policy (its delays, `stable_after` and `crashloop_after`; the restart
+/// flags do not apply: a worker is always started again until then).
+pub(crate) async fn keep(ctx: Arc<CallContext>, slot: usize, jobs: flume::Receiver<Job>) -> Kept {
+    let policy = &ctx.info.spec.daemon;
+    let mut backoff = Backoff::new(policy);
     let mut restarts = 0;
-    loop {
+    let kept = loop {
         let began = Instant::now();
         let why = live(&ctx, slot, &jobs).await;
         let delay = match why {
-            Life::Stopped => break,
+            Life::Stopped => break Kept::Stopped,
             Life::Killed => Duration::ZERO,
-            Life::Exited(how) => {
-                if began.elapsed() >= STABLE_AFTER {
-                    pause = FIRST_BACKOFF;
+            Life::Exited(how) => match backoff.after_crash(policy, began.elapsed()) {
+                Decision::RestartAfter(delay) => {
+                    note(
+                        &ctx,
+                        &format!(
+                            "worker {} {how}; starting it again in {}",
+                            slot + 1,
+                            humantime::format_duration(delay)
+                        ),
+                    )
+                    .await;
+                    delay
                 }
-                let delay = pause;
-                pause = (pause * 2).min(MAX_BACKOFF);
-                note(
-                    &ctx,
-                    &format!(
-                        "worker {} {how}; starting it again in {}",
-                        slot + 1,
-                        humantime::format_duration(delay)
-                    ),
-                )
-                .await;
-                delay
-            }
+                Decision::Crashloop | Decision::End => {
+                    note(
+                        &ctx,
+                        &format!(
+                            "worker {} {how} ({} times in a row, each within {} of its start); it is not started again until `tnet start {}`",
+                            slot + 1,
+                            policy.crashloop_after,
+                            humantime::format_duration(policy.stable_after),
+                            ctx.info.name
+                        ),
+                    )
+                    .await;
+                    break Kept::Crashloop;
+                }
+            },
         };
         restarts += 1;
         set(&ctx, slot, |w| {
@@ -137,13 +144,17 @@ pub(crate) async fn keep(ctx: Arc<CallContext>, slot: usize, jobs: flume::Receiv
         });
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = ctx.stop.cancelled() => break,
+            () = ctx.stop.cancelled() => break Kept::Stopped,
         }
-    }
+    };
     set(&ctx, slot, |w| {
-        w.state = WorkerState::Stopped;
+        w.state = match kept {
+            Kept::Stopped => WorkerState::Stopped,
+            Kept::Crashloop => WorkerState::Crashloop,
+        };
         w.pid = None;
     });
+    kept
 }
 
 /// One life of a worker: start, wait until ready, answer calls, end.
@@ -183,7 +194,7 @@ async fn live(ctx: &CallContext, slot: usize, jobs: &flume::Receiver<Job>) -> Li
     let why = match ctx.info.runner.spawn_piped(&spec, stderr).await {
         Ok(piped) => {
             record_group(&dir, piped.exec.locator());
-            let mut worker = Worker::new(piped, ctx.log.clone(), current, forward);
+            let mut worker = Worker::new(piped, current, forward);
             set(ctx, slot, |w| w.pid = worker.exec.pid());
             let why = worker.run(ctx, slot, jobs).await;
             // Whatever ended it, nothing it started outlives it.
@@ -194,7 +205,6 @@ async fn live(ctx: &CallContext, slot: usize, jobs: &flume::Receiver<Job>) -> Li
             if let Err(err) = worker.exec.terminate(grace).await {
                 tracing::warn!(task = %ctx.info.name, "stopping a worker failed: {err}");
             }
-            worker.reader.abort();
             worker.forward.abort();
             why
         }
@@ -212,8 +222,7 @@ async fn live(ctx: &CallContext, slot: usize, jobs: &flume::Receiver<Job>) -> Li
 struct Worker {
     exec: Box<dyn Execution>,
     stdin: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-    frames: mpsc::Receiver<Frame>,
-    reader: tokio::task::JoinHandle<()>,
+    frames: FrameReader,
     /// Where its standard error goes during a call ([`forward_stderr`]).
     current: Current,
     /// The task that forwards its standard error; it ends when the pipe closes.
@@ -261,19 +270,11 @@ enum Served {
 }
 
 impl Worker {
-    fn new(
-        piped: Piped,
-        log: mpsc::Sender<OutputChunk>,
-        current: Current,
-        forward: tokio::task::JoinHandle<()>,
-    ) -> Worker {
-        let (tx, frames) = mpsc::channel(16);
-        let reader = tokio::spawn(read_frames(piped.stdout, tx, log));
+    fn new(piped: Piped, current: Current, forward: tokio::task::JoinHandle<()>) -> Worker {
         Worker {
             exec: piped.exec,
             stdin: piped.stdin,
-            frames,
-            reader,
+            frames: FrameReader::new(piped.stdout),
             current,
             forward,
             next_id: 1,
@@ -301,8 +302,9 @@ impl Worker {
                         Served::Ended(life) => return life,
                     }
                 }
-                frame = self.frames.recv() => match frame {
+                frame = self.frames.next() => match frame {
                     Some(Frame::Ready) => {}
+                    Some(Frame::Noise(line)) => log_noise(ctx, line).await,
                     Some(Frame::Data { id, .. } | Frame::End { id, .. }) => {
                         note(ctx, &format!("worker {} answered call {id}, which it was not given", slot + 1)).await;
                     }
@@ -321,8 +323,9 @@ impl Worker {
         let mut late = false;
         loop {
             tokio::select! {
-                frame = self.frames.recv() => match frame {
+                frame = self.frames.next() => match frame {
                     Some(Frame::Ready) => return None,
+                    Some(Frame::Noise(line)) => log_noise(ctx, line).await,
                     Some(_) => note(ctx, "a worker answered a call before it said {\"ready\": true}; ignored").await,
                     None => return Some(self.exited(ctx).await),
                 },
@@ -362,7 +365,7 @@ impl Worker {
     async fn relay(&mut self, ctx: &CallContext, job: Job) -> Served {
         let id = self.next_id;
         self.next_id += 1;
-        let _ = job.events.send(JobEvent::Taken).await;
+        job.taken.store(true, Ordering::Relaxed);
         let left = job
             .deadline
             .saturating_duration_since(tokio::time::Instant::now());
@@ -392,7 +395,7 @@ impl Worker {
         loop {
             tokio::select! {
                 biased;
-                frame = self.frames.recv() => match frame {
+                frame = self.frames.next() => match frame {
                     Some(Frame::Data { id: of, bytes }) if of == id => {
                         tokio::select! {
                             sent = job.events.send(JobEvent::Output(bytes)) => {
@@ -412,6 +415,7 @@ impl Worker {
                         };
                     }
                     Some(Frame::Ready) => {}
+                    Some(Frame::Noise(line)) => log_noise(ctx, line).await,
                     Some(Frame::Data { id: of, .. } | Frame::End { id: of, .. }) => {
                         note(ctx, &format!("a worker answered call {of} during call {id}; ignored")).await;
                     }
@@ -461,67 +465,14 @@ fn describe(exit: std::io::Result<Exit>) -> String {
     }
 }
 
-/// Cuts a worker's standard output into frames until it closes. Lines that
-/// are not frames go to the task's log, as the worker's own output.
-async fn read_frames(
-    stdout: std::pin::Pin<Box<dyn AsyncRead + Send>>,
-    frames: mpsc::Sender<Frame>,
-    log: mpsc::Sender<OutputChunk>,
-) {
-    let mut reader = BufReader::with_capacity(PIECE, stdout);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let limit = MAX_HEADER_LINE as u64 + 1;
-        match (&mut reader).take(limit).read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let header = match parse_line(line.strip_suffix(b"\n").unwrap_or(&line)) {
-            WorkerLine::Ready => {
-                if frames.send(Frame::Ready).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            WorkerLine::Reply(header) => header,
-            WorkerLine::NotAFrame => {
-                let chunk = OutputChunk {
-                    stream: Stream::Stdout,
-                    bytes: line.clone(),
-                };
-                let _ = log.send(chunk).await;
-                continue;
-            }
-        };
-        let mut left = header.len;
-        while left > 0 {
-            let mut bytes = vec![0; usize::try_from(left).unwrap_or(PIECE).min(PIECE)];
-            let n = match reader.read(&mut bytes).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            bytes.truncate(n);
-            left -= n as u64;
-            let data = Frame::Data {
-                id: header.id,
-                bytes,
-            };
-            if frames.send(data).await.is_err() {
-                return;
-            }
-        }
-        if !header.more {
-            let end = Frame::End {
-                id: header.id,
-                exit_code: header.exit_code.unwrap_or(0),
-                stderr: header.stderr,
-            };
-            if frames.send(end).await.is_err() {
-                return;
-            }
-        }
-    }
+/// A line of a worker's standard output that is not a frame: its own
+/// output, which goes to the task's log.
+async fn log_noise(ctx: &CallContext, line: Vec<u8>) {
+    let chunk = OutputChunk {
+        stream: Stream::Stdout,
+        bytes: line,
+    };
+    let _ = ctx.log.send(chunk).await;
 }
 
 /// Changes worker `slot`'s entry in what `tnet services` shows.
