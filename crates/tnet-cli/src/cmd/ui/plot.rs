@@ -5,16 +5,14 @@ use std::fmt::Write;
 
 use super::html::esc;
 
-/// The number a run printed: its whole output, or its last line, when that
-/// is a number (`42`, ` 9.99\n`, `-1e3`); `None` otherwise.
+/// The number a run printed: its whole output when that is a number (`42`,
+/// ` 9.99\n`, `-1e3`), else the last word of its last line when that is one
+/// (`price at 10:00:05: 42.99`); `None` otherwise.
 pub fn value_of(output: &str) -> Option<f64> {
     let parse = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
     parse(output).or_else(|| {
-        output
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .and_then(parse)
+        let last = output.lines().rev().find(|l| !l.trim().is_empty())?;
+        parse(last.split_whitespace().last()?)
     })
 }
 
@@ -133,11 +131,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_number_is_the_whole_output_or_its_last_line() {
+    fn a_number_is_the_whole_output_or_the_last_word_of_its_last_line() {
         assert_eq!(value_of("42\n"), Some(42.0));
         assert_eq!(value_of(" 9.99 "), Some(9.99));
         assert_eq!(value_of("fetching...\nprice:\n-1e3\n\n"), Some(-1000.0));
-        assert_eq!(value_of("price is 3"), None);
+        assert_eq!(value_of("price at 10:00:05: 42.99\n"), Some(42.99));
+        assert_eq!(value_of("3 files"), None);
+        assert_eq!(value_of("price:"), None);
         assert_eq!(value_of(""), None);
         assert_eq!(value_of("NaN"), None);
         assert_eq!(value_of("inf"), None);
