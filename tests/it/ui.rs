@@ -168,7 +168,7 @@ fn issue(role: Role) -> PathBuf {
 #[test]
 fn the_dashboard_shows_the_fleet_live_and_calls_a_service() {
     let one = Host::start("ui-one");
-    let two = Host::start("ui-two");
+    let mut two = Host::start("ui-two");
     let dir = tempfile::tempdir().expect("dir");
     let keeper = task(
         dir.path(),
@@ -336,6 +336,30 @@ fn the_dashboard_shows_the_fleet_live_and_calls_a_service() {
     let (status, body) = dash.request("POST", &forged, &[("Cookie", &cookie)]);
     assert_eq!(status, 303, "{body}");
     one.wait_state("keeper", "running");
+
+    // A host that leaves goes from the hosts page within seconds, without a reload.
+    open(&tab, &dash, "/");
+    eval(&tab, "window.notReloaded = true");
+    two.signal(nix::sys::signal::Signal::SIGTERM);
+    let took = wait_js(
+        &tab,
+        Duration::from_secs(10),
+        "the host that left is no longer listed",
+        "!document.querySelector('tr[data-host=\"ui-two\"]') && !!document.querySelector('tr[data-host=\"ui-one\"]')",
+    );
+    assert_eq!(eval(&tab, "window.notReloaded"), Value::Bool(true));
+    eprintln!("the page dropped the host {took:?} after its SIGTERM");
+    // And one that comes back is listed again.
+    two.wait_exit(WAIT);
+    two.start_again();
+    let took = wait_js(
+        &tab,
+        Duration::from_secs(10),
+        "the host that came back is listed again",
+        "!!document.querySelector('tr[data-host=\"ui-two\"]')",
+    );
+    assert_eq!(eval(&tab, "window.notReloaded"), Value::Bool(true));
+    eprintln!("the page listed the host again {took:?} after it answered");
 }
 
 #[test]
