@@ -14,7 +14,8 @@ use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 use tnet_fleet::{Fleet, Role, Validity};
 use tnet_tests::{
-    admin_identity, fleet_dir, require, tnet_command, wait_until, write_file, Host, Streaming,
+    admin_identity, fleet_dir, require, run_bounded, tnet_command, wait_until, write_file, Host,
+    Streaming,
 };
 
 /// Waits on a page: long enough for a loaded machine, short enough to fail fast.
@@ -415,5 +416,20 @@ fn a_user_sees_no_admin_actions_and_a_forged_one_is_refused() {
             .iter()
             .any(|t| t["name"] == "keeper" && t["state"] == "running"),
         "the task is still there, running: {tasks:?}"
+    );
+}
+
+#[test]
+fn listening_beyond_this_machine_needs_expose() {
+    let mut cmd = tnet_command(&["quic/127.0.0.1:9"]);
+    cmd.args(["ui", "--listen", "0.0.0.0:0"]);
+    let started = Instant::now();
+    let out = run_bounded(cmd, b"", WAIT);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("--expose"), "{out:?}");
+    assert!(out.stdout.is_empty(), "no URL is printed: {out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused before any host is looked for"
     );
 }
