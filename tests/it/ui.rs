@@ -121,8 +121,10 @@ fn eval(tab: &Tab, expression: &str) -> Value {
 /// Waits until `expression` is true in the page.
 fn wait_js(tab: &Tab, limit: Duration, what: &str, expression: &str) -> Duration {
     let started = Instant::now();
+    // A page being replaced (after a form's POST) has no context to ask for a moment.
     wait_until(limit, what, || {
-        (eval(tab, expression) == Value::Bool(true)).then_some(())
+        let value = tab.evaluate(expression, false).ok()?.value;
+        (value == Some(Value::Bool(true))).then_some(())
     });
     started.elapsed()
 }
@@ -432,4 +434,45 @@ fn listening_beyond_this_machine_needs_expose() {
         started.elapsed() < Duration::from_secs(5),
         "refused before any host is looked for"
     );
+}
+
+#[test]
+fn a_notification_arrives_in_the_inbox_page_live_and_is_acknowledged_there() {
+    let host = Host::start("ui-inbox");
+    let dash = Dashboard::start(&[&host], &admin_identity());
+    let browser = browser();
+    let tab = browser.new_tab().expect("a tab");
+    tab.navigate_to(&dash.url())
+        .and_then(|t| t.wait_until_navigated())
+        .expect("the dashboard opens");
+    open(&tab, &dash, "/inbox");
+    eval(&tab, "window.notReloaded = true");
+    let dir = tempfile::tempdir().expect("dir");
+    let once = task(
+        dir.path(),
+        "once",
+        "task_name = \"once\"\ntask_type = \"daemon\"\ncommands = [\"echo done\"]\n\n\
+         [task_details]\non_success = \"qmail\"\n\n\
+         [daemon_details]\nrestart_on_end = false\nrestart_on_success = false\n",
+    );
+    host.tnet(&["run", &once]).ok();
+    wait_js(
+        &tab,
+        WAIT,
+        "the notification shows on the open inbox page",
+        "!!document.querySelector('li[data-entry^=\"ui-inbox/\"] button.ack')",
+    );
+    assert_eq!(eval(&tab, "window.notReloaded"), Value::Bool(true));
+    tab.find_element("li[data-entry^=\"ui-inbox/\"] button.ack")
+        .expect("the acknowledge button")
+        .click()
+        .expect("a click");
+    wait_js(
+        &tab,
+        WAIT,
+        "the acknowledged entry leaves the page",
+        "location.pathname === '/inbox' && !document.querySelector('li[data-entry]')",
+    );
+    let unread = host.tnet(&["inbox", "--json"]).ok();
+    assert_eq!(unread.stdout.lines().next(), Some("[]"), "{unread:?}");
 }
