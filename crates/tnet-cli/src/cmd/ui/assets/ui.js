@@ -107,8 +107,10 @@
       const type = res.headers.get("content-type") || "";
       if (type.startsWith("text/html")) {
         const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-        const result = doc.getElementById("call-result") || doc.body;
-        out.replaceChildren(document.importNode(result, true));
+        const result = document.importNode(doc.getElementById("call-result") || doc.body, true);
+        // Several results may be shown at once: ids stay unique.
+        result.removeAttribute("id");
+        out.replaceChildren(result);
       } else {
         const blob = await res.blob();
         const a = document.createElement("a");
