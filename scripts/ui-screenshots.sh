@@ -54,7 +54,9 @@ tnet run --host lab2 "$work/backup.toml" >/dev/null
 # Enough runs of the price habit for a plot.
 sleep 12
 
-tnet ui --listen 127.0.0.1:0 >"$work/ui.out" 2>"$work/ui.err" &
+# The binary itself, not the function: its pid is what the cleanup kills.
+"$bin/tnet" --no-multicast-scouting -e "quic/127.0.0.1:$p1,quic/127.0.0.1:$p2" \
+  ui --listen 127.0.0.1:0 >"$work/ui.out" 2>"$work/ui.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q token= "$work/ui.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^tnet ui: //p' "$work/ui.out")
