@@ -24,6 +24,9 @@ command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 # which reads shared-library dependencies with dpkg-shlibdeps and strips with binutils.
 command -v dpkg-shlibdeps >/dev/null || need_apt+=(dpkg-dev)
 command -v strip >/dev/null || need_apt+=(binutils)
+# `tnet ui`'s end-to-end tests (tests/it/ui.rs) drive Debian's headless Chromium
+# over the DevTools protocol.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if ! command -v docker >/dev/null; then
   if apt-cache show docker-cli >/dev/null 2>&1; then need_apt+=(docker-cli); else need_apt+=(docker.io); fi
 fi

@@ -18,4 +18,5 @@ mod service_manager;
 mod services;
 mod shell;
 mod soak;
+mod ui;
 mod warm;

@@ -113,6 +113,11 @@ pub enum Command {
         after_help = "Example:\n  tnet services                 # each service, its input, arguments and a call line\n  tnet services --watch --json  # services as they come and go"
     )]
     Services(ServicesArgs),
+    /// The fleet at a glance in a browser, live: hosts, tasks, habits as plots, services, inbox.
+    #[command(
+        after_help = "Prints a URL with a secret token; open it (or pass --open). Only this machine can reach it unless --listen names another address and --expose says so (docs/ui.md).\n\nExample:\n  tnet ui --open\n  tnet ui --listen 127.0.0.1:8080"
+    )]
+    Ui(UiArgs),
     /// The fleet: who may use the hosts, and with what role (docs/security.md).
     #[command(
         after_help = "Example:\n  tnet fleet add-host lab1                 # copy the bundle to lab1:<home>/.tnet/tls/\n  tnet fleet add-client alice --role user  # copy to alice's ~/.config/tnet/identity/\n  tnet fleet revoke alice                  # every host that is up refuses alice within seconds\n  tnet fleet ls"
@@ -384,4 +389,19 @@ pub struct SubArgs {
     /// Start with the last N runs each host keeps of each habit.
     #[arg(long, value_name = "N")]
     pub last: Option<usize>,
+}
+
+/// `tnet ui`.
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Where the dashboard listens; loopback unless --expose.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7450")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a --listen address other machines can reach (anyone with the
+    /// URL's token then sees the fleet and acts with this identity).
+    #[arg(long)]
+    pub expose: bool,
+    /// Open the dashboard in the desktop's browser (`xdg-open`).
+    #[arg(long)]
+    pub open: bool,
 }

@@ -80,7 +80,7 @@ impl<'s> Caller<'s> {
         host: &str,
         spec: &CallSpec,
         input: impl Into<ZBytes>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
     ) -> anyhow::Result<CallOutcome> {
         let request = CallRequest {
             args: spec.args.clone(),

@@ -17,6 +17,7 @@ mod shell;
 mod ssh;
 mod status;
 mod sub;
+mod ui;
 
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         // A call finds its host its own way (the host cache), and for it
         // --timeout is the call's time limit.
         Command::Call(args) => return call::run(&cli.fabric, timeout, given, args).await,
+        // A server that keeps its session as long as it runs.
+        Command::Ui(args) => return ui::run(&cli.fabric, timeout, args).await,
         other => other,
     };
     let client = connect(&cli.fabric, timeout).await?;
@@ -69,7 +72,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 async fn dispatch(client: &Client, command: Command) -> anyhow::Result<u8> {
     match command {
         // `run` handles these before any session is opened.
-        Command::Call(_) | Command::Completions(_) | Command::Manpages(_) | Command::Fleet(_) => {
+        Command::Call(_)
+        | Command::Completions(_)
+        | Command::Manpages(_)
+        | Command::Fleet(_)
+        | Command::Ui(_) => {
             anyhow::bail!("this verb opens no ordinary session")
         }
         Command::Services(args) => services::run(client, args).await,

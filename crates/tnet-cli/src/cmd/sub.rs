@@ -172,7 +172,7 @@ async fn find_habits(client: &Client, names: &[String]) -> anyhow::Result<Vec<Wa
 }
 
 /// The last `n` runs a host keeps of one habit, oldest first.
-async fn read_history(
+pub(crate) async fn read_history(
     client: &Client,
     host: &str,
     task: &str,
