@@ -99,7 +99,10 @@ in_client() {
   env -u TNET_CONNECT -u TNET_HOST -u TNET_INSECURE HOME="$work/client" \
     XDG_CACHE_HOME="$work/client/.cache" ip netns exec "$client" "$@"
 }
-name() { printf 'h%03d\n' "$1"; }
+# Hosts are h001... on the LAN and r001... through the router: a name the
+# fleet already holds cannot be issued again for the router rounds.
+name() { printf '%s%03d\n' "$prefix" "$1"; }
+prefix=h
 
 # start_hosts N [ENDPOINT]: hosts 1..N on default settings (or only through
 # ENDPOINT), waits until each logged that it is ready.
@@ -225,7 +228,9 @@ for mode in ${MODES:-lan router}; do
   for n in $sizes; do
     echo "bench-fleet: $n hosts, $mode" >&2
     via=
+    prefix=h
     if [ "$mode" = router ]; then
+      prefix=r
       via=$router_ep
       # The router reads the roster (every host's name) when it starts, and
       # refuses a host the fleet issued later (docs/fleet.md): each host's
