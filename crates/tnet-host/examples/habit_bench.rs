@@ -63,6 +63,11 @@ struct Side {
     children_cpu_pct: f64,
     /// Peak resident memory of the process, KiB.
     peak_rss_kib: u64,
+    /// CPU of the process itself per run in the window, in ms.
+    cpu_ms_per_run: f64,
+    /// How long giving the side its habits took, in seconds (tnet: the
+    /// submit requests, answered while the first habits already run).
+    setup_s: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -169,6 +174,16 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
         format!("{:.1}", tnet.children_cpu_pct),
     );
     row(
+        "CPU of the process per run (ms)",
+        format!("{:.3}", floor.cpu_ms_per_run),
+        format!("{:.3}", tnet.cpu_ms_per_run),
+    );
+    row(
+        "giving it the habits (s)",
+        format!("{:.2}", floor.setup_s),
+        format!("{:.2}", tnet.setup_s),
+    );
+    row(
         "peak memory (RSS)",
         format!("{:.1} MiB", floor.peak_rss_kib as f64 / 1024.0),
         format!("{:.1} MiB", tnet.peak_rss_kib as f64 / 1024.0),
@@ -226,6 +241,8 @@ async fn floor_side(opts: Opts) -> anyhow::Result<Side> {
     }
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(Side {
+        cpu_ms_per_run: cpu1.own_ms_since(&cpu0) / samples.len().max(1) as f64,
+        setup_s: 0.0,
         runs: samples.len(),
         slots: opts.habits * opts.seconds as usize,
         command_start: Stats::of(samples.iter().map(|s| s.0).collect()),
@@ -247,7 +264,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
     let mut host = tokio::process::Command::new(host_bin)
         .args(["--name", "bench", "--home"])
         .arg(home.path().join("tasks"))
-        .args(["-l", &endpoint, "--no-multicast-scouting"])
+        .args(["-l", &endpoint, "--no-multicast-scouting", "--insecure"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -326,11 +343,8 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
             }
         }
     }
-    eprintln!(
-        "  {} habits submitted in {:.1} s",
-        opts.habits,
-        submitted.elapsed().as_secs_f64()
-    );
+    let setup_s = submitted.elapsed().as_secs_f64();
+    eprintln!("  {} habits submitted in {setup_s:.1} s", opts.habits);
 
     tokio::time::sleep(Duration::from_secs(opts.warmup)).await;
     let window_start = now_ns();
@@ -357,6 +371,8 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
         .filter(|(slot, _, _)| *slot >= window_start && *slot < window_end)
         .collect();
     Ok(Side {
+        cpu_ms_per_run: cpu1.own_ms_since(&cpu0) / in_window.len().max(1) as f64,
+        setup_s,
         runs: in_window.len(),
         slots: opts.habits * opts.seconds as usize,
         command_start: Stats::of(

@@ -2,9 +2,16 @@
 //!
 //! A file arrives as chunks written at their offsets into `partial/<hash>`;
 //! the client then asks to verify it, and only a file whose bytes hash to its
-//! name moves (atomically, by rename) into `blobs/<hash>`. A complete blob is
-//! never written again, so a task re-submitted with unchanged files costs no
-//! transfer. Blobs outlive the tasks that used them for a grace period: that
+//! name is kept: renamed to `partial/<hash>.verified` and handed to the
+//! syncer, a thread that writes it to disk (`fsync`) and only then renames
+//! it into `blobs/<hash>`, so `blobs/` holds nothing a power cut could have
+//! cut short. The client's next file does not wait for the disk; a
+//! submission or edit that uses the blob does, before it is answered
+//! ([`BlobStore::wait_synced`]), usually not at all since the syncer worked
+//! while the rest arrived. A host killed before the move loses the verified
+//! upload with the partial folder (emptied at start): it is sent again, as
+//! an interrupted one is. A complete blob is never written again, so a task
+//! re-submitted with unchanged files costs no transfer. Blobs outlive the tasks that used them for a grace period: that
 //! is the cache, bounded in time and size by `cache` (docs/retention.md).
 
 use std::collections::HashSet;
@@ -13,7 +20,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tnet_proto::msg::{BlobChunk, ErrorKind, ErrorReply};
@@ -56,6 +64,10 @@ pub struct BlobStore {
     partial: PathBuf,
     received: AtomicU64,
     index: Arc<Mutex<Index>>,
+    /// Signalled when a blob leaves `Index::unsynced`.
+    synced: Arc<Condvar>,
+    /// To the syncer thread: verified blobs to write to disk and move in.
+    to_sync: Mutex<mpsc::Sender<String>>,
     bounds: Mutex<CacheBounds>,
 }
 
@@ -73,13 +85,49 @@ impl BlobStore {
         }
         std::fs::create_dir_all(&partial)?;
         std::fs::create_dir_all(paths.blobs())?;
+        let index = Arc::new(Mutex::new(Index::scan(&paths.blobs())?));
+        let synced = Arc::new(Condvar::new());
+        let (to_sync, queue) = mpsc::channel();
+        let syncer = Syncer {
+            index: index.clone(),
+            synced: synced.clone(),
+            dir: paths.blobs(),
+            partial: partial.clone(),
+        };
+        std::thread::Builder::new()
+            .name("tnet-blob-sync".into())
+            .spawn(move || syncer.run(&queue))?;
         Ok(BlobStore {
-            index: Arc::new(Mutex::new(Index::scan(&paths.blobs())?)),
+            index,
+            synced,
+            to_sync: Mutex::new(to_sync),
             dir: paths.blobs(),
             partial,
             received: AtomicU64::new(0),
             bounds: Mutex::new(CacheBounds::default()),
         })
+    }
+
+    /// Waits until the blobs among `hashes` that were verified are on disk
+    /// and in `blobs/`; fails if one of them could not be written there (a
+    /// failing disk), so that no task is recorded on a file the host may
+    /// not keep. Blocking.
+    pub fn wait_synced<'a>(
+        &self,
+        hashes: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ErrorReply> {
+        let hashes: Vec<&str> = hashes.into_iter().collect();
+        let mut index = self.index();
+        while hashes.iter().any(|h| index.unsynced.contains(*h)) {
+            index = self.synced.wait(index).unwrap_or_else(|p| p.into_inner());
+        }
+        match hashes.iter().find(|h| !index.entries.contains_key(**h)) {
+            None => Ok(()),
+            Some(lost) => Err(ErrorReply::new(
+                ErrorKind::MissingFile,
+                format!("the upload of {lost} could not be saved on the host's disk; submit the task again"),
+            )),
+        }
     }
 
     /// Sets how long and how much the cache keeps.
@@ -114,7 +162,7 @@ impl BlobStore {
         for hash in hashes {
             if let Some(entry) = index.entries.get_mut(hash) {
                 entry.last_used = now;
-                stamp(&self.path(hash), now);
+                stamp(&self.locate(&index, hash), now);
             }
         }
     }
@@ -194,7 +242,11 @@ impl BlobStore {
 
     /// Deletes one blob's file and forgets it (a file already gone is forgotten too).
     fn unlink(&self, index: &mut Index, hash: &str) -> bool {
-        match std::fs::remove_file(self.path(hash)) {
+        let path = self.locate(index, hash);
+        if index.unsynced.contains(hash) {
+            self.synced.notify_all();
+        }
+        match std::fs::remove_file(path) {
             Ok(()) => {
                 index.remove(hash);
                 true
@@ -210,14 +262,35 @@ impl BlobStore {
         }
     }
 
-    /// Where a complete blob lives.
+    /// Where a complete blob lives now: `blobs/<hash>`, or the partial
+    /// folder while the syncer has not moved it in yet. Only meaningful under
+    /// the index's lock, which the move takes too.
+    fn locate(&self, index: &Index, hash: &str) -> PathBuf {
+        if index.unsynced.contains(hash) {
+            verified_path(&self.partial, hash)
+        } else {
+            self.dir.join(hash)
+        }
+    }
+
+    /// Where the complete blob lives (see `locate`); use [`BlobStore::open_blob`]
+    /// to read it, since it may move.
     pub fn path(&self, hash: &str) -> PathBuf {
-        self.dir.join(hash)
+        self.locate(&self.index(), hash)
+    }
+
+    /// Opens the complete blob for reading, wherever it is.
+    pub fn open_blob(&self, hash: &str) -> io::Result<File> {
+        let index = self.index();
+        File::open(self.locate(&index, hash))
     }
 
     /// Whether the complete blob is here.
     pub fn has(&self, hash: &str) -> bool {
-        is_valid_hash(hash) && self.path(hash).is_file()
+        is_valid_hash(hash) && {
+            let index = self.index();
+            self.locate(&index, hash).is_file()
+        }
     }
 
     /// The size of the complete blob, if it is here.
@@ -225,7 +298,8 @@ impl BlobStore {
         if !is_valid_hash(hash) {
             return None;
         }
-        std::fs::metadata(self.path(hash))
+        let index = self.index();
+        std::fs::metadata(self.locate(&index, hash))
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len())
@@ -306,8 +380,7 @@ impl BlobStore {
                 "the bytes uploaded for {hash} do not match it; send the file again"
             )));
         }
-        file.sync_all()
-            .map_err(|e| io_failure("save an upload", e))?;
+        drop(file);
         // Room, eviction and the new blob's arrival are one step under the
         // index's lock, with the referenced set read under it too.
         let bounds = self.bounds();
@@ -321,10 +394,69 @@ impl BlobStore {
         for old in evict {
             self.unlink(&mut index, &old);
         }
-        std::fs::rename(&part, self.path(hash)).map_err(|e| io_failure("save an upload", e))?;
-        stamp(&self.path(hash), now);
+        std::fs::rename(&part, verified_path(&self.partial, hash))
+            .map_err(|e| io_failure("save an upload", e))?;
         index.insert(hash.to_owned(), size, now);
+        index.unsynced.insert(hash.to_owned());
+        drop(index);
+        let queued = self
+            .to_sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(hash.to_owned());
+        if queued.is_err() {
+            // No syncer (it cannot end before the store): never wait for it.
+            let mut index = self.index();
+            self.unlink(&mut index, hash);
+            return Err(io_failure(
+                "save an upload",
+                io::Error::other("the disk writer stopped"),
+            ));
+        }
         Ok(())
+    }
+}
+
+/// Where a verified blob waits for the syncer.
+fn verified_path(partial: &std::path::Path, hash: &str) -> PathBuf {
+    partial.join(format!("{hash}.verified"))
+}
+
+/// The thread that writes verified blobs to disk and moves them into `blobs/`.
+struct Syncer {
+    index: Arc<Mutex<Index>>,
+    synced: Arc<Condvar>,
+    dir: PathBuf,
+    partial: PathBuf,
+}
+
+impl Syncer {
+    fn run(self, queue: &mpsc::Receiver<String>) {
+        while let Ok(hash) = queue.recv() {
+            let from = verified_path(&self.partial, &hash);
+            // Evicted meanwhile: nothing to open, nothing to move.
+            let written = File::open(&from).and_then(|f| f.sync_all());
+            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            if !index.unsynced.contains(&hash) {
+                continue;
+            }
+            let to = self.dir.join(&hash);
+            match written.and_then(|()| std::fs::rename(&from, &to)) {
+                Ok(()) => {
+                    index.unsynced.remove(&hash);
+                    if let Some(entry) = index.entries.get(&hash) {
+                        stamp(&to, entry.last_used);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%hash, "cannot save an upload on disk, it is dropped: {err}");
+                    let _ = std::fs::remove_file(&from);
+                    index.remove(&hash);
+                }
+            }
+            drop(index);
+            self.synced.notify_all();
+        }
     }
 }
 
@@ -373,6 +505,12 @@ mod tests {
         }
         store.verify(&hash, size, HashSet::new).expect("verified");
         assert!(store.has(&hash));
+        store.wait_synced([hash.as_str()]).expect("on disk");
+        assert_eq!(
+            store.path(&hash),
+            store.dir.join(&hash),
+            "moved into blobs/"
+        );
         assert_eq!(std::fs::read(store.path(&hash)).expect("read"), data);
     }
 

@@ -391,10 +391,8 @@ async fn answer_blob(host: Arc<Host>, query: Query) {
         });
     let result = match meta {
         Ok(meta) => {
-            let data = query
-                .payload()
-                .map(|p| p.to_bytes().into_owned())
-                .unwrap_or_default();
+            // The bytes as received (shared, not copied): written from them.
+            let data = query.payload().cloned().unwrap_or_default();
             handlers::chunk(&host, meta, data).await
         }
         Err(e) => Err(e),

@@ -182,6 +182,27 @@ pub struct FinishedRun {
     pub outcome: &'static str,
 }
 
+/// `execute` through the connection's statement cache: the habit ledger
+/// runs the same few statements thousands of times a minute, and parsing
+/// them each time was a tenth of its work.
+pub(crate) fn cached_execute(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `query_row` through the connection's statement cache (see `cached_execute`).
+pub(crate) fn cached_row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 /// The store.
 pub struct Store {
     /// Shared with the ledger's writer thread: one connection, so writers
@@ -202,6 +223,8 @@ impl Store {
             .map_err(ctx("set synchronous"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(ctx("set busy timeout"))?;
+        // Room for every statement the ledger and retention repeat.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA)
             .map_err(ctx("create the schema"))?;
         conn.execute_batch(reasons::SCHEMA)

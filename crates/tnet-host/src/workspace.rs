@@ -103,13 +103,19 @@ pub fn check_files(files: &[FileEntry], blobs: &BlobStore) -> Result<Vec<PathBuf
 
 /// Copies the files into `root` (a fresh folder or a workspace), keeping their
 /// modes. Blocking. Each file is written to a temporary name and renamed, so a
-/// crash never leaves a half-written file under its real name.
+/// crash never leaves a half-written file under its real name; it returns
+/// once the blobs the files came from are on disk (`BlobStore::wait_synced`).
+/// Folders are
+/// made and every name checked first, one by one; the copies then run on
+/// up to [`COPIERS`] threads, since a large upload's copy is the last thing
+/// its submitter waits for.
 pub fn write_files(
     root: &Path,
     files: &[FileEntry],
     rels: &[PathBuf],
     blobs: &BlobStore,
 ) -> Result<(), ErrorReply> {
+    let mut jobs = Vec::with_capacity(files.len());
     for (f, rel) in files.iter().zip(rels) {
         let dest = prepare_parent(root, rel)?;
         if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.file_type().is_symlink() || m.is_dir())
@@ -122,19 +128,62 @@ pub fn write_files(
                 ),
             ));
         }
-        let tmp = dest.with_file_name(format!(
-            ".tnet-incoming-{}",
-            dest.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
-        std::fs::copy(blobs.path(&f.hash), &tmp).map_err(|e| failure("copy a file", e))?;
-        // Only permission bits: no setuid/setgid from the network.
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(f.mode & 0o777))
-            .map_err(|e| failure("set a file's mode", e))?;
-        std::fs::rename(&tmp, &dest).map_err(|e| failure("place a file", e))?;
+        jobs.push((f, dest));
     }
-    Ok(())
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let copier = || -> Result<(), ErrorReply> {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((f, dest)) = jobs.get(i) else {
+                return Ok(());
+            };
+            place(f, dest, blobs)?;
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, COPIERS)
+        .min(jobs.len().max(1));
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(copier)).collect();
+        let mut result = copier();
+        for helper in helpers {
+            let theirs = helper.join().unwrap_or_else(|_| {
+                Err(failure(
+                    "copy a file",
+                    std::io::Error::other("a copier panicked"),
+                ))
+            });
+            result = result.and(theirs);
+        }
+        result
+    })?;
+    blobs.wait_synced(files.iter().map(|f| f.hash.as_str()))
+}
+
+/// The most threads copying one submission's files.
+const COPIERS: usize = 4;
+
+/// Copies one blob to a temporary name beside `dest`, sets its mode, and
+/// renames it into place.
+fn place(f: &FileEntry, dest: &Path, blobs: &BlobStore) -> Result<(), ErrorReply> {
+    let tmp = dest.with_file_name(format!(
+        ".tnet-incoming-{}",
+        dest.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let mut from = blobs
+        .open_blob(&f.hash)
+        .map_err(|e| failure("copy a file", e))?;
+    let mut to = std::fs::File::create(&tmp).map_err(|e| failure("copy a file", e))?;
+    // File to file: the kernel copies (`copy_file_range`), sharing the
+    // blocks on a filesystem that can (XFS, Btrfs), never the same inode.
+    std::io::copy(&mut from, &mut to).map_err(|e| failure("copy a file", e))?;
+    // Only permission bits: no setuid/setgid from the network.
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(f.mode & 0o777))
+        .map_err(|e| failure("set a file's mode", e))?;
+    std::fs::rename(&tmp, dest).map_err(|e| failure("place a file", e))
 }
 
 #[cfg(test)]

@@ -45,8 +45,14 @@ pub async fn ask(
     host: &str,
     request: Request,
 ) -> anyhow::Result<Response> {
+    // Requests that change the host go to its admin key, as `tnet` sends them.
+    let key = if request.needs_admin() {
+        keys::host_admin(host)
+    } else {
+        keys::host_control(host)
+    };
     let replies = session
-        .get(keys::host_control(host))
+        .get(key)
         .payload(msg::encode(&RequestEnvelope::new(request)))
         .timeout(Duration::from_secs(30))
         .await
@@ -93,6 +99,11 @@ impl Cpu {
 
     pub fn self_pct_since(&self, before: &Cpu) -> f64 {
         Cpu::pct(self.own - before.own, self.at - before.at)
+    }
+
+    /// The process's own CPU since `before`, in ms.
+    pub fn own_ms_since(&self, before: &Cpu) -> f64 {
+        (self.own - before.own) as f64 * 10.0
     }
 
     pub fn children_pct_since(&self, before: &Cpu) -> f64 {

@@ -35,6 +35,9 @@ pub(crate) struct Index {
     pub(crate) entries: HashMap<String, Entry>,
     pub(crate) total: u64,
     pub(crate) pins: HashMap<String, usize>,
+    /// Verified blobs whose bytes may not be on disk yet: they wait in the
+    /// partial folder (emptied at start) until the syncer moves them in.
+    pub(crate) unsynced: HashSet<String>,
 }
 
 impl Index {
@@ -70,6 +73,7 @@ impl Index {
         if let Some(old) = self.entries.remove(hash) {
             self.total -= old.size;
         }
+        self.unsynced.remove(hash);
     }
 
     fn unprotected<'a>(

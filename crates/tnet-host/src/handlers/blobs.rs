@@ -64,7 +64,7 @@ pub async fn verify(host: &Host, req: VerifyBlobRequest) -> Result<Response, Err
 pub async fn chunk(
     host: &Host,
     meta: BlobChunk,
-    data: Vec<u8>,
+    data: zenoh::bytes::ZBytes,
 ) -> Result<BlobChunkAck, ErrorReply> {
     let shared = host.shared.clone();
     let guards = &shared.guards;
@@ -75,8 +75,11 @@ pub async fn chunk(
             shared.blobs.drop_partial(&abandoned);
         }
     }
-    let written = tokio::task::spawn_blocking(move || shared.blobs.write_chunk(&meta, &data))
-        .await
-        .map_err(super::host_failure)??;
+    // `to_bytes` borrows a payload that arrived in one piece, and joins one
+    // that came in fragments: a 1 MiB chunk is not copied once more here.
+    let written =
+        tokio::task::spawn_blocking(move || shared.blobs.write_chunk(&meta, &data.to_bytes()))
+            .await
+            .map_err(super::host_failure)??;
     Ok(BlobChunkAck { written })
 }

@@ -7,8 +7,10 @@
 //! threads, would stall every timer meanwhile. So habit records go through
 //! this ledger instead: a thread of its own takes every record waiting in
 //! its queue and writes them in one transaction (group commit), then answers
-//! each caller. Durability is unchanged, an answer still means "on disk",
-//! and callers `await` without blocking a runtime thread. The thread uses
+//! each caller. A batch that consumes a slot is on disk when its callers
+//! hear back; ends of runs and locators are only safe from a killed host
+//! until the next slot's commit takes them to disk (see `write`). Callers
+//! `await` without blocking a runtime thread. The thread uses
 //! the store's own connection, under the store's mutex, so the store's other
 //! writers simply queue behind a batch.
 
@@ -78,6 +80,14 @@ enum Op {
         output: Option<HabitOutput>,
         keep: HistoryLimits,
     },
+}
+
+impl Op {
+    /// Whether this record consumes a habit's slot (and must be on disk
+    /// before the slot's command starts).
+    fn consumes_slot(&self) -> bool {
+        matches!(self, Op::Start { .. } | Op::Skip { .. })
+    }
 }
 
 /// What a written record gives back.
@@ -209,7 +219,40 @@ fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, queue: std_mpsc::Rec
 
 /// Writes a batch in one transaction; each job gets its own result, and all
 /// of them an error if the transaction itself fails.
+///
+/// Only a batch that consumes a slot waits for the disk (`synchronous=FULL`,
+/// the store's setting): the slot must be on disk before its command starts,
+/// or a power cut could run it twice. A batch of ends of runs and process
+/// locators commits with `synchronous=NORMAL`: in WAL mode that commit is
+/// in the operating system's hands when it returns, so a killed host loses
+/// nothing of it, and the next durable commit (the next slot any habit
+/// starts) writes it to disk with its own, since the WAL is one file written
+/// in order. A power cut can therefore lose only the ends of the runs that
+/// ended since the last slot started (they read as `lost` after the restart,
+/// like runs the host was killed in), never a slot's record. A locator only
+/// matters to a host that was killed while its processes lived on, which a
+/// power cut does not leave.
 fn write(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> Vec<Result<Done>> {
+    let durable = batch.iter().any(|job| job.op.consumes_slot());
+    if !durable {
+        set_synchronous(conn, "NORMAL");
+    }
+    let results = write_transaction(conn, keep, batch);
+    if !durable {
+        set_synchronous(conn, "FULL");
+    }
+    results
+}
+
+/// Sets how the connection's commits wait for the disk; a failure leaves the
+/// stricter setting or is logged (it cannot fail on an open connection).
+fn set_synchronous(conn: &Connection, level: &str) {
+    if let Err(e) = conn.pragma_update(None, "synchronous", level) {
+        tracing::warn!("cannot set synchronous={level}: {e}");
+    }
+}
+
+fn write_transaction(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> Vec<Result<Done>> {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -249,7 +292,8 @@ fn apply(tx: &Transaction<'_>, keep: &KeepRuns, op: &Op) -> Result<Done> {
             insert_run(tx, task, slot, slot, true, keep.of(task)).map(Done::Run)
         }
         Op::Locate { id, locator } => {
-            tx.execute(
+            super::cached_execute(
+                tx,
                 "UPDATE runs SET pgid = ?2, start_ticks = ?3 WHERE id = ?1",
                 params![id, locator.pgid, locator.start_ticks],
             )
@@ -284,13 +328,14 @@ fn insert_run(
     } else {
         (None, "running")
     };
-    tx.execute(
+    super::cached_execute(tx,
         "INSERT INTO runs (task, number, phase, started_at, duration_ms, outcome) VALUES (?1, ?2, 'run', ?3, ?4, ?5)",
         params![task, number, started_at, duration_ms, outcome],
     )
     .map_err(ctx("start a habit run"))?;
     let id = tx.last_insert_rowid();
-    tx.execute(
+    super::cached_execute(
+        tx,
         "INSERT INTO habit_schedule (task, last_slot) VALUES (?1, ?2)
          ON CONFLICT(task) DO UPDATE SET last_slot = excluded.last_slot",
         params![task, slot],
@@ -320,12 +365,13 @@ fn finish(
 ) -> Result<()> {
     retention::finish(tx, id, end.duration_ms, end.exit_code, end.outcome)?;
     let Some(out) = output else { return Ok(()) };
-    tx.execute(
+    super::cached_execute(tx,
         "INSERT OR REPLACE INTO habit_outputs (task, number, meta_json, output) VALUES (?1, ?2, ?3, ?4)",
         params![out.task, out.number, out.meta_json, out.bytes],
     )
     .map_err(ctx("keep a habit's output"))?;
-    tx.execute(
+    super::cached_execute(
+        tx,
         "DELETE FROM habit_outputs WHERE task = ?1 AND number IN (
              SELECT number FROM (
                  SELECT number,

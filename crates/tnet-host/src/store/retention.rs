@@ -57,13 +57,13 @@ CREATE INDEX IF NOT EXISTS runs_running ON runs(task) WHERE outcome = 'running';
 /// runs already stored, in one transaction (a crash redoes it at next open).
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction().map_err(ctx("add run counters"))?;
-    let existed: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_totals')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(ctx("add run counters"))?;
+    let existed: bool = super::cached_row(
+        &tx,
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_totals')",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(ctx("add run counters"))?;
     tx.execute_batch(SCHEMA).map_err(ctx("add run counters"))?;
     if !existed {
         tx.execute_batch(
@@ -128,7 +128,8 @@ impl KeepRuns {
 
 /// The next number of `task`'s runs, taken in the caller's transaction.
 pub(crate) fn next_number(tx: &Transaction<'_>, task: &str) -> Result<u64> {
-    tx.query_row(
+    super::cached_row(
+        tx,
         "INSERT INTO run_totals (task, last_number) VALUES (?1, 1)
          ON CONFLICT(task) DO UPDATE SET last_number = last_number + 1
          RETURNING last_number",
@@ -147,7 +148,8 @@ pub(crate) fn count_outcome(
     outcome: &str,
     started_at: &str,
 ) -> Result<()> {
-    tx.execute(
+    super::cached_execute(
+        tx,
         "INSERT INTO run_outcomes (task, outcome, count) VALUES (?1, ?2, 1)
          ON CONFLICT(task, outcome) DO UPDATE SET count = count + 1",
         params![task, outcome],
@@ -162,7 +164,7 @@ pub(crate) fn count_outcome(
     } else {
         return Ok(());
     };
-    tx.execute(mark, params![task, number, started_at])
+    super::cached_execute(tx, mark, params![task, number, started_at])
         .map_err(ctx("count a run"))?;
     Ok(())
 }
@@ -176,16 +178,16 @@ pub(crate) fn finish(
     exit_code: Option<i32>,
     outcome: &str,
 ) -> Result<()> {
-    let ended: Option<(String, u64, String)> = tx
-        .query_row(
-            "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4
+    let ended: Option<(String, u64, String)> = super::cached_row(
+        tx,
+        "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4
              WHERE id = ?1 AND outcome = 'running'
              RETURNING task, number, started_at",
-            params![id, duration_ms, exit_code, outcome],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(ctx("finish a run"))?;
+        params![id, duration_ms, exit_code, outcome],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+    .map_err(ctx("finish a run"))?;
     if let Some((task, number, started_at)) = ended {
         count_outcome(tx, &task, number, outcome, &started_at)?;
     }
@@ -196,18 +198,19 @@ pub(crate) fn finish(
 /// `keep` (by number, so the index on `(task, number)` finds them); returns
 /// how many went.
 pub(crate) fn prune(tx: &Connection, task: &str, keep: u64, limit: i64) -> Result<usize> {
-    let last: Option<u64> = tx
-        .query_row(
-            "SELECT last_number FROM run_totals WHERE task = ?1",
-            [task],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(ctx("prune runs"))?;
+    let last: Option<u64> = super::cached_row(
+        tx,
+        "SELECT last_number FROM run_totals WHERE task = ?1",
+        [task],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(ctx("prune runs"))?;
     let Some(cutoff) = last.and_then(|l| l.checked_sub(keep)).filter(|c| *c > 0) else {
         return Ok(0);
     };
-    tx.execute(
+    super::cached_execute(
+        tx,
         "DELETE FROM runs WHERE id IN (
              SELECT id FROM runs WHERE task = ?1 AND number <= ?2 AND outcome != 'running'
              ORDER BY number LIMIT ?3)",
@@ -339,15 +342,15 @@ impl Store {
             let mut last = None;
             // Numbered here and counted once at the end: one counter write
             // per batch instead of one per run.
-            let mut number: u64 = tx
-                .query_row(
-                    "SELECT last_number FROM run_totals WHERE task = ?1",
-                    [task],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(ctx("import runs"))?
-                .unwrap_or(0);
+            let mut number: u64 = super::cached_row(
+                &tx,
+                "SELECT last_number FROM run_totals WHERE task = ?1",
+                [task],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(ctx("import runs"))?
+            .unwrap_or(0);
             for run in runs {
                 number += 1;
                 insert
@@ -365,14 +368,16 @@ impl Store {
                 last = Some((number, run));
                 added += 1;
             }
-            tx.execute(
+            super::cached_execute(
+                &tx,
                 "INSERT INTO run_totals (task, last_number) VALUES (?1, ?2)
                  ON CONFLICT(task) DO UPDATE SET last_number = excluded.last_number",
                 params![task, number],
             )
             .map_err(ctx("import runs"))?;
             for (outcome, n) in counts {
-                tx.execute(
+                super::cached_execute(
+                    &tx,
                     "INSERT INTO run_outcomes (task, outcome, count) VALUES (?1, ?2, ?3)
                      ON CONFLICT(task, outcome) DO UPDATE SET count = count + excluded.count",
                     params![task, outcome, n],
@@ -404,7 +409,8 @@ fn count_mark(
     } else {
         return Ok(());
     };
-    tx.execute(
+    super::cached_execute(
+        tx,
         &format!(
             "UPDATE run_totals SET last_{column}_number = ?2, last_{column}_at = ?3 WHERE task = ?1"
         ),

@@ -5,7 +5,9 @@
 //! is consumed exactly once, recorded in the store in the same transaction
 //! as the run it starts (or the skip it records), so a host killed at any
 //! instant picks up after the last consumed slot with no burst of missed
-//! runs ([`Plan::resume`] and `catch_up`). A slot that comes due while the
+//! runs ([`Plan::resume`] and `catch_up`). The record is written
+//! [`RECORD_AHEAD`] before the slot and is on disk before the command
+//! starts, at its slot. A slot that comes due while the
 //! previous run still goes is not started twice: it is recorded as a
 //! `skipped` run, with a `skipped` event.
 //!
@@ -28,7 +30,7 @@ use super::capture::{capture_stdout, Captured};
 use super::{failure, Actor, Control, Interrupt, STOP_GRACE};
 use crate::runner::Exit;
 use crate::scheduler::{until, Plan};
-use crate::store::{now_rfc3339, HabitOutput, HistoryLimits, RunEnd, StoredRun};
+use crate::store::{HabitOutput, HistoryLimits, RunEnd, StoredRun};
 
 /// How much output history each habit keeps for late subscribers.
 pub const HISTORY: HistoryLimits = HistoryLimits {
@@ -39,6 +41,14 @@ pub const HISTORY: HistoryLimits = HistoryLimits {
 /// How long, after a run's commands ended, its output may still be arriving:
 /// a background child that keeps stdout open must not hold the habit up.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// How long before its slot a run is recorded. The record (which consumes
+/// the slot, so that a host killed at any instant never runs it twice) waits
+/// for the disk, a few milliseconds here and more on a busy one; written
+/// ahead, that wait is not the command's lateness. A host killed in this
+/// window loses the slot, as one killed between the record and the start
+/// always did: a slot runs at most once, never twice.
+const RECORD_AHEAD: Duration = Duration::from_millis(50);
 
 /// How many runs may wait for their publication; past it a run is not
 /// published (it is still kept in the history) rather than hold up the schedule.
@@ -105,7 +115,8 @@ impl Actor {
                     Some(interrupt) => return Some(interrupt),
                     None => continue,
                 },
-                () = tokio::time::sleep(until(next, Utc::now())) => {}
+                // Woken early: the slot's record is on disk when it comes.
+                () = tokio::time::sleep(until(next, Utc::now()).saturating_sub(RECORD_AHEAD)) => {}
             }
             // Woken more than a period late (a suspended machine, a stalled
             // host): the latest due slot runs, the ones before it are missed.
@@ -168,12 +179,15 @@ impl Actor {
         publisher: Option<&mpsc::Sender<Publication>>,
     ) -> RunOutcome {
         let info = self.info.clone();
-        let started = Instant::now();
+        // Recorded before it is due (the loop woke `RECORD_AHEAD` early), so
+        // the disk's wait is not the command's: it starts at its slot, which
+        // is the start recorded. Recorded late, it starts when recorded.
+        let starts_at = slot.max(Utc::now());
         let run = match self
             .shared
             .store
             .ledger()
-            .start_habit_run(&info.safe_name, &rfc3339(slot), &now_rfc3339())
+            .start_habit_run(&info.safe_name, &rfc3339(slot), &rfc3339(starts_at))
             .await
         {
             Ok(run) => run,
@@ -187,6 +201,24 @@ impl Actor {
                 };
             }
         };
+        if let Some(interrupt) = self.wait_for_slot(slot).await {
+            let end = RunEnd {
+                duration_ms: 0,
+                exit_code: None,
+                outcome: interrupt.outcome(),
+            };
+            if let Err(err) = self
+                .shared
+                .store
+                .ledger()
+                .finish_habit_run(run.id, end, None, HISTORY)
+                .await
+            {
+                tracing::warn!(task = %info.name, "{err}");
+            }
+            return RunOutcome::Interrupted(interrupt);
+        }
+        let started = Instant::now();
         self.snap
             .send_modify(|s| s.last_run = Some(run.started_at.clone()));
         self.set_state(TaskState::Running);
@@ -258,6 +290,22 @@ impl Actor {
         self.finish_habit_run(run, slot, ended, output, publisher)
             .await;
         RunOutcome::Ended { next }
+    }
+
+    /// Waits until `slot` (its run already recorded), unless a control
+    /// message interrupts first.
+    async fn wait_for_slot(&mut self, slot: DateTime<Utc>) -> Option<Interrupt> {
+        let due = tokio::time::Instant::now() + until(slot, Utc::now());
+        loop {
+            tokio::select! {
+                ctl = self.rx.recv() => {
+                    if let Some(interrupt) = interrupt_of(ctl) {
+                        return Some(interrupt);
+                    }
+                }
+                () = tokio::time::sleep_until(due) => return None,
+            }
+        }
     }
 
     /// A slot came due while a run still goes: record it as skipped, and
