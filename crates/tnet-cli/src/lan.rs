@@ -18,9 +18,12 @@ use std::time::Duration;
 use tnet_proto::reach::{pick_locator, LocalNet};
 use zenoh::config::{WhatAmI, ZenohId};
 
-/// Longest wait for the first answer: Zenoh's own `scouting/delay`, what a
-/// scouting session waits when nobody is there.
-const FIRST_WAIT: Duration = Duration::from_millis(500);
+/// Longest wait for the first answer. Zenoh sends its scout again after 1 s:
+/// waiting past that hears a host whose answer to the first was lost or
+/// late (on a loaded machine, a host just started answered none within
+/// 500 ms, and `tnet hosts` said that no host answered). Only an empty LAN
+/// waits this long.
+const FIRST_WAIT: Duration = Duration::from_millis(1500);
 
 /// The shortest and longest quiet (no new host heard) that ends the
 /// gathering: twice what the first answer took, within these bounds. All
@@ -31,7 +34,7 @@ const QUIET_MAX: Duration = Duration::from_millis(500);
 
 /// Longest gathering in all. Zenoh scouts again after 1 s, so an answer
 /// lost on the wire is heard again before this.
-const GATHER_MAX: Duration = Duration::from_millis(1500);
+const GATHER_MAX: Duration = Duration::from_millis(2000);
 
 /// A host (or router) that answered, and the locator to dial it at.
 #[derive(Debug, Clone, PartialEq, Eq)]
