@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 use tnet_fleet::{Fleet, Role, Validity};
+use tnet_tests::netns::{Lan, Machine};
 use tnet_tests::{
-    admin_identity, fleet_dir, require, run_bounded, tnet_command, wait_until, write_file, Host,
-    Streaming,
+    admin_identity, bin, fleet_dir, require, run_bounded, tnet_command, wait_until, write_file,
+    Host, Streaming,
 };
 
 /// Waits on a page: long enough for a loaded machine, short enough to fail fast.
@@ -475,4 +476,68 @@ fn a_notification_arrives_in_the_inbox_page_live_and_is_acknowledged_there() {
     );
     let unread = host.tnet(&["inbox", "--json"]).ok();
     assert_eq!(unread.stdout.lines().next(), Some("[]"), "{unread:?}");
+}
+
+/// The hosts page as seen from `machine`, where `tnet ui` listens on its own
+/// loopback: fetched there with the dashboard's cookie.
+fn hosts_page_on(machine: &Machine, base: &str, cookie: &str) -> String {
+    let mut cmd = machine.command("python3");
+    cmd.args([
+        "-c",
+        "import sys, urllib.request\n\
+         r = urllib.request.Request(sys.argv[1], headers={'Cookie': sys.argv[2]})\n\
+         print(urllib.request.urlopen(r, timeout=30).read().decode())",
+        &format!("{base}/"),
+        cookie,
+    ]);
+    let out = run_bounded(cmd, b"", WAIT + WAIT);
+    assert!(out.success, "the hosts page: {out:?}");
+    out.stdout
+}
+
+#[test]
+fn on_a_lan_a_host_that_starts_later_appears_and_one_that_goes_leaves() {
+    let lan = Lan::new(3);
+    let _first = lan.machine(0).start_host("ui-lan-first");
+    let client = lan.machine(2);
+    // No address: the dashboard finds the hosts by scouting, as `tnet` does.
+    let mut cmd = client.command(bin("tnet"));
+    cmd.args(["ui", "--listen", "127.0.0.1:0"]);
+    let process = Streaming::start(cmd);
+    let line = process.lines(1, WAIT, "tnet ui prints its URL").remove(0);
+    let url = line
+        .strip_prefix("tnet ui: ")
+        .unwrap_or_else(|| panic!("not a URL line: {line:?}"));
+    let (base, token) = url
+        .split_once("/?token=")
+        .unwrap_or_else(|| panic!("no token in {url:?}"));
+    let port = base.rsplit(':').next().expect("a port");
+    let cookie = format!("tnet_ui_{port}={token}");
+
+    let page = wait_until(WAIT, "the first host is on the hosts page", || {
+        let page = hosts_page_on(client, base, &cookie);
+        page.contains("ui-lan-first").then_some(page)
+    });
+    assert!(!page.contains("ui-lan-later"), "{page}");
+
+    // A host that starts after the dashboard: Zenoh's scouting goes on and dials it.
+    let mut later = lan.machine(1).start_host("ui-lan-later");
+    let took = Instant::now();
+    wait_until(WAIT, "the host started later is on the hosts page", || {
+        hosts_page_on(client, base, &cookie)
+            .contains("ui-lan-later")
+            .then_some(())
+    });
+    eprintln!(
+        "a host that started later was listed after {:?}",
+        took.elapsed()
+    );
+
+    // Killed: its link times out (Zenoh's lease, 10 s) and it leaves the page
+    // (meanwhile the page waits for the host that is gone to answer).
+    later.kill9();
+    wait_until(WAIT, "the host that went is off the hosts page", || {
+        (!hosts_page_on(client, base, &cookie).contains("ui-lan-later")).then_some(())
+    });
+    assert!(hosts_page_on(client, base, &cookie).contains("ui-lan-first"));
 }

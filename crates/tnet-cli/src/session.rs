@@ -66,14 +66,39 @@ pub async fn open(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Clie
     open_with(zenoh_config(fabric)?, fabric, timeout).await
 }
 
+/// Opens a session for a command that lasts (`tnet ui`): as [`open`], and on
+/// a LAN it goes on scouting, so that a host that starts later is dialled
+/// too (Zenoh scouts again every few seconds and connects to a peer it does
+/// not hold a link to).
+pub async fn open_lasting(fabric: &FabricArgs, timeout: Duration) -> anyhow::Result<Client> {
+    open_scouting(zenoh_config(fabric)?, fabric, timeout, Scouting::Lasting).await
+}
+
 /// Opens a session with a configuration built for the purpose.
 pub async fn open_with(
     config: zenoh::Config,
     fabric: &FabricArgs,
     timeout: Duration,
 ) -> anyhow::Result<Client> {
+    open_scouting(config, fabric, timeout, Scouting::Once).await
+}
+
+/// Whether a session that scouts the LAN stops when it has dialled the hosts
+/// heard (a command that asks and ends) or goes on for hosts that start later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scouting {
+    Once,
+    Lasting,
+}
+
+async fn open_scouting(
+    config: zenoh::Config,
+    fabric: &FabricArgs,
+    timeout: Duration,
+    scouting: Scouting,
+) -> anyhow::Result<Client> {
     let (config, heard) = if scouting_on(&config) && mode(&config) == "peer" {
-        dial_the_lan(config, fabric).await?
+        dial_the_lan(config, fabric, scouting).await?
     } else {
         (config, Vec::new())
     };
@@ -103,7 +128,15 @@ pub async fn open_with(
         // default); hundreds at once take a while on a small machine.
         let wait = CONNECT_WAIT + CONNECT_WAIT_PER_HOST * u32::try_from(zids.len()).unwrap_or(1000);
         settle::wait_connected(&client.session, &zids, wait).await;
-        client.expect_hosts(heard.iter().filter(|h| !h.router).count());
+        let hosts = heard.iter().filter(|h| !h.router).count();
+        match scouting {
+            Scouting::Once => client.expect_hosts(hosts),
+            // The hosts heard are waited for once; after that the session's
+            // liveliness tokens are the hosts, as many as there are then.
+            Scouting::Lasting => {
+                settle::lan_hosts(&client.session, hosts, settle::DISCOVERY_WAIT).await?;
+            }
+        }
     }
     Ok(client)
 }
@@ -129,11 +162,13 @@ fn protocols(fabric: &FabricArgs) -> &'static [&'static str] {
 }
 
 /// Scouts the LAN ([`lan::gather`]) and turns `config` into one that dials
-/// every host heard at once, with scouting off; returns the hosts heard.
+/// every host heard at once, with scouting off (on for a lasting session);
+/// returns the hosts heard.
 /// Without a multicast interface, `config` is left to Zenoh's own scouting.
 async fn dial_the_lan(
     mut config: zenoh::Config,
     fabric: &FabricArgs,
+    scouting: Scouting,
 ) -> anyhow::Result<(zenoh::Config, Vec<lan::Heard>)> {
     let Some(heard) = lan::gather(&config, protocols(fabric)).await else {
         return Ok((config, Vec::new()));
@@ -158,7 +193,10 @@ async fn dial_the_lan(
             // A host that answered and went since must not fail the session: the others may do.
             ("connect/exit_on_failure".to_owned(), "false".to_owned()),
             ("connect/timeout_ms".to_owned(), "-1".to_owned()),
-            ("scouting/multicast/enabled".to_owned(), "false".to_owned()),
+            (
+                "scouting/multicast/enabled".to_owned(),
+                (scouting == Scouting::Lasting).to_string(),
+            ),
             // Hundreds of handshakes at once on a loaded machine: one that
             // is slow is let finish rather than cut and retried a second later.
             (

@@ -71,7 +71,10 @@ pub async fn run(fabric: &FabricArgs, timeout: Duration, args: UiArgs) -> anyhow
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let client = super::connect(fabric, timeout).await?;
+    // It lasts: on a LAN, a host that starts later is found too.
+    let client = crate::session::open_lasting(fabric, timeout)
+        .await
+        .context("cannot reach the tnet network")?;
     let token = access::Token::generate()?;
     let live = live::Live::start(&client.session).await?;
     let url = format!(
