@@ -129,9 +129,9 @@ pub async fn router_hosts(session: &Session, limit: Duration) -> anyhow::Result<
 }
 
 /// The hosts whose liveliness tokens the session holds or receives, until
-/// `expected` have come (as many as peers answered the scout), or none has
-/// come for [`LAN_QUIET`] (a peer that is not a tnet host has no token), or
-/// `limit` passed.
+/// `expected` have come (as many as peers answered the scout), or, once one
+/// has come, none more for [`LAN_QUIET`] (a peer that is not a tnet host has
+/// no token), or `limit` passed.
 pub async fn lan_hosts(
     session: &Session,
     expected: usize,
@@ -142,7 +142,14 @@ pub async fn lan_hosts(
     let mut hosts = BTreeSet::new();
     let end = started + limit;
     while hosts.len() < expected {
-        let quiet = (tokio::time::Instant::now() + LAN_QUIET).min(end);
+        // Until the first token comes, the whole limit: on a loaded machine
+        // a host's declarations (through its gate) can take longer than
+        // LAN_QUIET, and giving up then listed no host at all.
+        let quiet = if hosts.is_empty() {
+            end
+        } else {
+            (tokio::time::Instant::now() + LAN_QUIET).min(end)
+        };
         let Ok(Ok(sample)) = tokio::time::timeout_at(quiet, tokens.recv_async()).await else {
             break;
         };
