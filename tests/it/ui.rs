@@ -42,7 +42,11 @@ impl Dashboard {
         let mut cmd = tnet_command(&endpoints);
         cmd.env(tnet_fleet::ENV_IDENTITY, identity)
             .args(["ui", "--listen", "127.0.0.1:0"]);
-        let process = Streaming::start(cmd);
+        Dashboard::of(Streaming::start(cmd))
+    }
+
+    /// The dashboard a started `tnet ui` serves, once it printed its URL.
+    fn of(process: Streaming) -> Dashboard {
         let line = process.lines(1, WAIT, "tnet ui prints its URL").remove(0);
         let url = line
             .strip_prefix("tnet ui: ")
@@ -503,16 +507,8 @@ fn on_a_lan_a_host_that_starts_later_appears_and_one_that_goes_leaves() {
     // No address: the dashboard finds the hosts by scouting, as `tnet` does.
     let mut cmd = client.command(bin("tnet"));
     cmd.args(["ui", "--listen", "127.0.0.1:0"]);
-    let process = Streaming::start(cmd);
-    let line = process.lines(1, WAIT, "tnet ui prints its URL").remove(0);
-    let url = line
-        .strip_prefix("tnet ui: ")
-        .unwrap_or_else(|| panic!("not a URL line: {line:?}"));
-    let (base, token) = url
-        .split_once("/?token=")
-        .unwrap_or_else(|| panic!("no token in {url:?}"));
-    let port = base.rsplit(':').next().expect("a port");
-    let cookie = format!("tnet_ui_{port}={token}");
+    let dash = Dashboard::of(Streaming::start(cmd));
+    let (base, cookie) = (dash.base.as_str(), dash.cookie());
 
     let page = wait_until(WAIT, "the first host is on the hosts page", || {
         let page = hosts_page_on(client, base, &cookie);
