@@ -8,8 +8,8 @@ use crate::args::JsonArgs;
 use crate::client::Client;
 use crate::output;
 
-/// Lists hosts.
-pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
+/// What every host that answered says of itself, by name.
+pub async fn infos(client: &Client) -> anyhow::Result<Vec<tnet_proto::msg::HostInfo>> {
     let answers = client.ask(None, Request::HostInfo).await?;
     let mut infos: Vec<_> = answers
         .into_iter()
@@ -19,6 +19,12 @@ pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
         })
         .collect();
     infos.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(infos)
+}
+
+/// Lists hosts.
+pub async fn run(client: &Client, args: JsonArgs) -> anyhow::Result<u8> {
+    let infos = infos(client).await?;
     if args.json {
         output::json(&infos)?;
         return Ok(0);

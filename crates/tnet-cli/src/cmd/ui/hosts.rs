@@ -4,25 +4,15 @@
 use std::fmt::Write;
 
 use axum::response::Response;
-use tnet_proto::msg::{HostInfo, Request, Response as Answer};
+use tnet_proto::msg::HostInfo;
 
 use super::html::{esc, seg, Nav, Page};
 use super::server::{html, Shared};
 
 /// `GET /`.
 pub async fn page(axum::extract::State(ui): Shared) -> Response {
-    let body = match ui.client.ask(None, Request::HostInfo).await {
-        Ok(answers) => {
-            let mut infos: Vec<HostInfo> = answers
-                .into_iter()
-                .filter_map(|env| match env.response {
-                    Answer::HostInfo(info) => Some(info),
-                    _ => None,
-                })
-                .collect();
-            infos.sort_by(|a, b| a.host.cmp(&b.host));
-            render(&infos, &ui.client.no_host_hint())
-        }
+    let body = match super::super::hosts::infos(&ui.client).await {
+        Ok(infos) => render(&infos, &ui.client.no_host_hint()),
         Err(err) => format!(r#"<p class="error">{}</p>"#, esc(&format!("{err:#}"))),
     };
     html(
