@@ -566,7 +566,13 @@ fn a_python_program_with_plain_zenoh_reads_output_and_metadata() {
     tnet_tests::require_python_module("zenoh", "eclipse-zenoh==1.10.2");
     let host = Host::start("pybox");
     let dir = tempfile::tempdir().expect("task dir");
-    let task = habit(dir.path(), "weather", "echo 'sunny, 21 C'", "");
+    // The number in the sentence, picked by the task's pattern, rides as `value`.
+    let task = habit(
+        dir.path(),
+        "weather",
+        "echo 'sunny, 21 C'",
+        "value_pattern = '([0-9]+) C'\n",
+    );
     host.tnet(&["run", path_str(&task)]).ok();
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sub_habits.py");
@@ -606,6 +612,7 @@ fn a_python_program_with_plain_zenoh_reads_output_and_metadata() {
         assert_eq!(meta["task"], "weather", "{msg}");
         assert_eq!(meta["exit_code"], 0, "{msg}");
         assert_eq!(meta["outcome"], "succeeded", "{msg}");
+        assert_eq!(meta["value"], 21.0, "{msg}");
         assert!(
             meta["number"].is_u64() && meta["duration_ms"].is_u64(),
             "{msg}"

@@ -183,11 +183,13 @@ fn the_dashboard_shows_the_fleet_live_and_calls_a_service() {
         "keeper",
         "task_name = \"keeper\"\ntask_type = \"daemon\"\ncommands = ['echo keeping; sleep 1000']\n",
     );
-    // A number that changes each run: the plot has points to gain.
+    // A number that changes each run: the plot has points to gain. It is
+    // inside a sentence that ends in a time, so only the task's pattern
+    // finds it.
     let gauge = task(
         dir.path(),
         "gauge",
-        "task_name = \"gauge\"\ntask_type = \"habit\"\ncommands = ['date +%N']\n\n[habit_details]\ntime_between_runs = \"1s\"\n",
+        "task_name = \"gauge\"\ntask_type = \"habit\"\ncommands = ['echo \"read $(date +%N) at $(date +%T)\"']\n\n[habit_details]\ntime_between_runs = \"1s\"\nvalue_pattern = 'read ([0-9]+) at'\n",
     );
     let upper = task(
         dir.path(),

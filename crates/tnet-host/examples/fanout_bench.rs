@@ -558,6 +558,7 @@ async fn publish(opts: Opts, endpoint: &str) -> anyhow::Result<()> {
                 exit_code: Some(0),
                 outcome: "succeeded".into(),
                 truncated: false,
+                value: None,
             };
             publisher
                 .put(payload.clone())

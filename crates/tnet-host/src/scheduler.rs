@@ -217,6 +217,7 @@ mod tests {
             ignore_nonzero_exits: false,
             time_zone: zone,
             catch_up,
+            value_pattern: None,
         })
         .expect("a plan")
     }

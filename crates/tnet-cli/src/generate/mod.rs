@@ -154,6 +154,7 @@ impl Draft {
                 ignore_nonzero_exits: self.ignore_nonzero_exits,
                 time_zone: None,
                 catch_up: tnet_proto::task::CatchUp::default(),
+                value_pattern: None,
             })
         } else {
             None

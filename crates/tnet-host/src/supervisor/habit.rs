@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tnet_proto::keys;
 use tnet_proto::msg::{self, EventKind, HabitRun, TaskState};
+use tnet_proto::task::value::value_of;
 use tokio::sync::mpsc;
 use zenoh::qos::CongestionControl;
 
@@ -374,6 +375,12 @@ impl Actor {
             exit_code: exit.code(),
             outcome: outcome.to_owned(),
             truncated: output.truncated,
+            value: info.spec.habit.as_ref().and_then(|h| {
+                value_of(
+                    &String::from_utf8_lossy(&output.bytes),
+                    h.value_pattern.as_ref(),
+                )
+            }),
         };
         let meta_json = String::from_utf8(msg::encode(&meta)).expect("serde_json writes UTF-8");
         let end = RunEnd {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Metadata of one habit run: the JSON attachment of its output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HabitRun {
     /// The host that ran it.
     pub host: String,
@@ -31,6 +31,11 @@ pub struct HabitRun {
     pub outcome: String,
     /// The payload holds only the first part of stdout: the run printed more than the host keeps.
     pub truncated: bool,
+    /// The number the run printed (`[habit_details] value_pattern`, or the
+    /// whole output, or the last word of its last line); `null` when none.
+    /// Absent from runs recorded before hosts computed it.
+    #[serde(default)]
+    pub value: Option<f64>,
 }
 
 #[cfg(test)]
@@ -49,6 +54,7 @@ mod tests {
             exit_code: Some(0),
             outcome: "succeeded".into(),
             truncated: false,
+            value: Some(9.5),
         };
         let json: serde_json::Value =
             serde_json::from_slice(&crate::msg::encode(&run)).expect("JSON");
@@ -62,6 +68,7 @@ mod tests {
             "exit_code",
             "outcome",
             "truncated",
+            "value",
         ] {
             assert!(json.get(field).is_some(), "missing {field}: {json}");
         }

@@ -10,7 +10,7 @@ use super::problems::{suggestion, Problems};
 use super::schedule::{parse_time_zone, Schedule};
 use super::{
     CatchUp, DaemonDetails, DockerSettings, HabitDetails, Notifications, Notifier, ServiceDetails,
-    TaskType,
+    TaskType, ValuePattern,
 };
 
 /// Each table, as its header is written, and the keys valid in it.
@@ -50,6 +50,7 @@ pub(crate) const TABLE_KEYS: [(&str, &[&str]); 6] = [
             "ignore_nonzero_exits",
             "time_zone",
             "catch_up",
+            "value_pattern",
         ],
     ),
     ("[service_details]", super::service::KEYS),
@@ -282,6 +283,7 @@ fn habit_details(
     let ignore_nonzero_exits = section.is_some_and(|s| s.bool(problems, "ignore_nonzero_exits"));
     let time_zone = section.and_then(|s| time_zone(problems, s));
     let catch_up = section.map_or(CatchUp::Skip, |s| catch_up(problems, s));
+    let value_pattern = section.and_then(|s| value_pattern(problems, s));
     let entry = section.and_then(|s| s.entry("time_between_runs"));
     let Some((_, value)) = entry else {
         if is_habit {
@@ -303,6 +305,7 @@ fn habit_details(
             ignore_nonzero_exits,
             time_zone,
             catch_up,
+            value_pattern,
         }),
         Err(message) => {
             problems.add(value.span(), message);
@@ -318,6 +321,20 @@ fn time_zone(problems: &mut Problems, section: Section) -> Option<chrono_tz::Tz>
     let text = str_value(problems, "time_zone", value)?;
     match parse_time_zone(text) {
         Ok(zone) => zone,
+        Err((message, hint)) => {
+            problems.add_hint(value.span(), message, hint);
+            None
+        }
+    }
+}
+
+/// `[habit_details] value_pattern`: a regular expression; `None` when
+/// missing or wrong (which is recorded).
+fn value_pattern(problems: &mut Problems, section: Section) -> Option<ValuePattern> {
+    let (_, value) = section.entry("value_pattern")?;
+    let text = str_value(problems, "value_pattern", value)?;
+    match ValuePattern::parse(text) {
+        Ok(pattern) => Some(pattern),
         Err((message, hint)) => {
             problems.add_hint(value.span(), message, hint);
             None

@@ -240,15 +240,16 @@ fn duration(d: std::time::Duration) -> String {
 /// `[habit_details]`: the schedule.
 fn habit_table(spec: &TaskSpec, placeholders: &[Placeholder]) -> Table {
     let mut t = table(&["When the commands run; each run's output is published (`tnet sub`)."]);
-    let (schedule, ignore, catch_up, zone) = match &spec.habit {
+    let (schedule, ignore, catch_up, zone, pattern) = match &spec.habit {
         Some(h) => (
             h.time_between_runs.as_str(),
             h.ignore_nonzero_exits,
             h.catch_up,
             h.time_zone,
+            h.value_pattern.as_ref(),
         ),
         // Only a spec built by hand lacks it; the parser then names the field.
-        None => ("", false, crate::task::CatchUp::default(), None),
+        None => ("", false, crate::task::CatchUp::default(), None, None),
     };
     let mut note =
         vec!["\"5m\", \"1h 30m\", \"90s\", or a cron expression like \"*/5 * * * *\" (5 fields)."];
@@ -274,6 +275,17 @@ fn habit_table(spec: &TaskSpec, placeholders: &[Placeholder]) -> Table {
             "time_zone",
             zone.name(),
             &["The time zone of a cron schedule (default: the host's)."],
+        );
+    }
+    if let Some(pattern) = pattern {
+        put(
+            &mut t,
+            "value_pattern",
+            pattern.as_str(),
+            &[
+                "Picks each run's number out of its output (plotted by `tnet ui`):",
+                "the first group of the last match, or the whole match.",
+            ],
         );
     }
     t
@@ -487,6 +499,7 @@ mod tests {
                 ignore_nonzero_exits: true,
                 time_zone: None,
                 catch_up: crate::task::CatchUp::default(),
+                value_pattern: None,
             }),
             service: ServiceDetails {
                 service_fail_is_command_fail: task_type == TaskType::Service,
@@ -527,6 +540,7 @@ mod tests {
                 ignore_nonzero_exits: false,
                 time_zone: None,
                 catch_up: crate::task::CatchUp::default(),
+                value_pattern: None,
             }),
             service: ServiceDetails::default(),
             docker: DockerSettings::default(),
@@ -588,6 +602,7 @@ mod tests {
             ignore_nonzero_exits: false,
             time_zone: None,
             catch_up: crate::task::CatchUp::default(),
+            value_pattern: None,
         });
         let text = generate(&spec, &[Placeholder::Commands, Placeholder::Schedule]);
         assert_eq!(text.matches("PLACEHOLDER").count(), 2, "{text}");

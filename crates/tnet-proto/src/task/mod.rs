@@ -16,6 +16,7 @@
 //! - [`names`]: task names as folder names and key-expression chunks.
 //! - [`generate`]: the other way: a commented task file from a `TaskSpec`.
 //! - `service`: the `[service_details]` table.
+//! - [`value`]: the number a habit's run printed (`value_pattern`).
 
 mod details;
 mod fields;
@@ -27,6 +28,7 @@ pub mod schedule;
 mod service;
 #[cfg(test)]
 mod tests;
+pub mod value;
 
 pub use details::{DEFAULT_STOP_GRACE, MAX_KEEP_RUNS};
 pub use generate::{generate, Placeholder};
@@ -34,6 +36,7 @@ pub use names::safe_name;
 pub use parse::parse_task;
 pub use problems::{Problem, TaskFileError};
 pub use schedule::{parse_time_zone, Schedule};
+pub use value::ValuePattern;
 
 use std::time::Duration;
 
@@ -220,6 +223,9 @@ pub struct HabitDetails {
     pub time_zone: Option<chrono_tz::Tz>,
     /// What happens to runs missed while the habit could not run (host down, task stopped).
     pub catch_up: CatchUp,
+    /// Picks the number out of a run's output (its `value`, what `tnet ui`
+    /// plots); `None`: the fixed rule of [`value::value_of`].
+    pub value_pattern: Option<ValuePattern>,
 }
 
 /// `[habit_details] catch_up`: what a habit does about runs it missed while

@@ -291,6 +291,29 @@ fn habit_time_zone_and_catch_up() {
 }
 
 #[test]
+fn habit_value_pattern_is_checked_and_written_back() {
+    let habit = "task_name = \"h\"\ntask_type = \"habit\"\ncommands = [\"date\"]\n\
+                 [habit_details]\ntime_between_runs = \"1m\"\n";
+    let spec = parse(&format!("{habit}value_pattern = 'price: ([0-9.]+)'\n"));
+    let pattern = spec.habit.as_ref().and_then(|h| h.value_pattern.clone());
+    assert_eq!(
+        pattern.as_ref().map(|p| p.as_str()),
+        Some("price: ([0-9.]+)")
+    );
+    // Generated back, it reads the same.
+    let written = crate::task::generate(&spec, &[]);
+    assert!(written.contains("value_pattern = "), "{written}");
+    assert_eq!(parse(&written).habit, spec.habit);
+    let bad = problems(&format!("{habit}value_pattern = 'price: ([0-9.]+'\n"));
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0].starts_with("6:17: `value_pattern` is not a regular expression: unclosed group"),
+        "{bad:?}"
+    );
+    assert!(bad[0].contains("for example: value_pattern = '"), "{bad:?}");
+}
+
+#[test]
 fn habits_and_services_need_commands() {
     let text = "task_name = \"s\"\ntask_type = \"service\"\n";
     assert_eq!(

@@ -99,8 +99,8 @@ fn render(habits: &[Habit]) -> String {
 fn draw(title: &str, runs: &[(HabitRun, Vec<u8>)]) -> String {
     let points: Vec<Point> = runs
         .iter()
-        .filter_map(|(meta, bytes)| {
-            let value = plot::value_of(std::str::from_utf8(bytes).ok()?)?;
+        .filter_map(|(meta, _)| {
+            let value = meta.value?;
             let at = chrono::DateTime::parse_from_rfc3339(&meta.started).ok()?;
             Some(Point {
                 at_ms: at.timestamp_millis(),
@@ -155,6 +155,7 @@ mod tests {
                 exit_code: Some(0),
                 outcome: "succeeded".into(),
                 truncated: false,
+                value: tnet_proto::task::value::value_of(output, None),
             },
             output.as_bytes().to_vec(),
         )

@@ -17,7 +17,6 @@ use tnet_proto::msg::{self, Event, HabitRun, InboxEntry, LogsRequest, Request};
 use tokio::sync::broadcast;
 use zenoh::sample::{Sample, SampleKind};
 
-use super::plot;
 use super::server::Shared;
 use super::task::strip_stamps;
 use crate::target;
@@ -97,10 +96,9 @@ fn event(sample: &Sample) -> Option<Update> {
 /// A habit's run: its metadata, the number it printed if any, and the start of its output.
 fn habit(sample: &Sample) -> Option<Update> {
     let meta = msg::decode::<HabitRun>(&sample.attachment()?.to_bytes()).ok()?;
-    let output = String::from_utf8_lossy(&sample.payload().to_bytes()).into_owned();
     let data = json!({
+        "value": meta.value,
         "run": meta,
-        "value": plot::value_of(&output),
     });
     Some(("habit", data.to_string()))
 }

@@ -1,20 +1,10 @@
-//! A habit's numbers over time, drawn as SVG: one point per run whose
-//! output is a number, joined by a line, scaled to fit any screen.
+//! A habit's numbers over time, drawn as SVG: one point per run that
+//! printed a number (its `value`, picked by the host: `[habit_details]
+//! value_pattern`), joined by a line, scaled to fit any screen.
 
 use std::fmt::Write;
 
 use super::html::esc;
-
-/// The number a run printed: its whole output when that is a number (`42`,
-/// ` 9.99\n`, `-1e3`), else the last word of its last line when that is one
-/// (`price at 10:00:05: 42.99`); `None` otherwise.
-pub fn value_of(output: &str) -> Option<f64> {
-    let parse = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    parse(output).or_else(|| {
-        let last = output.lines().rev().find(|l| !l.trim().is_empty())?;
-        parse(last.split_whitespace().last()?)
-    })
-}
 
 /// One point: when (milliseconds since the epoch) and the value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,19 +119,6 @@ fn clock(at_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_number_is_the_whole_output_or_the_last_word_of_its_last_line() {
-        assert_eq!(value_of("42\n"), Some(42.0));
-        assert_eq!(value_of(" 9.99 "), Some(9.99));
-        assert_eq!(value_of("fetching...\nprice:\n-1e3\n\n"), Some(-1000.0));
-        assert_eq!(value_of("price at 10:00:05: 42.99\n"), Some(42.99));
-        assert_eq!(value_of("3 files"), None);
-        assert_eq!(value_of("price:"), None);
-        assert_eq!(value_of(""), None);
-        assert_eq!(value_of("NaN"), None);
-        assert_eq!(value_of("inf"), None);
-    }
 
     #[test]
     fn each_point_is_a_circle_in_time_order_within_the_drawing() {
