@@ -4,7 +4,7 @@
 //! Zenoh session). [`Host`] adds the task table, the one owner of which tasks
 //! exist: a std mutex guards the map, and nothing awaits while holding it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use tnet_proto::msg::{TaskState, TaskSummary};
@@ -57,9 +57,32 @@ pub struct Host {
     /// Shared state.
     pub shared: Arc<Shared>,
     tasks: Mutex<TaskTable>,
-    /// Serialises submissions and removals, so two clients racing for one name
-    /// cannot both pass the "name is free" check.
+    /// Serialises the "name is free" checks of submissions with removals and
+    /// edits, so two clients racing for one name cannot both pass it.
     pub change_lock: tokio::sync::Mutex<()>,
+    /// The names (as written and safe) of tasks being submitted now: taken
+    /// under `change_lock`, given back when the task is in the table or its
+    /// submission failed. Submissions then install their files and record
+    /// their tasks side by side, each record sharing the store's next commit.
+    reserved: Mutex<BTreeSet<String>>,
+    /// Serialises the preparation of docker tasks' images (a pull or a
+    /// derived build of one image at a time).
+    pub image_lock: tokio::sync::Mutex<()>,
+}
+
+/// A name held for a submission until it is dropped.
+pub struct Reservation<'h> {
+    host: &'h Host,
+    names: [String; 2],
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut reserved = self.host.lock_reserved();
+        for name in &self.names {
+            reserved.remove(name);
+        }
+    }
 }
 
 /// The tasks, and whether the host is stopping (then no task is added).
@@ -82,7 +105,30 @@ impl Host {
             shared,
             tasks: Mutex::new(TaskTable::default()),
             change_lock: tokio::sync::Mutex::new(()),
+            reserved: Mutex::new(BTreeSet::new()),
+            image_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn lock_reserved(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        // Plain inserts and removes: nothing is left half-changed by a panic.
+        self.reserved.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds `name` and `safe_name` for a submission; `None` when another
+    /// submission holds either now. Call it under `change_lock`, after
+    /// [`Host::find`] said neither is taken.
+    pub fn reserve(&self, name: &str, safe_name: &str) -> Option<Reservation<'_>> {
+        let mut reserved = self.lock_reserved();
+        if reserved.contains(name) || reserved.contains(safe_name) {
+            return None;
+        }
+        reserved.insert(name.to_owned());
+        reserved.insert(safe_name.to_owned());
+        Some(Reservation {
+            host: self,
+            names: [name.to_owned(), safe_name.to_owned()],
+        })
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, TaskTable> {

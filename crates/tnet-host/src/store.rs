@@ -193,6 +193,28 @@ pub(crate) fn cached_execute(
     conn.prepare_cached(sql)?.execute(params)
 }
 
+/// Writes the row of a new task on `conn` (or in its open transaction).
+pub(crate) fn insert_task_on(conn: &Connection, t: &StoredTask) -> Result<()> {
+    cached_execute(
+        conn,
+        "INSERT INTO tasks (safe_name, name, file_name, task_toml, files_json, desired, setup_done, restarts, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            t.safe_name,
+            t.name,
+            t.file_name,
+            t.task_toml,
+            t.files_json,
+            t.desired.as_str(),
+            t.setup_done,
+            t.restarts,
+            now_rfc3339()
+        ],
+    )
+    .map_err(ctx("add a task"))?;
+    Ok(())
+}
+
 /// `query_row` through the connection's statement cache (see `cached_execute`).
 pub(crate) fn cached_row<T>(
     conn: &Connection,
@@ -305,26 +327,11 @@ impl Store {
         Ok(lost)
     }
 
-    /// Adds a task.
+    /// Adds a task, waiting for the store's connection. On the host's
+    /// runtime, use [`Ledger::insert_task`] instead: it neither blocks a
+    /// runtime thread nor queues behind the ledger's batches unfairly.
     pub fn insert_task(&self, t: &StoredTask) -> Result<()> {
-        self.lock()
-            .execute(
-                "INSERT INTO tasks (safe_name, name, file_name, task_toml, files_json, desired, setup_done, restarts, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    t.safe_name,
-                    t.name,
-                    t.file_name,
-                    t.task_toml,
-                    t.files_json,
-                    t.desired.as_str(),
-                    t.setup_done,
-                    t.restarts,
-                    now_rfc3339()
-                ],
-            )
-            .map_err(ctx("add a task"))?;
-        Ok(())
+        insert_task_on(&self.lock(), t)
     }
 
     /// Every task.

@@ -31,21 +31,34 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
         .pin(req.files.iter().map(|f| f.hash.as_str()));
     let rels = check_files(&req.files, &host.shared.blobs)?;
     let safe = spec.safe_name();
-    let _guard = host.change_lock.lock().await;
-    if let Some(existing) = host.find(&spec.name).or_else(|| host.find(&safe)) {
-        let message = if existing.info.name == spec.name {
-            format!(
-                "host `{}` already has a task named `{}`; change it with `tnet edit`, or remove it first with `tnet rm`",
-                host.shared.name, spec.name
+    // The name is checked and held under the change lock; the files and the
+    // record follow outside it, so many submissions proceed at once.
+    let _reservation = {
+        let _guard = host.change_lock.lock().await;
+        if let Some(existing) = host.find(&spec.name).or_else(|| host.find(&safe)) {
+            let message = if existing.info.name == spec.name {
+                format!(
+                    "host `{}` already has a task named `{}`; change it with `tnet edit`, or remove it first with `tnet rm`",
+                    host.shared.name, spec.name
+                )
+            } else {
+                format!(
+                    "task `{}` would share the folder `{safe}` with task `{}` on host `{}`; choose another name",
+                    spec.name, existing.info.name, host.shared.name
+                )
+            };
+            return Err(ErrorReply::new(ErrorKind::NameTaken, message));
+        }
+        host.reserve(&spec.name, &safe).ok_or_else(|| {
+            ErrorReply::new(
+                ErrorKind::NameTaken,
+                format!(
+                    "host `{}` is taking another submission of a task named `{}` (or sharing its folder `{safe}`) right now; see it with `tnet ls`, then remove it or choose another name",
+                    host.shared.name, spec.name
+                ),
             )
-        } else {
-            format!(
-                "task `{}` would share the folder `{safe}` with task `{}` on host `{}`; choose another name",
-                spec.name, existing.info.name, host.shared.name
-            )
-        };
-        return Err(ErrorReply::new(ErrorKind::NameTaken, message));
-    }
+        })?
+    };
 
     let shared = host.shared.clone();
     let files = req.files.clone();
@@ -60,7 +73,11 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
     })
     .await
     .map_err(super::host_failure)??;
-    if let Err(err) = prepare_image(host, &spec, req.progress.as_deref()).await {
+    let prepared = {
+        let _image = host.image_lock.lock().await;
+        prepare_image(host, &spec, req.progress.as_deref()).await
+    };
+    if let Err(err) = prepared {
         // No half task: the workspace goes, nothing was recorded.
         let _ = std::fs::remove_dir_all(shared.paths.workspace(&safe));
         return Err(err);
@@ -76,7 +93,7 @@ pub async fn handle(host: &Host, req: SubmitRequest) -> Result<Response, ErrorRe
         setup_done: false,
         restarts: 0,
     };
-    if let Err(err) = shared.store.insert_task(&stored) {
+    if let Err(err) = shared.store.ledger().insert_task(stored.clone()).await {
         let _ = std::fs::remove_dir_all(shared.paths.workspace(&safe));
         return Err(super::host_failure(err));
     }

@@ -21,7 +21,7 @@ use rusqlite::{params, Connection, Transaction};
 use tokio::sync::oneshot;
 
 use super::retention::{self, KeepRuns};
-use super::{ctx, Result, StoreError, StoredRun};
+use super::{ctx, Result, StoreError, StoredRun, StoredTask};
 use crate::runner::Locator;
 
 /// The most records written in one transaction.
@@ -80,13 +80,18 @@ enum Op {
         output: Option<HabitOutput>,
         keep: HistoryLimits,
     },
+    /// A submitted task's row.
+    InsertTask(Box<StoredTask>),
+    /// Wakes the thread for what waits in the urgent queue; writes nothing.
+    Nudge,
 }
 
 impl Op {
-    /// Whether this record consumes a habit's slot (and must be on disk
-    /// before the slot's command starts).
-    fn consumes_slot(&self) -> bool {
-        matches!(self, Op::Start { .. } | Op::Skip { .. })
+    /// Whether this record must be on disk before its caller hears back: a
+    /// habit's slot (before the slot's command starts), a new task (before
+    /// `tnet run` says it exists).
+    fn durable(&self) -> bool {
+        matches!(self, Op::Start { .. } | Op::Skip { .. } | Op::InsertTask(_))
     }
 }
 
@@ -104,17 +109,23 @@ struct Job {
 /// The queue to the writer thread; the thread ends when the ledger is dropped.
 pub struct Ledger {
     jobs: std_mpsc::Sender<Job>,
+    /// Records a person waits for (a submitted task), written in the next
+    /// batch ahead of everything queued: on a host whose habits keep the
+    /// thread busy, the queue can hold a few hundred milliseconds of records.
+    urgent: Arc<Mutex<Vec<Job>>>,
 }
 
 impl Ledger {
     /// Starts the writer thread on the store's connection.
     pub(crate) fn start(conn: Arc<Mutex<Connection>>, keep: Arc<KeepRuns>) -> Result<Ledger> {
         let (jobs, queue) = std_mpsc::channel();
+        let urgent = Arc::new(Mutex::new(Vec::new()));
+        let first = urgent.clone();
         std::thread::Builder::new()
             .name("tnet-ledger".into())
-            .spawn(move || write_batches(&conn, &keep, queue))
+            .spawn(move || write_batches(&conn, &keep, &first, queue))
             .map_err(|_| StoreError::LedgerClosed)?;
-        Ok(Ledger { jobs })
+        Ok(Ledger { jobs, urgent })
     }
 
     async fn ask(&self, op: Op) -> Result<Done> {
@@ -194,10 +205,47 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Adds a submitted task, on disk when this returns. Through the ledger
+    /// rather than the store's mutex: a host busy with habits commits batches
+    /// back to back, and a submission waiting on the mutex lost the race to
+    /// the ledger's thread batch after batch while it blocked one of the
+    /// runtime's threads; here it waits its turn in the queue, without
+    /// blocking, and shares the next durable commit.
+    pub async fn insert_task(&self, task: StoredTask) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        lock_urgent(&self.urgent).push(Job {
+            op: Op::InsertTask(Box::new(task)),
+            reply: Some(reply),
+        });
+        self.jobs
+            .send(Job {
+                op: Op::Nudge,
+                reply: None,
+            })
+            .map_err(|_| StoreError::LedgerClosed)?;
+        answer
+            .await
+            .map_err(|_| StoreError::LedgerClosed)?
+            .map(|_| ())
+    }
+}
+
+fn lock_urgent(urgent: &Mutex<Vec<Job>>) -> std::sync::MutexGuard<'_, Vec<Job>> {
+    // Plain pushes and takes: nothing is left half-changed by a panic.
+    urgent.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The writer thread: everything waiting, one transaction, then the answers.
-fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, queue: std_mpsc::Receiver<Job>) {
+fn write_batches(
+    conn: &Mutex<Connection>,
+    keep: &KeepRuns,
+    urgent: &Mutex<Vec<Job>>,
+    queue: std_mpsc::Receiver<Job>,
+) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
+        let mut batch = std::mem::take(&mut *lock_urgent(urgent));
+        batch.push(first);
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
@@ -233,7 +281,7 @@ fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, queue: std_mpsc::Rec
 /// matters to a host that was killed while its processes lived on, which a
 /// power cut does not leave.
 fn write(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> Vec<Result<Done>> {
-    let durable = batch.iter().any(|job| job.op.consumes_slot());
+    let durable = batch.iter().any(|job| job.op.durable());
     if !durable {
         set_synchronous(conn, "NORMAL");
     }
@@ -309,6 +357,11 @@ fn apply(tx: &Transaction<'_>, keep: &KeepRuns, op: &Op) -> Result<Done> {
             finish(tx, *id, end, output.as_ref(), *keep)?;
             Ok(Done::Nothing)
         }
+        Op::InsertTask(task) => {
+            super::insert_task_on(tx, task)?;
+            Ok(Done::Nothing)
+        }
+        Op::Nudge => Ok(Done::Nothing),
     }
 }
 
@@ -422,6 +475,36 @@ mod tests {
         exit_code: Some(0),
         outcome: "succeeded",
     };
+
+    #[tokio::test]
+    async fn tasks_added_through_the_ledger_are_kept_and_a_second_of_a_name_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite3");
+        {
+            let store = Store::open(&path).expect("open");
+            let ledger = store.ledger();
+            // Added together, they share commits; each is on disk when it returns.
+            let (a, b) = tokio::join!(ledger.insert_task(task("a")), ledger.insert_task(task("b")));
+            a.expect("a");
+            b.expect("b");
+            let again = ledger.insert_task(task("a")).await;
+            assert!(again.is_err(), "a second task `a` was added");
+            // A refused row takes nothing else of its batch with it.
+            store.insert_task(&task("h")).expect("insert");
+            ledger
+                .start_habit_run("h", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")
+                .await
+                .expect("start");
+        }
+        let store = Store::open(&path).expect("reopen");
+        let names: Vec<String> = store
+            .tasks()
+            .expect("tasks")
+            .into_iter()
+            .map(|t| t.safe_name)
+            .collect();
+        assert_eq!(names, ["a", "b", "h"]);
+    }
 
     #[tokio::test]
     async fn habit_runs_consume_slots_and_keep_a_bounded_history() {
