@@ -319,14 +319,22 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let submitted = Instant::now();
+    // A habit's phase is the moment it was submitted (it runs at once, then
+    // every second): habit i is sent no sooner than i/n of a second after the
+    // first, so that the phases spread over the second as the floor's do,
+    // however fast the host takes submissions.
+    let start = tokio::time::Instant::now();
+    let spacing = Duration::from_secs(1) / opts.habits.max(1) as u32;
+    let session = &session;
     for chunk in (0..opts.habits).collect::<Vec<_>>().chunks(25) {
-        let submits = chunk.iter().map(|i| {
+        let submits = chunk.iter().map(|&i| async move {
+            tokio::time::sleep_until(start + spacing * i as u32).await;
             let toml = format!(
                 "task_name = \"h{i:04}\"\ntask_type = \"habit\"\ncommands = [\"date +%s%N\"]\n\
                  [habit_details]\ntime_between_runs = \"1s\"\n"
             );
             ask(
-                &session,
+                session,
                 "bench",
                 Request::Submit(SubmitRequest {
                     file_name: format!("h{i:04}.toml"),
@@ -335,6 +343,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
                     progress: None,
                 }),
             )
+            .await
         });
         for answer in futures::future::join_all(submits).await {
             match answer? {
