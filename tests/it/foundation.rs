@@ -211,6 +211,85 @@ fn bad_task_files_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn submissions_side_by_side_of_one_name_make_one_task() {
+    let host = Host::start("twins");
+    let dir = tempfile::tempdir().expect("dir");
+    // No files: many uploads at once to one host can cut the link between
+    // its gate and its own session (the gate waits 5 s to push, then closes
+    // it), which is not what this test is about.
+    let file = dir.path().join("twin.toml");
+    std::fs::write(
+        &file,
+        "task_name = \"twin\"\ntask_type = \"daemon\"\ncommands = [\"sleep 100\"]\n",
+    )
+    .expect("write");
+    // Different names go through side by side; the same name through once.
+    let others: Vec<_> = (0..4)
+        .map(|i| {
+            let other = dir.path().join(format!("other{i}.toml"));
+            std::fs::write(
+                &other,
+                format!("task_name = \"other{i}\"\ntask_type = \"daemon\"\ncommands = [\"sleep 100\"]\n"),
+            )
+            .expect("write");
+            other
+        })
+        .collect();
+    let file = file.to_str().expect("utf8");
+    host.tnet(&["ls"]).ok();
+    let host = &host;
+    let (twins, others) = std::thread::scope(|s| {
+        let twins: Vec<_> = (0..6)
+            .map(|_| s.spawn(move || host.tnet(&["run", file])))
+            .collect();
+        let others: Vec<_> = others
+            .iter()
+            .map(|o| s.spawn(move || host.tnet(&["run", o.to_str().expect("utf8")])))
+            .collect();
+        let join = |hs: Vec<std::thread::ScopedJoinHandle<'_, _>>| -> Vec<tnet_tests::Output> {
+            hs.into_iter()
+                .map(|h| h.join().expect("a thread"))
+                .collect()
+        };
+        (join(twins), join(others))
+    });
+    let won = twins.iter().filter(|o| o.success).count();
+    assert_eq!(
+        won,
+        1,
+        "exactly one submission of `twin` made it: {twins:?}\nhost log:\n{}",
+        std::fs::read_to_string(host.log_path()).unwrap_or_default()
+    );
+    for out in twins.iter().filter(|o| !o.success) {
+        assert!(
+            out.stderr.contains("already has a task named `twin`")
+                || out
+                    .stderr
+                    .contains("is taking another submission of a task named `twin`"),
+            "{out:?}"
+        );
+    }
+    assert!(others.iter().all(|o| o.success), "{others:?}");
+    let mut names: Vec<String> = host
+        .tasks()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["other0", "other1", "other2", "other3", "twin"]);
+    // No staging folder or half workspace left behind.
+    let mut entries: Vec<String> = std::fs::read_dir(&host.home)
+        .expect("home")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [".tnet", "other0", "other1", "other2", "other3", "twin"]
+    );
+}
+
+#[test]
 fn no_host_is_an_error_within_five_seconds() {
     let nobody = format!("tcp/127.0.0.1:{}", free_port());
     let started = Instant::now();
