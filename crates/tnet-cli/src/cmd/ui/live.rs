@@ -93,14 +93,10 @@ fn event(sample: &Sample) -> Option<Update> {
     Some(("task", serde_json::to_string(&event).ok()?))
 }
 
-/// A habit's run: its metadata, the number it printed if any, and the start of its output.
+/// A habit's run: its metadata, the number it printed (`value`) among it.
 fn habit(sample: &Sample) -> Option<Update> {
     let meta = msg::decode::<HabitRun>(&sample.attachment()?.to_bytes()).ok()?;
-    let data = json!({
-        "value": meta.value,
-        "run": meta,
-    });
-    Some(("habit", data.to_string()))
+    Some(("habit", json!({ "run": meta }).to_string()))
 }
 
 /// A new inbox entry.
