@@ -327,10 +327,11 @@ impl Store {
         Ok(lost)
     }
 
-    /// Adds a task, waiting for the store's connection. On the host's
-    /// runtime, use [`Ledger::insert_task`] instead: it neither blocks a
-    /// runtime thread nor queues behind the ledger's batches unfairly.
-    pub fn insert_task(&self, t: &StoredTask) -> Result<()> {
+    /// Adds a task, waiting for the store's connection: for tests. The host
+    /// adds tasks with [`Ledger::insert_task`], which neither blocks a
+    /// runtime thread nor loses the race for the connection to the ledger.
+    #[cfg(test)]
+    pub(crate) fn insert_task(&self, t: &StoredTask) -> Result<()> {
         insert_task_on(&self.lock(), t)
     }
 
