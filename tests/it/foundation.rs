@@ -16,8 +16,13 @@ while true; do echo tick; sleep 0.2; done
 
 /// 50 MiB that do not compress to nothing.
 fn big_bytes() -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..50 << 20)
+    noise(50 << 20, 0)
+}
+
+/// `len` bytes that do not compress to nothing, different for each `seed`.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0xA24B_AED4_963E_E407);
+    (0..len)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -287,6 +292,60 @@ fn submissions_side_by_side_of_one_name_make_one_task() {
         entries,
         [".tnet", "other0", "other1", "other2", "other3", "twin"]
     );
+}
+
+#[test]
+fn many_uploads_to_one_host_at_once_all_arrive() {
+    // Each upload's link pushes through the host's gate into the host's own
+    // session; with as few receive threads as Zenoh gives by default, a
+    // dozen at once once closed that link and lost uploads in flight.
+    const CLIENTS: usize = 12;
+    let host = Host::start("busy");
+    let dir = tempfile::tempdir().expect("dir");
+    let tasks: Vec<(String, Vec<u8>, std::path::PathBuf)> = (0..CLIENTS)
+        .map(|i| {
+            let name = format!("load{i}");
+            let task = dir.path().join(&name);
+            std::fs::create_dir(&task).expect("mkdir");
+            // 4 MiB each, different for every task.
+            let data = noise(4 << 20, i as u64 + 1);
+            std::fs::write(task.join("data.bin"), &data).expect("write");
+            let file = task.join("task.toml");
+            std::fs::write(
+                &file,
+                format!(
+                    "task_name = \"{name}\"\ntask_type = \"daemon\"\n\
+                     necessary_files = [\"data.bin\"]\ncommands = [\"exec sleep 1000\"]\n"
+                ),
+            )
+            .expect("write");
+            (name, data, file)
+        })
+        .collect();
+    host.tnet(&["ls"]).ok();
+    let host = &host;
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = tasks
+            .iter()
+            .map(|(_, _, file)| s.spawn(move || host.tnet(&["run", file.to_str().expect("utf8")])))
+            .collect();
+        runs.into_iter()
+            .map(|h| h.join().expect("a thread"))
+            .collect()
+    });
+    assert!(
+        outs.iter().all(|o| o.success),
+        "every upload made its task: {outs:?}\nhost log:\n{}",
+        host.log()
+    );
+    for (name, data, _) in &tasks {
+        let arrived =
+            std::fs::read(host.home.join(name).join("data.bin")).expect("the file arrived");
+        assert!(
+            arrived == *data,
+            "`{name}`'s file arrived whole and unchanged"
+        );
+    }
 }
 
 #[test]

@@ -530,8 +530,11 @@ fn python_calls_a_service_with_no_tnet_code() {
 fn services_lists_every_service_of_two_hosts_and_a_call_picks_one_host() {
     let alpha = Host::start("svc-alpha");
     let beta = Host::start("svc-beta");
+    // A task sees the host's name, and not the host's own sizing of Zenoh's
+    // threads (`zenoh_pools.rs`): the exact answers below check both.
     let echo_host = "task_name = \"where\"\ntask_type = \"service\"\n\
-                     commands = [\"echo $TNET_HOST\"]\n[service_details]\ninput = \"none\"\n";
+                     commands = [\"echo $TNET_HOST${ZENOH_RUNTIME+ has ZENOH_RUNTIME}\"]\n\
+                     [service_details]\ninput = \"none\"\n";
     let _tasks = [
         submit(
             &alpha,

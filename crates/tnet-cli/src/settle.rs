@@ -182,7 +182,7 @@ const QUIET_MIN: Duration = Duration::from_millis(20);
 /// anyway: declarations arrive a moment after the connection opens.
 pub const DISCOVERY_WAIT: Duration = Duration::from_secs(2);
 
-async fn matched(querier: &Querier<'_>) -> bool {
+pub async fn matched(querier: &Querier<'_>) -> bool {
     querier
         .matching_status()
         .await

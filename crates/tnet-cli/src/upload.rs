@@ -237,26 +237,43 @@ async fn send_file(
     }
 }
 
+/// How often a chunk whose answer never came is sent again, and the first
+/// pause before it (doubled each time: about 8 s in all).
+const CHUNK_RETRIES: u32 = 5;
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(250);
+
 async fn send_chunk(
     client: &Client,
     key: &str,
     meta: BlobChunk,
     data: Vec<u8>,
 ) -> anyhow::Result<()> {
-    let replies = client
-        .session
-        .get(key)
-        .payload(data)
-        .attachment(msg::encode(&meta))
-        // File bytes yield to control traffic, so other commands stay responsive.
-        .priority(Priority::DataLow)
-        .timeout(Duration::from_secs(60).max(client.timeout))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot send a file chunk: {e}"))?;
-    let reply = replies
-        .recv_async()
-        .await
-        .map_err(|_| anyhow::anyhow!("the host went away during the upload"))?;
+    let data = zenoh::bytes::ZBytes::from(data);
+    let mut attempt = 0;
+    let reply = loop {
+        let replies = client
+            .session
+            .get(key)
+            .payload(data.clone())
+            .attachment(msg::encode(&meta))
+            // File bytes yield to control traffic, so other commands stay responsive.
+            .priority(Priority::DataLow)
+            .timeout(Duration::from_secs(60).max(client.timeout))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot send a file chunk: {e}"))?;
+        match replies.recv_async().await {
+            Ok(reply) => break reply,
+            // No answer at all: a link on the way closed under load (a host's
+            // gate and its own session, `tnet-host`'s zenoh_pools.rs). Writing
+            // a chunk twice writes the same bytes, so it is simply sent again.
+            Err(_) if attempt < CHUNK_RETRIES => {
+                tracing::debug!(offset = meta.offset, attempt, "no answer to a chunk; sending it again");
+                tokio::time::sleep(FIRST_RETRY_PAUSE * 2u32.pow(attempt)).await;
+                attempt += 1;
+            }
+            Err(_) => bail!("the host went away during the upload; run the command again: only the files that did not arrive are sent"),
+        }
+    };
     let sample = reply.result().map_err(|e| {
         anyhow::anyhow!(
             "upload failed: {}",

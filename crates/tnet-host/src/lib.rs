@@ -28,6 +28,7 @@
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
 //! - [`systemd`]: `tnet-host systemd ...`, the unit that runs the host on boot.
+//! - [`zenoh_pools`]: Zenoh's thread pools sized for a host's two sessions.
 
 pub mod addresses;
 pub mod blobs;
@@ -55,6 +56,7 @@ pub mod store;
 pub mod supervisor;
 pub mod systemd;
 pub mod workspace;
+pub mod zenoh_pools;
 
 pub use config::{Cli, HostArgs, HostCommand};
 pub use logging::init_tracing;

@@ -23,6 +23,8 @@ fn main() -> std::process::ExitCode {
 
 /// Runs the host until it is told to stop.
 fn serve(args: tnet_host::HostArgs) -> anyhow::Result<()> {
+    // Before any thread starts: it sets an environment variable.
+    tnet_host::zenoh_pools::configure();
     tnet_host::init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

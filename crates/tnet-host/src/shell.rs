@@ -138,6 +138,9 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                     .envs(plan.env.iter().map(|(k, v)| (k, v)))
                     .kill_on_drop(true);
             }
+            if let Some(var) = crate::zenoh_pools::hidden_from_children() {
+                cmd = cmd.env_remove(var);
+            }
             let mut child = cmd
                 .spawn(pts)
                 .map_err(|e| spawn_err(std::io::Error::other(e)))?;
@@ -190,7 +193,9 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
             });
         }
         None => {
-            let mut child = tokio::process::Command::new(&program)
+            let mut cmd = tokio::process::Command::new(&program);
+            crate::zenoh_pools::hide_from(cmd.as_std_mut());
+            let mut child = cmd
                 .args(&plan.argv[1.min(plan.argv.len())..])
                 .current_dir(&plan.workdir)
                 .envs(plan.env.iter().map(|(k, v)| (k, v)))

@@ -444,7 +444,9 @@ async fn run_command(program: &str, n: &Notification, timeout: Duration) -> Resu
         message: m,
         permanent: false,
     };
-    let mut child = tokio::process::Command::new("sh")
+    let mut cmd = tokio::process::Command::new("sh");
+    crate::zenoh_pools::hide_from(cmd.as_std_mut());
+    let mut child = cmd
         .arg("-c")
         .arg(program)
         .env("TNET_HOST", &n.event.host)

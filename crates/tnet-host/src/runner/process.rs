@@ -79,6 +79,7 @@ fn command(spec: &CommandSpec) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    crate::zenoh_pools::hide_from(cmd.as_std_mut());
     cmd
 }
 
