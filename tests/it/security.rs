@@ -292,6 +292,16 @@ fn a_revoked_identity_is_refused_by_every_running_host_within_seconds() {
         let (out, _) = tnet_as(&[&host.endpoint()], &revoked, &["ls"], b"");
         assert!(out.success, "before the revocation: {out:?}");
     }
+    // A service's queryable lives on the gate, so it must come back with
+    // each new gate (`Shared::front`).
+    let echo = write_file(
+        dir.path(),
+        "echo.toml",
+        "task_name = \"echo\"\ntask_type = \"service\"\ncommands = [\"cat\"]\n",
+        0o644,
+    );
+    one.tnet(&["run", echo.to_str().expect("utf-8")]).ok();
+    one.wait_state("echo", "ready");
     let pids: Vec<Value> = [&one, &two]
         .iter()
         .map(|h| h.status("keeper")["pid"].clone())
@@ -356,6 +366,14 @@ fn a_revoked_identity_is_refused_by_every_running_host_within_seconds() {
         assert_eq!(&host.status("keeper")["pid"], pid, "keeper was restarted");
         assert_eq!(host.status("keeper")["restarts"], 0);
     }
+    let (out, _) = tnet_as(
+        &[&e1],
+        &other_user,
+        &["call", "echo", "--input", "-"],
+        b"still here",
+    );
+    assert!(out.success, "a call after the gate opened again: {out:?}");
+    assert_eq!(out.stdout, "still here");
 }
 
 #[test]

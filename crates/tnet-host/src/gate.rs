@@ -6,8 +6,14 @@
 //!  clients ── QUIC, mutual TLS ──► gate (router, access control from the roster)
 //!                                    │ unixsock-stream, <home>/.tnet/run/host.sock
 //!                                    ▼ (dialled by each gate as it opens)
-//!                                  the host's session (queryables, tokens, publications)
+//!                                  the host's session (tokens, subscriptions, publications)
 //! ```
+//!
+//! The host's queryables (its requests, uploads, habit history, each
+//! service's calls) are declared on the gate's session itself, and again
+//! on each new one (`Shared::front`): a request crosses one session, not
+//! two. The access control judges them as it judges everything else, on
+//! the links they arrive by and leave on.
 //!
 //! Why two sessions: Zenoh reads access-control rules and matches them to a
 //! link when the link opens, and offers no way to change them afterwards. A
@@ -156,6 +162,8 @@ pub fn gate_config(
 /// The open gate; opened again on each new roster until it is closed.
 pub struct Gate {
     session: tokio::sync::Mutex<Option<zenoh::Session>>,
+    /// Tells the host which gate session is open now (`Shared::front`).
+    front: tokio::sync::watch::Sender<Option<zenoh::Session>>,
 }
 
 impl Gate {
@@ -166,10 +174,13 @@ impl Gate {
         trust: Arc<Trust>,
         inner: String,
         inner_id: String,
+        front: tokio::sync::watch::Sender<Option<zenoh::Session>>,
     ) -> anyhow::Result<Arc<Gate>> {
         let session = open_session(&config, &trust, &inner, &inner_id).await?;
+        front.send_replace(Some(session.clone()));
         let gate = Arc::new(Gate {
             session: tokio::sync::Mutex::new(Some(session)),
+            front,
         });
         let follower = gate.clone();
         let mut changes = trust.subscribe();
@@ -199,6 +210,7 @@ impl Gate {
         let Some(old) = slot.take() else {
             return false;
         };
+        self.front.send_replace(None);
         // The port is free only once the old session let go of it.
         if let Err(err) = old.close().await {
             tracing::warn!("closing the network side: {err}");
@@ -211,6 +223,7 @@ impl Gate {
                         roster = trust.version(),
                         "network side open again with the new roster"
                     );
+                    self.front.send_replace(Some(session.clone()));
                     *slot = Some(session);
                     return true;
                 }
@@ -227,6 +240,7 @@ impl Gate {
 
     /// Takes the host off the network for good.
     pub async fn close(&self) {
+        self.front.send_replace(None);
         if let Some(session) = self.session.lock().await.take() {
             let _ = session.close().await;
         }

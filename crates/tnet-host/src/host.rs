@@ -29,8 +29,14 @@ pub struct Shared {
     pub store: Store,
     /// Uploaded files.
     pub blobs: BlobStore,
-    /// The Zenoh session.
+    /// The host's own Zenoh session: its declarations, tokens and
+    /// publications, kept for the host's life.
     pub session: zenoh::Session,
+    /// The session clients reach, where a service's queryable is declared so
+    /// that a call crosses no second session: the gate's while it is open
+    /// (the secure default; `None` while it opens again with a new roster,
+    /// `gate.rs`), the host's own session with `--insecure`.
+    pub front: tokio::sync::watch::Receiver<Option<zenoh::Session>>,
     /// How commands of plain (non-docker) tasks are started.
     pub runner: Arc<dyn Runner>,
     /// The Docker engine, or why there is none (docker tasks are refused).

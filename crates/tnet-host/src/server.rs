@@ -14,7 +14,9 @@ use tnet_proto::msg::{
     self, BlobChunk, ErrorKind, ErrorReply, RequestEnvelope, Response, ResponseEnvelope,
 };
 use tnet_proto::PROTOCOL_VERSION;
-use zenoh::query::Query;
+use tokio::sync::watch;
+use zenoh::handlers::FifoChannelHandler;
+use zenoh::query::{Query, Queryable};
 use zenoh::sample::SampleKind;
 
 use crate::blobs::BlobStore;
@@ -74,6 +76,9 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     });
     let security = crate::security::prepare(&config, &paths)?;
 
+    // The session clients reach: the gate's (it says when it changes), or
+    // the host's own with `--insecure` (set below, once it is open).
+    let (front_tx, front) = tokio::sync::watch::channel(None);
     let (zc, listen, gate) = match &security {
         Security::Insecure => {
             let zc = insecure_zenoh_config(&config)?;
@@ -87,14 +92,23 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
             gate::pull_roster(&config, trust).await;
             // The gate first: the host's session dials it, and it carries the
             // host's declarations to the network as they are made.
-            let gate =
-                gate::Gate::open(config.clone(), trust.clone(), inner.clone(), id.clone()).await?;
+            let gate = gate::Gate::open(
+                config.clone(),
+                trust.clone(),
+                inner.clone(),
+                id.clone(),
+                front_tx.clone(),
+            )
+            .await?;
             (gate::inner_config(&inner, &id)?, listen, Some(gate))
         }
     };
     let session = zenoh::open(zc)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the Zenoh session: {e}"))?;
+    if gate.is_none() {
+        front_tx.send_replace(Some(session.clone()));
+    }
     let callers = Arc::new(Callers::default());
     // Declared before any service takes calls, with history, so every
     // caller's token is known before its first call is read.
@@ -138,6 +152,7 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
         store,
         blobs,
         session: session.clone(),
+        front,
         runner: Arc::new(ProcessRunner),
         ssh: config.ssh.clone(),
         listen,
@@ -155,22 +170,10 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     host.restore()?;
     tokio::spawn(crate::retention::run(host.clone()));
 
-    let control = session
-        .declare_queryable(keys::host_control(&config.name))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot declare the control queryable: {e}"))?;
-    let admin = session
-        .declare_queryable(keys::host_admin(&config.name))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot declare the admin queryable: {e}"))?;
-    let blob = session
-        .declare_queryable(keys::host_blob(&config.name))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot declare the upload queryable: {e}"))?;
-    let history = session
-        .declare_queryable(keys::all_habits(&config.name))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot declare the habit history queryable: {e}"))?;
+    // On the session clients reach, so a request crosses no second session
+    // (and an upload's chunks never queue between two: zenoh_pools.rs).
+    let mut front = host.shared.front.clone();
+    let mut doors = Doors::open(&mut front, &config.name).await?;
     // Declared last: a client that sees the host alive can use it at once.
     let token = session
         .liveliness()
@@ -187,21 +190,34 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     let reason = loop {
         tokio::select! {
-            q = control.recv_async() => match q {
-                Ok(query) => { tokio::spawn(answer_control(host.clone(), query, false)); }
-                Err(_) => break "the Zenoh session closed",
+            q = next_query(doors.as_ref().map(|d| &d.control)) => match q {
+                Some(query) => { tokio::spawn(answer_control(host.clone(), query, false)); }
+                // Its session closed: the gate opens again, or the host stops.
+                None => doors = None,
             },
-            q = admin.recv_async() => match q {
-                Ok(query) => { tokio::spawn(answer_control(host.clone(), query, true)); }
-                Err(_) => break "the Zenoh session closed",
+            q = next_query(doors.as_ref().map(|d| &d.admin)) => match q {
+                Some(query) => { tokio::spawn(answer_control(host.clone(), query, true)); }
+                None => doors = None,
             },
-            q = blob.recv_async() => match q {
-                Ok(query) => { tokio::spawn(answer_blob(host.clone(), query)); }
-                Err(_) => break "the Zenoh session closed",
+            q = next_query(doors.as_ref().map(|d| &d.blob)) => match q {
+                Some(query) => { tokio::spawn(answer_blob(host.clone(), query)); }
+                None => doors = None,
             },
-            q = history.recv_async() => match q {
-                Ok(query) => { tokio::spawn(history::answer(host.clone(), query)); }
-                Err(_) => break "the Zenoh session closed",
+            q = next_query(doors.as_ref().map(|d| &d.history)) => match q {
+                Some(query) => { tokio::spawn(history::answer(host.clone(), query)); }
+                None => doors = None,
+            },
+            changed = front.changed() => match changed {
+                Ok(()) => {
+                    if let Some(old) = doors.take() {
+                        old.close().await;
+                    }
+                    match Doors::open(&mut front, &config.name).await {
+                        Ok(new) => doors = new,
+                        Err(err) => tracing::error!("{err:#}"),
+                    }
+                }
+                Err(_) => break "the network side closed",
             },
             signal = signals.next() => break signal,
         }
@@ -209,23 +225,74 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     tracing::info!("stopping ({reason}): ending every task's processes");
     // Gone for clients first: `tnet` sees no host rather than one that no
     // longer answers.
-    for undeclared in [
-        token.undeclare().await,
-        control.undeclare().await,
-        blob.undeclare().await,
-        history.undeclare().await,
-    ] {
-        if let Err(err) = undeclared {
-            tracing::debug!("withdrawing the host from the network: {err}");
-        }
+    if let Err(err) = token.undeclare().await {
+        tracing::debug!("withdrawing the host from the network: {err}");
+    }
+    if let Some(doors) = doors {
+        doors.close().await;
     }
     if let Some(gate) = &gate {
         gate.close().await;
     }
     shut_down_tasks(&host, &mut signals).await;
+    front_tx.send_replace(None);
     let _ = session.close().await;
     tracing::info!("tnet-host stopped");
     Ok(())
+}
+
+/// The host's queryables on the session clients reach (`Shared::front`).
+struct Doors {
+    control: Queryable<FifoChannelHandler<Query>>,
+    admin: Queryable<FifoChannelHandler<Query>>,
+    blob: Queryable<FifoChannelHandler<Query>>,
+    history: Queryable<FifoChannelHandler<Query>>,
+}
+
+impl Doors {
+    /// Declares them on the session `front` holds now; `None` while it holds
+    /// none (the gate opening again).
+    async fn open(
+        front: &mut watch::Receiver<Option<zenoh::Session>>,
+        name: &str,
+    ) -> anyhow::Result<Option<Doors>> {
+        let Some(session) = front.borrow_and_update().clone() else {
+            return Ok(None);
+        };
+        let declare = |key: String, what: &'static str| {
+            let session = session.clone();
+            async move {
+                session
+                    .declare_queryable(key)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot declare the {what} queryable: {e}"))
+            }
+        };
+        Ok(Some(Doors {
+            control: declare(keys::host_control(name), "control").await?,
+            admin: declare(keys::host_admin(name), "admin").await?,
+            blob: declare(keys::host_blob(name), "upload").await?,
+            history: declare(keys::all_habits(name), "habit history").await?,
+        }))
+    }
+
+    /// Withdraws them (nothing to do when their session closed already).
+    async fn close(self) {
+        for q in [self.control, self.admin, self.blob, self.history] {
+            if let Err(err) = q.undeclare().await {
+                tracing::debug!("withdrawing the host from the network: {err}");
+            }
+        }
+    }
+}
+
+/// The next query of `queryable`; `None` once its session closed. Never
+/// ready without one.
+async fn next_query(queryable: Option<&Queryable<FifoChannelHandler<Query>>>) -> Option<Query> {
+    match queryable {
+        Some(q) => q.recv_async().await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 /// Leaves out the connect endpoints that are the host's own listen address

@@ -26,9 +26,11 @@ use std::sync::{Arc, Mutex};
 
 use tnet_proto::keys;
 use tnet_proto::msg::{EventKind, TaskState, WarmStatus, WorkerState, WorkerStatus};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use zenoh::handlers::FifoChannelHandler;
+use zenoh::query::{Query, Queryable};
 
 use super::{Actor, Control, Interrupt};
 use call::{CallContext, CallRecord};
@@ -153,13 +155,39 @@ impl CallLoad {
     }
 }
 
+/// A service's queryable on the session clients reach ([`Shared::front`]),
+/// or `None` while there is none (the gate opening again).
+///
+/// [`Shared::front`]: crate::host::Shared::front
+async fn declare_on_front(
+    front: &mut watch::Receiver<Option<zenoh::Session>>,
+    key: &str,
+) -> zenoh::Result<Option<Queryable<FifoChannelHandler<Query>>>> {
+    let session = front.borrow_and_update().clone();
+    match session {
+        Some(session) => Ok(Some(session.declare_queryable(key.to_owned()).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The next call, when there is a queryable to take it.
+async fn next_query(
+    queryable: &Option<Queryable<FifoChannelHandler<Query>>>,
+) -> zenoh::Result<Query> {
+    match queryable {
+        Some(q) => q.recv_async().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Actor {
     /// Takes calls until told to stop. `Some` when interrupted.
     pub(crate) async fn drive_service(&mut self) -> Option<Interrupt> {
         let key = keys::service(&self.shared.name, &self.info.safe_name);
         let session = self.shared.session.clone();
+        let mut front = self.shared.front.clone();
         let declared = async {
-            let queryable = session.declare_queryable(&key).await?;
+            let queryable = declare_on_front(&mut front, &key).await?;
             let token = session
                 .liveliness()
                 .declare_token(keys::service_token(&self.shared.name, &self.info.safe_name))
@@ -167,7 +195,7 @@ impl Actor {
             Ok::<_, zenoh::Error>((queryable, token))
         }
         .await;
-        let (queryable, token) = match declared {
+        let (mut queryable, token) = match declared {
             Ok(pair) => pair,
             Err(err) => {
                 self.set_state(TaskState::Failed);
@@ -218,12 +246,34 @@ impl Actor {
         tracing::info!(task = %self.info.name, "service ready");
 
         let mut calls: JoinSet<CallRecord> = JoinSet::new();
+        let mut front_open = true;
         let ended = loop {
             tokio::select! {
-                query = queryable.recv_async() => match query {
+                query = next_query(&queryable) => match query {
                     Ok(query) => { calls.spawn(call::serve(ctx.clone(), query)); }
-                    // The session is closing: the host is going down.
-                    Err(_) => break Ended::Interrupt(Interrupt::Shutdown(oneshot::channel().0)),
+                    // The session clients reach closed: the gate opens again
+                    // with a new roster (then `front` changes), or the host
+                    // is going down (then a control message says so).
+                    Err(_) => queryable = None,
+                },
+                changed = front.changed(), if front_open => match changed {
+                    Ok(()) => {
+                        if let Some(old) = queryable.take() {
+                            // Its session is closed or closing: nothing to withdraw from.
+                            let _ = old.undeclare().await;
+                        }
+                        match declare_on_front(&mut front, &ctx.key).await {
+                            Ok(q) => queryable = q,
+                            Err(err) => tracing::error!(
+                                task = %self.info.name,
+                                "service cannot take calls from the network side opened again: {err}"
+                            ),
+                        }
+                    }
+                    Err(_) => {
+                        front_open = false;
+                        queryable = None;
+                    }
                 },
                 Some(done) = calls.join_next(), if !calls.is_empty() => self.record_call(done),
                 // A keeper ends before the service stops only when its worker
@@ -246,8 +296,10 @@ impl Actor {
         if let Err(err) = token.undeclare().await {
             tracing::debug!(task = %self.info.name, "withdrawing the token: {err}");
         }
-        if let Err(err) = queryable.undeclare().await {
-            tracing::debug!(task = %self.info.name, "withdrawing the queryable: {err}");
+        if let Some(queryable) = queryable {
+            if let Err(err) = queryable.undeclare().await {
+                tracing::debug!(task = %self.info.name, "withdrawing the queryable: {err}");
+            }
         }
         ctx.stop.cancel();
         while let Some(done) = calls.join_next().await {
