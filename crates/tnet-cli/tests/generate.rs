@@ -15,8 +15,6 @@ use tnet_proto::task::{parse_task, Notifier, TaskSpec, TaskType};
 
 const DOWN: &str = "\x1b[B";
 const ENTER: &str = "\r";
-/// Erases what an input prompt starts with (more than any name here).
-const ERASE: &str = "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f";
 /// How long any one screen may take to appear.
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -44,12 +42,31 @@ fn read_task(path: &Path) -> TaskSpec {
 }
 
 /// A folder with a script and a data file, like a user's project.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("myscript.py"), "print('hi')\n").expect("write");
-    std::fs::write(dir.path().join("data.csv"), "a,b\n").expect("write");
-    std::fs::write(dir.path().join(".env"), "SECRET=1\n").expect("write");
-    dir
+fn project() -> Project {
+    project_in("myproject")
+}
+
+/// A user's project in a folder called `name` (which the menu offers as the
+/// task's name).
+fn project_in(name: &str) -> Project {
+    let root = tempfile::tempdir().expect("tempdir");
+    let path = root.path().join(name);
+    std::fs::create_dir(&path).expect("mkdir");
+    std::fs::write(path.join("myscript.py"), "print('hi')\n").expect("write");
+    std::fs::write(path.join("data.csv"), "a,b\n").expect("write");
+    std::fs::write(path.join(".env"), "SECRET=1\n").expect("write");
+    Project { _root: root, path }
+}
+
+struct Project {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Project {
+    fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// An executable shell script at `dir/name`.
@@ -87,15 +104,16 @@ fn expect(session: &mut Session, text: &str) -> String {
     }
 }
 
-/// Erases the name a task-name prompt starts with (the folder's name).
+/// Waits until a task-name prompt has drawn its initial text (the folder's
+/// name), which it does just before it reads the first key.
 ///
 /// The prompt reads each key in raw mode and is back in cooked mode between
-/// reads and before the first: a backspace the terminal gets then is eaten by
-/// its line editing. So the erase waits until the prompt has drawn its initial
-/// text, which it does just before reading the first key.
-fn erase_initial_name(session: &mut Session, dir: &Path) {
+/// reads and before the first: an erase key the terminal gets then is eaten
+/// by its line editing (under load it was, and the test typed after the old
+/// name). So the tests keep the folder's name and type after it, which
+/// cooked mode keeps.
+fn wait_for_initial_name(session: &mut Session, dir: &Path) {
     expect(session, &tnet_cli::generate::default_name(dir));
-    session.send(ERASE).expect("keys");
 }
 
 /// Sends `keys`, then waits for `then`.
@@ -425,7 +443,7 @@ fn declining_to_edit_again_keeps_the_file_and_fails() {
 /// the details, each change marked `(*unsaved)`, then "Write Changes".
 #[test]
 fn menu_writes_a_habit() {
-    let dir = project();
+    let dir = project_in("temperature");
     let mut s = spawn_on_terminal(dir.path(), &["--generate-only", "--menu"], None);
     expect(&mut s, "Which type of task do you want?");
     expect(
@@ -448,10 +466,10 @@ fn menu_writes_a_habit() {
     // Task Name.
     press(&mut s, DOWN, "->  Task Name");
     press(&mut s, ENTER, "Task name: ");
-    erase_initial_name(&mut s, dir.path());
+    wait_for_initial_name(&mut s, dir.path());
     press(
         &mut s,
-        "temperature_monitor\r",
+        "_monitor\r",
         "->  Task Name: temperature_monitor (*unsaved)",
     );
 
@@ -505,15 +523,15 @@ fn menu_writes_a_habit() {
 /// `q` leaves the menu without writing anything.
 #[test]
 fn menu_quit_writes_nothing() {
-    let dir = project();
+    let dir = project_in("game");
     let mut s = spawn_on_terminal(dir.path(), &["--generate-only", "--menu"], None);
     expect(&mut s, "->  Daemon  (Task runs as a background process");
     press(&mut s, ENTER, "Daemon selected.");
     expect(&mut s, "->  Task Type: daemon (*unsaved)");
     press(&mut s, DOWN, "->  Task Name");
     press(&mut s, ENTER, "Task name: ");
-    erase_initial_name(&mut s, dir.path());
-    press(&mut s, "game\r", "->  Task Name: game (*unsaved)");
+    wait_for_initial_name(&mut s, dir.path());
+    press(&mut s, "_server\r", "->  Task Name: game_server (*unsaved)");
     press(&mut s, "q", "exiting...");
     assert_eq!(exit_code(s), 0);
     let tomls: Vec<_> = std::fs::read_dir(dir.path())
