@@ -58,6 +58,25 @@ pub struct Shared {
     pub upkeep: crate::retention::Upkeep,
 }
 
+impl Shared {
+    /// The session clients reach now ([`Shared::front`]), or the host's own
+    /// when there is none for a moment.
+    ///
+    /// A shell's keys are declared here, on the session whose queryable
+    /// answered the request that opened it: Zenoh keeps one link's messages
+    /// in order, so the client hears of the shell's input subscriber before
+    /// the answer and no first keystroke is published to nobody, and the
+    /// shell's first output finds the client's subscriber, declared before
+    /// the request on the same link. (A gate opened again closes the links
+    /// of the shells it carried, as it did before.)
+    pub fn front_session(&self) -> zenoh::Session {
+        self.front
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| self.session.clone())
+    }
+}
+
 /// The host: shared state plus the task table.
 pub struct Host {
     /// Shared state.

@@ -54,9 +54,9 @@ pub async fn handle(host: &Host, req: ShellRequest) -> Result<Response, ErrorRep
     let started = match task.info.runner.container() {
         // A docker task's shell is inside its container, in the same workspace path.
         Some((engine, container)) => {
-            shell::start_in_container(host.shared.session.clone(), plan, engine, container).await
+            shell::start_in_container(host.shared.front_session(), plan, engine, container).await
         }
-        None => shell::start(host.shared.session.clone(), plan).await,
+        None => shell::start(host.shared.front_session(), plan).await,
     };
     started.map_err(|e| ErrorReply::new(ErrorKind::HostFailure, e.to_string()))?;
     tracing::info!(task = %task.info.name, session = %req.session, "shell opened");
