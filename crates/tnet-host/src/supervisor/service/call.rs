@@ -157,8 +157,7 @@ async fn run(ctx: &CallContext, query: &Query, arrived: Instant) -> (Option<i32>
     drop(permit);
     let spares = ctx.spares.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let _ = std::fs::remove_dir_all(&dir);
-        drop(held);
+        spares.give_back(dir, held);
         // The folder of a call to come, now that this one's answer has gone.
         spares.fill();
     })
