@@ -235,6 +235,11 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
         gate.close().await;
     }
     shut_down_tasks(&host, &mut signals).await;
+    // Records queued by the tasks' ends (a service's last calls) are on
+    // disk before the process, and the ledger's thread with it, ends.
+    if let Err(err) = host.shared.store.ledger().written().await {
+        tracing::warn!("writing the last records: {err}");
+    }
     front_tx.send_replace(None);
     let _ = session.close().await;
     tracing::info!("tnet-host stopped");

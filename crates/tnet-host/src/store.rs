@@ -182,6 +182,35 @@ pub struct FinishedRun {
     pub outcome: &'static str,
 }
 
+/// Adds a finished run as `task`'s next, counts its outcome, and drops the
+/// oldest rows past `keep`, in `tx`; its number.
+fn insert_finished_run(
+    tx: &rusqlite::Transaction<'_>,
+    task: &str,
+    run: &FinishedRun,
+    keep: u64,
+) -> Result<u64> {
+    let number = retention::next_number(tx, task)?;
+    cached_execute(
+        tx,
+        "INSERT INTO runs (task, number, phase, started_at, duration_ms, exit_code, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            task,
+            number,
+            run.phase,
+            run.started_at,
+            run.duration_ms,
+            run.exit_code,
+            run.outcome
+        ],
+    )
+    .map_err(ctx("record a run"))?;
+    retention::count_outcome(tx, task, number, run.outcome, &run.started_at)?;
+    retention::prune_on_insert(tx, task, keep)?;
+    Ok(number)
+}
+
 /// `execute` through the connection's statement cache: the habit ledger
 /// runs the same few statements thousands of times a minute, and parsing
 /// them each time was a tenth of its work.
@@ -469,23 +498,7 @@ impl Store {
     pub fn record_run(&self, task: &str, run: &FinishedRun) -> Result<u64> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(ctx("record a run"))?;
-        let number = retention::next_number(&tx, task)?;
-        tx.execute(
-            "INSERT INTO runs (task, number, phase, started_at, duration_ms, exit_code, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                task,
-                number,
-                run.phase,
-                run.started_at,
-                run.duration_ms,
-                run.exit_code,
-                run.outcome
-            ],
-        )
-        .map_err(ctx("record a run"))?;
-        retention::count_outcome(&tx, task, number, run.outcome, &run.started_at)?;
-        retention::prune_on_insert(&tx, task, self.keep.of(task))?;
+        let number = insert_finished_run(&tx, task, run, self.keep.of(task))?;
         tx.commit().map_err(ctx("record a run"))?;
         Ok(number)
     }

@@ -346,11 +346,12 @@ impl Actor {
             s.last_run = Some(record.run.started_at.clone());
             s.exit_code = record.run.exit_code;
         });
-        let shared = self.shared.clone();
         let task = self.info.safe_name.clone();
-        // Off the actor: the store syncs to disk, and calls must not wait for it.
-        tokio::task::spawn_blocking(move || {
-            if let Err(err) = shared.store.record_run(&task, &record.run) {
+        // Queued now, written with the ledger's next batch: calls never wait
+        // for it, and the host's last `written` covers it.
+        let recorded = self.shared.store.ledger().record_call(&task, record.run);
+        tokio::spawn(async move {
+            if let Err(err) = recorded.await {
                 tracing::warn!(task = %task, "{err}");
             }
         });
