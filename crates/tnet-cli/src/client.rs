@@ -299,15 +299,18 @@ If hosts are up, they may not accept this identity, {}: it may be revoked, or no
             }
         }
         // No answer at all. Never sent again (it may have been done): only
-        // told apart from a refusal by the access control, as `ask_raw` does.
-        if self.ask_raw(host, &Request::HostInfo).await?.is_some() {
+        // told apart from a refusal by the access control, as `ask_raw` does
+        // (a queryable still seen was reached, so its answer was lost).
+        if !settle::matched(&querier).await
+            && self.ask_raw(host, &Request::HostInfo).await?.is_some()
+        {
             bail!(
                 "not allowed: `tnet {}` needs the admin role, which this identity, {}, does not have on host `{host}`; the host refused the request and changed nothing",
                 request.verb(),
                 crate::identity::describe(&self.fabric)
             );
         }
-        bail!("host `{host}` did not answer: it is not running or not reachable (`tnet hosts` lists the hosts that are up)")
+        bail!("host `{host}` did not answer: it went away, or is not reachable now. `tnet status` tells whether the request was done; `tnet hosts` lists the hosts that are up")
     }
 
     /// The names of the hosts that are up, found through their liveliness tokens.
