@@ -319,6 +319,50 @@ fn a_hundred_hosts_on_defaults_are_all_found_every_time() {
     }
 }
 
+#[test]
+fn remembered_hosts_end_the_scouting_early_and_a_new_host_is_still_found() {
+    let lan = Lan::new(4);
+    let client = lan.machine(3);
+    let _first: Vec<LanHost> = ["early1", "early2"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| lan.machine(i).start_host(name))
+        .collect();
+    // Listing both writes the host cache (`~/.cache/tnet/hosts.json`).
+    wait_until(Duration::from_secs(30), "scouting finds both hosts", || {
+        (names(&hosts_json(client)) == ["early1", "early2"]).then_some(())
+    });
+    let debug = || {
+        let mut cmd = client.command(bin("tnet"));
+        cmd.args(["hosts", "--json"])
+            .env("TNET_LOG", "tnet_cli=debug");
+        run_bounded(cmd, b"", COMMAND_LIMIT)
+    };
+    let out = debug().ok();
+    assert!(
+        out.stderr.contains("all 2 remembered host(s) answered"),
+        "the remembered hosts were not seen to answer: {}",
+        out.stderr
+    );
+    // A host new since the cache answers the same scout as the remembered
+    // ones, within the short quiet that now ends the gathering.
+    let _late = lan.machine(2).start_host("late");
+    wait_until(
+        Duration::from_secs(30),
+        "the new host is listed beside the remembered ones",
+        || (names(&hosts_json(client)) == ["early1", "early2", "late"]).then_some(()),
+    );
+    let out = debug().ok();
+    let listed = out.json();
+    let listed = listed.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        names(&listed),
+        ["early1", "early2", "late"],
+        "{}",
+        out.stderr
+    );
+}
+
 /// The real `tnet` with `TNET_CONNECT` naming the router, as a user beyond
 /// the LAN would set it once.
 fn via(router: &Router) -> Command {

@@ -170,7 +170,12 @@ async fn dial_the_lan(
     fabric: &FabricArgs,
     scouting: Scouting,
 ) -> anyhow::Result<(zenoh::Config, Vec<lan::Heard>)> {
-    let Some(heard) = lan::gather(&config, protocols(fabric)).await else {
+    let known = crate::hostcache::HostCache::load()
+        .peers
+        .into_iter()
+        .map(|p| p.zid)
+        .collect();
+    let Some(heard) = lan::gather(&config, protocols(fabric), &known).await else {
         return Ok((config, Vec::new()));
     };
     let mut endpoints: Vec<String> = match config.get_json("connect/endpoints") {
