@@ -83,14 +83,21 @@ fn command(spec: &CommandSpec) -> Command {
     cmd
 }
 
+/// A pipe's first read buffer, and the most it grows to.
+const FIRST_READ: usize = 4 * 1024;
+const LARGEST_READ: usize = 64 * 1024;
+
 /// Copies a pipe into the output channel until it closes.
 async fn pump(
     mut pipe: impl tokio::io::AsyncRead + Unpin,
     stream: Stream,
     output: mpsc::Sender<OutputChunk>,
 ) {
-    // Large reads keep a loud command (a 100 MiB service result) cheap to move.
-    let mut buf = vec![0u8; 64 * 1024];
+    // Small at first: most commands (a habit's) say a line or two, and a
+    // thousand habits a second each paid two 64 KiB buffers. A read that
+    // fills the buffer doubles it, so a loud command (a 100 MiB service
+    // result) soon moves in large reads.
+    let mut buf = vec![0u8; FIRST_READ];
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => return,
@@ -104,6 +111,9 @@ async fn pump(
                     .is_err()
                 {
                     return;
+                }
+                if n == buf.len() && buf.len() < LARGEST_READ {
+                    buf.resize(buf.len() * 2, 0);
                 }
             }
         }
