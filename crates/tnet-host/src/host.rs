@@ -36,7 +36,7 @@ pub struct Shared {
     /// that a call crosses no second session: the gate's while it is open
     /// (the secure default; `None` while it opens again with a new roster,
     /// `gate.rs`), the host's own session with `--insecure`.
-    pub front: tokio::sync::watch::Receiver<Option<zenoh::Session>>,
+    pub front: crate::front::Front,
     /// How commands of plain (non-docker) tasks are started.
     pub runner: Arc<dyn Runner>,
     /// The Docker engine, or why there is none (docker tasks are refused).

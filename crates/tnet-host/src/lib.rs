@@ -21,6 +21,7 @@
 //!   actor takes calls (`supervisor/service/`).
 //! - [`host`]: the task table and the state every handler shares.
 //! - [`handlers`]: one file per control request.
+//! - [`front`]: a queryable on the session clients reach, declared again on each new gate.
 //! - [`gate`]: the network side of the secure default, a router session
 //!   with the roster's access control, opened again on each new roster.
 //! - [`history`]: the recent runs of habits, served to late subscribers.
@@ -36,6 +37,7 @@ pub mod callers;
 pub mod config;
 pub mod disk;
 pub mod docker;
+pub mod front;
 pub mod gate;
 pub mod handlers;
 pub mod history;

@@ -14,14 +14,13 @@ use tnet_proto::msg::{
     self, BlobChunk, ErrorKind, ErrorReply, RequestEnvelope, Response, ResponseEnvelope,
 };
 use tnet_proto::PROTOCOL_VERSION;
-use tokio::sync::watch;
-use zenoh::handlers::FifoChannelHandler;
-use zenoh::query::{Query, Queryable};
+use zenoh::query::Query;
 use zenoh::sample::SampleKind;
 
 use crate::blobs::BlobStore;
 use crate::callers::Callers;
 use crate::config::HostConfig;
+use crate::front::FrontQueryable;
 use crate::gate;
 use crate::handlers;
 use crate::history;
@@ -172,8 +171,18 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
 
     // On the session clients reach, so a request crosses no second session
     // (and an upload's chunks never queue between two: zenoh_pools.rs).
-    let mut front = host.shared.front.clone();
-    let mut doors = Doors::open(&mut front, &config.name).await?;
+    let declare = |key: String, what: &'static str| {
+        let front = host.shared.front.clone();
+        async move {
+            FrontQueryable::declare(front, key)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot declare the {what} queryable: {e}"))
+        }
+    };
+    let mut control = declare(keys::host_control(&config.name), "control").await?;
+    let mut admin = declare(keys::host_admin(&config.name), "admin").await?;
+    let mut blob = declare(keys::host_blob(&config.name), "upload").await?;
+    let mut history = declare(keys::all_habits(&config.name), "habit history").await?;
     // Declared last: a client that sees the host alive can use it at once.
     let token = session
         .liveliness()
@@ -188,36 +197,24 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     tracing::info!(host = %config.name, home = %config.home.display(), security = mode, "tnet-host ready");
 
     let mut signals = Signals::new()?;
+    let closed = "the network side closed";
     let reason = loop {
         tokio::select! {
-            q = next_query(doors.as_ref().map(|d| &d.control)) => match q {
+            q = control.recv() => match q {
                 Some(query) => { tokio::spawn(answer_control(host.clone(), query, false)); }
-                // Its session closed: the gate opens again, or the host stops.
-                None => doors = None,
+                None => break closed,
             },
-            q = next_query(doors.as_ref().map(|d| &d.admin)) => match q {
+            q = admin.recv() => match q {
                 Some(query) => { tokio::spawn(answer_control(host.clone(), query, true)); }
-                None => doors = None,
+                None => break closed,
             },
-            q = next_query(doors.as_ref().map(|d| &d.blob)) => match q {
+            q = blob.recv() => match q {
                 Some(query) => { tokio::spawn(answer_blob(host.clone(), query)); }
-                None => doors = None,
+                None => break closed,
             },
-            q = next_query(doors.as_ref().map(|d| &d.history)) => match q {
+            q = history.recv() => match q {
                 Some(query) => { tokio::spawn(history::answer(host.clone(), query)); }
-                None => doors = None,
-            },
-            changed = front.changed() => match changed {
-                Ok(()) => {
-                    if let Some(old) = doors.take() {
-                        old.close().await;
-                    }
-                    match Doors::open(&mut front, &config.name).await {
-                        Ok(new) => doors = new,
-                        Err(err) => tracing::error!("{err:#}"),
-                    }
-                }
-                Err(_) => break "the network side closed",
+                None => break closed,
             },
             signal = signals.next() => break signal,
         }
@@ -228,8 +225,8 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     if let Err(err) = token.undeclare().await {
         tracing::debug!("withdrawing the host from the network: {err}");
     }
-    if let Some(doors) = doors {
-        doors.close().await;
+    for queryable in [control, admin, blob, history] {
+        queryable.undeclare().await;
     }
     if let Some(gate) = &gate {
         gate.close().await;
@@ -244,60 +241,6 @@ pub async fn serve(mut config: HostConfig) -> anyhow::Result<()> {
     let _ = session.close().await;
     tracing::info!("tnet-host stopped");
     Ok(())
-}
-
-/// The host's queryables on the session clients reach (`Shared::front`).
-struct Doors {
-    control: Queryable<FifoChannelHandler<Query>>,
-    admin: Queryable<FifoChannelHandler<Query>>,
-    blob: Queryable<FifoChannelHandler<Query>>,
-    history: Queryable<FifoChannelHandler<Query>>,
-}
-
-impl Doors {
-    /// Declares them on the session `front` holds now; `None` while it holds
-    /// none (the gate opening again).
-    async fn open(
-        front: &mut watch::Receiver<Option<zenoh::Session>>,
-        name: &str,
-    ) -> anyhow::Result<Option<Doors>> {
-        let Some(session) = front.borrow_and_update().clone() else {
-            return Ok(None);
-        };
-        let declare = |key: String, what: &'static str| {
-            let session = session.clone();
-            async move {
-                session
-                    .declare_queryable(key)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot declare the {what} queryable: {e}"))
-            }
-        };
-        Ok(Some(Doors {
-            control: declare(keys::host_control(name), "control").await?,
-            admin: declare(keys::host_admin(name), "admin").await?,
-            blob: declare(keys::host_blob(name), "upload").await?,
-            history: declare(keys::all_habits(name), "habit history").await?,
-        }))
-    }
-
-    /// Withdraws them (nothing to do when their session closed already).
-    async fn close(self) {
-        for q in [self.control, self.admin, self.blob, self.history] {
-            if let Err(err) = q.undeclare().await {
-                tracing::debug!("withdrawing the host from the network: {err}");
-            }
-        }
-    }
-}
-
-/// The next query of `queryable`; `None` once its session closed. Never
-/// ready without one.
-async fn next_query(queryable: Option<&Queryable<FifoChannelHandler<Query>>>) -> Option<Query> {
-    match queryable {
-        Some(q) => q.recv_async().await.ok(),
-        None => std::future::pending().await,
-    }
 }
 
 /// Leaves out the connect endpoints that are the host's own listen address

@@ -26,13 +26,12 @@ use std::sync::{Arc, Mutex};
 
 use tnet_proto::keys;
 use tnet_proto::msg::{EventKind, TaskState, WarmStatus, WorkerState, WorkerStatus};
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use zenoh::handlers::FifoChannelHandler;
-use zenoh::query::{Query, Queryable};
 
 use super::{Actor, Control, Interrupt};
+use crate::front::FrontQueryable;
 use call::{CallContext, CallRecord};
 
 /// The process group recorded in a call's folder, if any (see [`crate::paths::Paths::calls`]).
@@ -155,39 +154,13 @@ impl CallLoad {
     }
 }
 
-/// A service's queryable on the session clients reach ([`Shared::front`]),
-/// or `None` while there is none (the gate opening again).
-///
-/// [`Shared::front`]: crate::host::Shared::front
-async fn declare_on_front(
-    front: &mut watch::Receiver<Option<zenoh::Session>>,
-    key: &str,
-) -> zenoh::Result<Option<Queryable<FifoChannelHandler<Query>>>> {
-    let session = front.borrow_and_update().clone();
-    match session {
-        Some(session) => Ok(Some(session.declare_queryable(key.to_owned()).await?)),
-        None => Ok(None),
-    }
-}
-
-/// The next call, when there is a queryable to take it.
-async fn next_query(
-    queryable: &Option<Queryable<FifoChannelHandler<Query>>>,
-) -> zenoh::Result<Query> {
-    match queryable {
-        Some(q) => q.recv_async().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Actor {
     /// Takes calls until told to stop. `Some` when interrupted.
     pub(crate) async fn drive_service(&mut self) -> Option<Interrupt> {
         let key = keys::service(&self.shared.name, &self.info.safe_name);
         let session = self.shared.session.clone();
-        let mut front = self.shared.front.clone();
         let declared = async {
-            let queryable = declare_on_front(&mut front, &key).await?;
+            let queryable = FrontQueryable::declare(self.shared.front.clone(), key.clone()).await?;
             let token = session
                 .liveliness()
                 .declare_token(keys::service_token(&self.shared.name, &self.info.safe_name))
@@ -246,34 +219,12 @@ impl Actor {
         tracing::info!(task = %self.info.name, "service ready");
 
         let mut calls: JoinSet<CallRecord> = JoinSet::new();
-        let mut front_open = true;
         let ended = loop {
             tokio::select! {
-                query = next_query(&queryable) => match query {
-                    Ok(query) => { calls.spawn(call::serve(ctx.clone(), query)); }
-                    // The session clients reach closed: the gate opens again
-                    // with a new roster (then `front` changes), or the host
-                    // is going down (then a control message says so).
-                    Err(_) => queryable = None,
-                },
-                changed = front.changed(), if front_open => match changed {
-                    Ok(()) => {
-                        if let Some(old) = queryable.take() {
-                            // Its session is closed or closing: nothing to withdraw from.
-                            let _ = old.undeclare().await;
-                        }
-                        match declare_on_front(&mut front, &ctx.key).await {
-                            Ok(q) => queryable = q,
-                            Err(err) => tracing::error!(
-                                task = %self.info.name,
-                                "service cannot take calls from the network side opened again: {err}"
-                            ),
-                        }
-                    }
-                    Err(_) => {
-                        front_open = false;
-                        queryable = None;
-                    }
+                query = queryable.recv() => match query {
+                    Some(query) => { calls.spawn(call::serve(ctx.clone(), query)); }
+                    // The host closed its network side: it is going down.
+                    None => break Ended::Interrupt(Interrupt::Shutdown(oneshot::channel().0)),
                 },
                 Some(done) = calls.join_next(), if !calls.is_empty() => self.record_call(done),
                 // A keeper ends before the service stops only when its worker
@@ -296,11 +247,7 @@ impl Actor {
         if let Err(err) = token.undeclare().await {
             tracing::debug!(task = %self.info.name, "withdrawing the token: {err}");
         }
-        if let Some(queryable) = queryable {
-            if let Err(err) = queryable.undeclare().await {
-                tracing::debug!(task = %self.info.name, "withdrawing the queryable: {err}");
-            }
-        }
+        queryable.undeclare().await;
         ctx.stop.cancel();
         while let Some(done) = calls.join_next().await {
             self.record_call(done);
