@@ -494,7 +494,10 @@ impl Store {
         })
     }
 
-    /// Records a run that is already over (a service call), numbered after the task's others.
+    /// Records a run that is already over (a service call), numbered after
+    /// the task's others. The host records calls through the ledger
+    /// (`Ledger::record_call`); this is for tests of the store.
+    #[cfg(test)]
     pub fn record_run(&self, task: &str, run: &FinishedRun) -> Result<u64> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(ctx("record a run"))?;
