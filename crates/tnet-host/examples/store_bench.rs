@@ -99,7 +99,10 @@ fn steady(store: &Store, task: &str, runs: u64) -> anyhow::Result<()> {
         for _ in 0..runs {
             let now = tnet_host::store::now_rfc3339();
             let began = Instant::now();
-            let run = store.ledger().start_habit_run(task, &now, &now).await?;
+            let run = store
+                .ledger()
+                .start_habit_run(task, &now, &now, Instant::now())
+                .await?;
             let end = RunEnd {
                 duration_ms: 1,
                 exit_code: Some(0),

@@ -5,17 +5,26 @@
 //! (`synchronous=FULL`: a millisecond or more). One transaction per record
 //! would cap the host far below that and, done on the async runtime's
 //! threads, would stall every timer meanwhile. So habit records go through
-//! this ledger instead: a thread of its own takes every record waiting in
-//! its queue and writes them in one transaction (group commit), then answers
-//! each caller. A batch that consumes a slot is on disk when its callers
-//! hear back; ends of runs and locators are only safe from a killed host
-//! until the next slot's commit takes them to disk (see `write`). Callers
-//! `await` without blocking a runtime thread. The thread uses
-//! the store's own connection, under the store's mutex, so the store's other
+//! this ledger instead: a thread of its own writes the records waiting in
+//! its queue in one transaction (group commit), then answers each caller.
+//! Callers `await` without blocking a runtime thread. The thread uses the
+//! store's own connection, under the store's mutex, so the store's other
 //! writers simply queue behind a batch.
+//!
+//! Every record says by when it must be written, and the thread writes when
+//! the first of those comes, not when a record arrives: a slot's record by
+//! its slot less [`START_MARGIN`] (the habit hands it in well before),
+//! the end of a run or its process within [`GATHER`], a submitted task and
+//! [`Ledger::written`] at once. So the records of many runs share one
+//! transaction, and one wake-up of the thread, even when the runs are spread
+//! over the second (docs/benchmarks.md, "Habits": at a hundred habits a
+//! second each run had three transactions and a `fsync` of its own). A
+//! batch that consumes a slot is on disk when its callers hear back; ends of
+//! runs and locators are only safe from a killed host until the next slot's
+//! commit takes them to disk (see `write`).
 
-use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Transaction};
 use tokio::sync::oneshot;
@@ -26,6 +35,17 @@ use crate::runner::Locator;
 
 /// The most records written in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// How long before its slot a run's record is committed: the commit, `fsync`
+/// included, has this long to end before the command is due (a few
+/// milliseconds here; more on a busy disk).
+pub const START_MARGIN: Duration = Duration::from_millis(50);
+
+/// How long a record that no promise waits on (the end of a run, where its
+/// process is, a finished call) may wait to share a transaction with others.
+/// The end of a habit run is published once it is written, so this is also
+/// the most it delays a run's publication.
+pub const GATHER: Duration = Duration::from_millis(20);
 
 /// How a run ended, as recorded.
 #[derive(Debug, Clone, Copy)]
@@ -87,8 +107,8 @@ enum Op {
     },
     /// A submitted task's row.
     InsertTask(Box<StoredTask>),
-    /// Wakes the thread for what waits in the urgent queue; writes nothing.
-    Nudge,
+    /// Writes everything queued before it; writes nothing itself.
+    Flush,
 }
 
 impl Op {
@@ -108,44 +128,105 @@ enum Done {
 
 struct Job {
     op: Op,
+    /// Written no later than this.
+    by: Instant,
     reply: Option<oneshot::Sender<Result<Done>>>,
 }
 
-/// The queue to the writer thread; the thread ends when the ledger is dropped.
-pub struct Ledger {
-    jobs: std_mpsc::Sender<Job>,
+/// What waits for the writer thread.
+#[derive(Default)]
+struct Queue {
     /// Records a person waits for (a submitted task), written in the next
     /// batch ahead of everything queued: on a host whose habits keep the
     /// thread busy, the queue can hold a few hundred milliseconds of records.
-    urgent: Arc<Mutex<Vec<Job>>>,
+    urgent: Vec<Job>,
+    /// Every other record, in the order it came.
+    jobs: Vec<Job>,
+    /// Until when the thread sleeps, when it does: a record due sooner wakes
+    /// it, any other only joins the queue. `None` while it writes.
+    asleep_until: Option<Instant>,
+    /// The ledger is gone: write what is left and end.
+    closed: bool,
+}
+
+struct Inbox {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    /// Transactions written so far (the tests count them).
+    commits: std::sync::atomic::AtomicU64,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Plain pushes and takes: nothing is left half-changed by a panic.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, job: Job, urgent: bool) -> Result<()> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(StoreError::LedgerClosed);
+        }
+        let due = if urgent { Instant::now() } else { job.by };
+        if q.asleep_until.is_some_and(|until| due < until) {
+            q.asleep_until = Some(due);
+            self.wake.notify_one();
+        }
+        if urgent {
+            q.urgent.push(job);
+        } else {
+            q.jobs.push(job);
+        }
+        Ok(())
+    }
+}
+
+/// The queue to the writer thread; the thread writes what is left and ends
+/// when the ledger is dropped.
+pub struct Ledger {
+    inbox: Arc<Inbox>,
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.inbox.lock().closed = true;
+        self.inbox.wake.notify_one();
+    }
 }
 
 impl Ledger {
     /// Starts the writer thread on the store's connection.
     pub(crate) fn start(conn: Arc<Mutex<Connection>>, keep: Arc<KeepRuns>) -> Result<Ledger> {
-        let (jobs, queue) = std_mpsc::channel();
-        let urgent = Arc::new(Mutex::new(Vec::new()));
-        let first = urgent.clone();
+        let inbox = Arc::new(Inbox {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            commits: std::sync::atomic::AtomicU64::new(0),
+        });
+        let theirs = inbox.clone();
         std::thread::Builder::new()
             .name("tnet-ledger".into())
-            .spawn(move || write_batches(&conn, &keep, &first, queue))
+            .spawn(move || write_batches(&conn, &keep, &theirs))
             .map_err(|_| StoreError::LedgerClosed)?;
-        Ok(Ledger { jobs, urgent })
+        Ok(Ledger { inbox })
     }
 
-    async fn ask(&self, op: Op) -> Result<Done> {
+    /// Queues `op` to be written by `by`, and waits until it is.
+    async fn ask(&self, op: Op, by: Instant) -> Result<Done> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job {
+        let urgent = matches!(op, Op::InsertTask(_));
+        self.inbox.push(
+            Job {
                 op,
+                by,
                 reply: Some(reply),
-            })
-            .map_err(|_| StoreError::LedgerClosed)?;
+            },
+            urgent,
+        )?;
         answer.await.map_err(|_| StoreError::LedgerClosed)?
     }
 
-    async fn run(&self, op: Op) -> Result<StoredRun> {
-        match self.ask(op).await? {
+    async fn run(&self, op: Op, by: Instant) -> Result<StoredRun> {
+        match self.ask(op, by).await? {
             Done::Run(run) => Ok(run),
             Done::Nothing => Err(StoreError::LedgerClosed),
         }
@@ -153,45 +234,54 @@ impl Ledger {
 
     /// Records the start of a habit run for `slot` (started at `started_at`),
     /// and that the slot is consumed, in one transaction: a host killed at any
-    /// instant never runs a slot twice.
+    /// instant never runs a slot twice. `due` is when the slot comes: the
+    /// record is on disk by then, [`START_MARGIN`] before it if the disk
+    /// keeps up, sharing its commit with the records queued meanwhile.
     pub async fn start_habit_run(
         &self,
         task: &str,
         slot: &str,
         started_at: &str,
+        due: Instant,
     ) -> Result<StoredRun> {
-        self.run(Op::Start {
+        let op = Op::Start {
             task: task.to_owned(),
             slot: slot.to_owned(),
             started_at: started_at.to_owned(),
-        })
-        .await
+        };
+        self.run(op, due.checked_sub(START_MARGIN).unwrap_or(due))
+            .await
     }
 
     /// Records a habit run that was due while the previous one still ran
-    /// (`skipped`, started at its slot, no duration), and that its slot is consumed.
+    /// (`skipped`, started at its slot, no duration), and that its slot is
+    /// consumed; written at once.
     pub async fn skip_habit_run(&self, task: &str, slot: &str) -> Result<StoredRun> {
-        self.run(Op::Skip {
+        let op = Op::Skip {
             task: task.to_owned(),
             slot: slot.to_owned(),
-        })
-        .await
+        };
+        self.run(op, Instant::now()).await
     }
 
     /// Records where a run's process group is, so a restarted host can end
-    /// it; queued without waiting (it is written before anything queued later).
+    /// it; queued without waiting, written within [`GATHER`] (with the run's
+    /// end, for a command that ends sooner).
     pub fn set_run_locator(&self, id: i64, locator: Locator) -> Result<()> {
-        self.jobs
-            .send(Job {
+        self.inbox.push(
+            Job {
                 op: Op::Locate { id, locator },
+                by: Instant::now() + GATHER,
                 reply: None,
-            })
-            .map_err(|_| StoreError::LedgerClosed)
+            },
+            false,
+        )
     }
 
     /// Records the end of a habit run and, when it has output, keeps that
     /// output in the habit's history, in one transaction; then trims the
     /// history to the newest `keep.runs` runs holding at most `keep.bytes`.
+    /// Returns once written, within [`GATHER`] if the disk keeps up.
     pub async fn finish_habit_run(
         &self,
         id: i64,
@@ -199,19 +289,18 @@ impl Ledger {
         output: Option<HabitOutput>,
         keep: HistoryLimits,
     ) -> Result<()> {
-        self.ask(Op::Finish {
+        let op = Op::Finish {
             id,
             end,
             output,
             keep,
-        })
-        .await
-        .map(|_| ())
+        };
+        self.ask(op, Instant::now() + GATHER).await.map(|_| ())
     }
 }
 
 impl Ledger {
-    /// Records a finished service call, with the next batch. The caller has
+    /// Records a finished service call, within [`GATHER`]. The caller has
     /// its answer already; like the end of a habit run the record commits
     /// with `synchronous=NORMAL` unless it shares a durable batch (`write`):
     /// a killed host loses none, and calls back to back no longer each wait
@@ -226,15 +315,19 @@ impl Ledger {
         run: super::FinishedRun,
     ) -> impl std::future::Future<Output = Result<()>> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.jobs.send(Job {
-            op: Op::Record {
-                task: task.to_owned(),
-                run,
+        let sent = self.inbox.push(
+            Job {
+                op: Op::Record {
+                    task: task.to_owned(),
+                    run,
+                },
+                by: Instant::now() + GATHER,
+                reply: Some(reply),
             },
-            reply: Some(reply),
-        });
+            false,
+        );
         async move {
-            sent.map_err(|_| StoreError::LedgerClosed)?;
+            sent?;
             answer
                 .await
                 .map_err(|_| StoreError::LedgerClosed)?
@@ -242,69 +335,117 @@ impl Ledger {
         }
     }
 
+    /// How many transactions the thread has written.
+    #[cfg(test)]
+    fn commits(&self) -> u64 {
+        self.inbox
+            .commits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Returns once everything queued before it is written: the host waits
-    /// for it before it exits, or the writer thread would end with it.
+    /// for it before it exits.
     pub async fn written(&self) -> Result<()> {
-        self.ask(Op::Nudge).await.map(|_| ())
+        self.ask(Op::Flush, Instant::now()).await.map(|_| ())
     }
 
     /// Adds a submitted task, on disk when this returns. Through the ledger
     /// rather than the store's mutex: a host busy with habits commits batches
     /// back to back, and a submission waiting on the mutex lost the race to
     /// the ledger's thread batch after batch while it blocked one of the
-    /// runtime's threads; here it waits its turn in the queue, without
-    /// blocking, and shares the next durable commit.
+    /// runtime's threads; here it waits its turn, without blocking, ahead
+    /// of the habits' records, and shares the next durable commit.
     pub async fn insert_task(&self, task: StoredTask) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        lock_urgent(&self.urgent).push(Job {
-            op: Op::InsertTask(Box::new(task)),
-            reply: Some(reply),
-        });
-        self.jobs
-            .send(Job {
-                op: Op::Nudge,
-                reply: None,
-            })
-            .map_err(|_| StoreError::LedgerClosed)?;
-        answer
+        self.ask(Op::InsertTask(Box::new(task)), Instant::now())
             .await
-            .map_err(|_| StoreError::LedgerClosed)?
             .map(|_| ())
     }
 }
 
-fn lock_urgent(urgent: &Mutex<Vec<Job>>) -> std::sync::MutexGuard<'_, Vec<Job>> {
-    // Plain pushes and takes: nothing is left half-changed by a panic.
-    urgent.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The writer thread: everything waiting, one transaction, then the answers.
-fn write_batches(
-    conn: &Mutex<Connection>,
-    keep: &KeepRuns,
-    urgent: &Mutex<Vec<Job>>,
-    queue: std_mpsc::Receiver<Job>,
-) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = std::mem::take(&mut *lock_urgent(urgent));
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// The writer thread: sleeps until the first record is due, then writes
+/// what may go in one transaction, then answers.
+fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, inbox: &Inbox) {
+    let mut q = inbox.lock();
+    loop {
+        let now = Instant::now();
+        let batch = match take_due(&mut q, now) {
+            Taken::Batch(batch) => batch,
+            Taken::Sleep(until) => {
+                q.asleep_until = Some(until.unwrap_or(now + Duration::from_secs(3600)));
+                q = match until {
+                    Some(until) => {
+                        let wait = until.saturating_duration_since(now);
+                        inbox
+                            .wake
+                            .wait_timeout(q, wait)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    }
+                    None => inbox.wake.wait(q).unwrap_or_else(|p| p.into_inner()),
+                };
+                q.asleep_until = None;
+                continue;
             }
-        }
+            Taken::End => return,
+        };
+        drop(q);
         let results = {
             // As in `Store::lock`: SQLite rolls back what a panic interrupted.
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             write(&mut conn, keep, &batch)
         };
+        inbox
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for (job, result) in batch.into_iter().zip(results) {
             if let Some(reply) = job.reply {
                 let _ = reply.send(result);
             }
         }
+        q = inbox.lock();
     }
+}
+
+/// What the writer does next.
+enum Taken {
+    /// Writes these, in this order.
+    Batch(Vec<Job>),
+    /// Sleeps until the first record is due (`None`: until one comes).
+    Sleep(Option<Instant>),
+    /// The ledger is gone and everything is written.
+    End,
+}
+
+/// The records to write now: everything, once a record that must reach the
+/// disk (or a flush, or a full batch's worth) is due; only those that need
+/// not reach the disk, when one of them is due and no durable one is, so
+/// that slots further ahead still share a later commit.
+fn take_due(q: &mut Queue, now: Instant) -> Taken {
+    let everything = q.closed
+        || !q.urgent.is_empty()
+        || q.jobs.len() >= MAX_BATCH
+        || q.jobs
+            .iter()
+            .any(|j| j.by <= now && (j.op.durable() || matches!(j.op, Op::Flush)));
+    if everything {
+        if q.urgent.is_empty() && q.jobs.is_empty() {
+            return Taken::End;
+        }
+        let mut batch = std::mem::take(&mut q.urgent);
+        let room = MAX_BATCH.saturating_sub(batch.len()).max(1);
+        let rest = q.jobs.split_off(room.min(q.jobs.len()));
+        batch.append(&mut q.jobs);
+        q.jobs = rest;
+        return Taken::Batch(batch);
+    }
+    if q.jobs.iter().any(|j| j.by <= now) {
+        let (light, durable): (Vec<Job>, Vec<Job>) = std::mem::take(&mut q.jobs)
+            .into_iter()
+            .partition(|j| !j.op.durable());
+        q.jobs = durable;
+        return Taken::Batch(light);
+    }
+    Taken::Sleep(q.jobs.iter().map(|j| j.by).min())
 }
 
 /// Writes a batch in one transaction; each job gets its own result, and all
@@ -407,7 +548,7 @@ fn apply(tx: &Transaction<'_>, keep: &KeepRuns, op: &Op) -> Result<Done> {
             super::insert_task_on(tx, task)?;
             Ok(Done::Nothing)
         }
-        Op::Nudge => Ok(Done::Nothing),
+        Op::Flush => Ok(Done::Nothing),
     }
 }
 
@@ -538,7 +679,12 @@ mod tests {
             // A refused row takes nothing else of its batch with it.
             store.insert_task(&task("h")).expect("insert");
             ledger
-                .start_habit_run("h", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")
+                .start_habit_run(
+                    "h",
+                    "2026-01-01T00:00:00.000Z",
+                    "2026-01-01T00:00:00.000Z",
+                    Instant::now(),
+                )
                 .await
                 .expect("start");
         }
@@ -601,7 +747,7 @@ mod tests {
             for (i, out) in ["aa", "bb", "cc", "dd"].iter().enumerate() {
                 let slot = format!("2026-01-01T00:00:0{i}.000Z");
                 let run = ledger
-                    .start_habit_run("h", &slot, &slot)
+                    .start_habit_run("h", &slot, &slot, Instant::now())
                     .await
                     .expect("start");
                 let locator = Locator {
@@ -647,7 +793,12 @@ mod tests {
             bytes: 9,
         };
         let run = ledger
-            .start_habit_run("h", "2026-01-01T00:00:06.000Z", &now_rfc3339())
+            .start_habit_run(
+                "h",
+                "2026-01-01T00:00:06.000Z",
+                &now_rfc3339(),
+                Instant::now(),
+            )
             .await
             .expect("start");
         let failed = RunEnd {
@@ -669,6 +820,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn slots_due_together_share_one_commit_and_a_flush_writes_what_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.sqlite3")).expect("open");
+        let ledger = store.ledger();
+        let before = ledger.commits();
+        // Ten habits whose slots come within a tenth of a second, handed in
+        // at once, well ahead: one transaction takes them all.
+        let due = Instant::now() + Duration::from_millis(400);
+        let starts = (0..10).map(|i| {
+            let task = format!("h{i}");
+            let due = due + Duration::from_millis(10 * i);
+            async move {
+                ledger
+                    .start_habit_run(&task, "2026-01-01T00:00:00.000Z", &now_rfc3339(), due)
+                    .await
+            }
+        });
+        let runs = futures::future::join_all(starts).await;
+        assert!(runs.iter().all(|r| r.as_ref().is_ok_and(|r| r.number == 1)));
+        assert!(
+            Instant::now() + START_MARGIN >= due,
+            "written before it had to be: nothing else could join it"
+        );
+        assert_eq!(ledger.commits() - before, 1, "one commit for ten slots");
+
+        // A slot a minute ahead would wait; a flush (the host's last
+        // word before it exits) writes it now.
+        let later = Instant::now() + Duration::from_secs(60);
+        let started = now_rfc3339();
+        let (far, flushed) = tokio::join!(
+            ledger.start_habit_run("far", "2026-01-01T00:01:00.000Z", &started, later),
+            async {
+                tokio::task::yield_now().await;
+                ledger.written().await
+            }
+        );
+        flushed.expect("flush");
+        assert_eq!(far.expect("far").number, 1);
+        assert!(Instant::now() < later);
+    }
+
+    #[tokio::test]
     async fn records_of_many_habits_at_once_are_all_written() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("s.sqlite3")).expect("open");
@@ -677,7 +870,12 @@ mod tests {
             let ledger = store.ledger();
             async move {
                 ledger
-                    .start_habit_run(&task, "2026-01-01T00:00:00.000Z", &now_rfc3339())
+                    .start_habit_run(
+                        &task,
+                        "2026-01-01T00:00:00.000Z",
+                        &now_rfc3339(),
+                        Instant::now(),
+                    )
                     .await
             }
         });

@@ -531,7 +531,7 @@ mod tests {
         for i in 0..10u32 {
             let slot = format!("2026-01-01T00:00:{i:02}.000Z");
             let run = ledger
-                .start_habit_run("h", &slot, &slot)
+                .start_habit_run("h", &slot, &slot, std::time::Instant::now())
                 .await
                 .expect("start");
             assert_eq!(run.number, u64::from(i) + 1, "numbers keep growing");

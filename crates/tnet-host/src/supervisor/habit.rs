@@ -43,13 +43,16 @@ pub const HISTORY: HistoryLimits = HistoryLimits {
 /// a background child that keeps stdout open must not hold the habit up.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
-/// How long before its slot a run is recorded. The record (which consumes
-/// the slot, so that a host killed at any instant never runs it twice) waits
-/// for the disk, a few milliseconds here and more on a busy one; written
-/// ahead, that wait is not the command's lateness. A host killed in this
-/// window loses the slot, as one killed between the record and the start
-/// always did: a slot runs at most once, never twice.
-const RECORD_AHEAD: Duration = Duration::from_millis(50);
+/// How long before its slot a run is handed to the ledger. The record (which
+/// consumes the slot, so that a host killed at any instant never runs it
+/// twice) waits for the disk, a few milliseconds here and more on a busy
+/// one; written ahead, that wait is not the command's lateness. The ledger
+/// commits it [`START_MARGIN`](crate::store::ledger::START_MARGIN) before the slot, with every record that came
+/// meanwhile: at a hundred habits a second, the slots of the next fifth of
+/// a second share one commit. A host killed after the commit loses the slot
+/// (it reads `lost`), as one killed between the record and the start always
+/// did: a slot runs at most once, never twice.
+const RECORD_AHEAD: Duration = Duration::from_millis(250);
 
 /// How many runs may wait for their publication; past it a run is not
 /// published (it is still kept in the history) rather than hold up the schedule.
@@ -183,12 +186,14 @@ impl Actor {
         // Recorded before it is due (the loop woke `RECORD_AHEAD` early), so
         // the disk's wait is not the command's: it starts at its slot, which
         // is the start recorded. Recorded late, it starts when recorded.
-        let starts_at = slot.max(Utc::now());
+        let now = Utc::now();
+        let starts_at = slot.max(now);
+        let due = std::time::Instant::now() + until(slot, now);
         let run = match self
             .shared
             .store
             .ledger()
-            .start_habit_run(&info.safe_name, &rfc3339(slot), &rfc3339(starts_at))
+            .start_habit_run(&info.safe_name, &rfc3339(slot), &rfc3339(starts_at), due)
             .await
         {
             Ok(run) => run,
