@@ -107,7 +107,8 @@ pub struct Locator {
 pub trait Execution: Send {
     /// Its process id, for display.
     fn pid(&self) -> Option<u32>;
-    /// How to find it again after a host restart.
+    /// How to find it again after a host restart, while it runs (read from
+    /// the system when asked).
     fn locator(&self) -> Option<Locator>;
     /// Waits for it to end.
     fn wait(&mut self) -> BoxFuture<'_, std::io::Result<Exit>>;

@@ -124,7 +124,6 @@ async fn pump(
 pub struct ProcessExecution {
     child: Child,
     pid: Option<u32>,
-    locator: Option<Locator>,
     exit: Option<Exit>,
 }
 
@@ -140,16 +139,9 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
 impl ProcessExecution {
     fn new(child: Child) -> ProcessExecution {
         let pid = child.id();
-        let locator = pid.and_then(|p| {
-            Some(Locator {
-                pgid: p,
-                start_ticks: process_start_ticks(p)?,
-            })
-        });
         ProcessExecution {
             child,
             pid,
-            locator,
             exit: None,
         }
     }
@@ -170,7 +162,13 @@ impl Execution for ProcessExecution {
     }
 
     fn locator(&self) -> Option<Locator> {
-        self.locator.clone()
+        // Read when asked, not at the spawn: a habit asks only for a command
+        // that outlives its first moments, and most end sooner.
+        let pgid = self.pid.filter(|_| self.exit.is_none())?;
+        Some(Locator {
+            pgid,
+            start_ticks: process_start_ticks(pgid)?,
+        })
     }
 
     fn wait(&mut self) -> BoxFuture<'_, io::Result<Exit>> {

@@ -54,6 +54,15 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 /// did: a slot runs at most once, never twice.
 const RECORD_AHEAD: Duration = Duration::from_millis(250);
 
+/// How long a run's command runs before the host records where its process
+/// group is (so that a host killed while it runs ends it when it starts
+/// again). A command that ends sooner needs no such record, and most habit
+/// commands do. A host killed within this moment of a spawn cannot end that
+/// command later; the record used to be queued at the spawn and written
+/// with the ledger's next batch, so a shorter moment of the same kind was
+/// there before.
+const LOCATE_AFTER: Duration = Duration::from_millis(20);
+
 /// How many runs may wait for their publication; past it a run is not
 /// published (it is still kept in the history) rather than hold up the schedule.
 const PUBLISH_QUEUE: usize = 8;
@@ -247,13 +256,21 @@ impl Actor {
                 }
             };
             self.snap.send_modify(|s| s.pid = exec.pid());
-            if let Some(loc) = exec.locator() {
-                if let Err(err) = self.shared.store.ledger().set_run_locator(run.id, loc) {
-                    tracing::warn!(task = %info.name, "{err}");
-                }
-            }
+            // Where its process group is, for a host killed while it runs,
+            // once it has run a moment: most habit commands end sooner,
+            // and their run's end is all the ledger needs to hear.
+            let locate_at = tokio::time::Instant::now() + LOCATE_AFTER;
+            let mut located = false;
             exit = loop {
                 tokio::select! {
+                    () = tokio::time::sleep_until(locate_at), if !located => {
+                        located = true;
+                        if let Some(loc) = exec.locator() {
+                            if let Err(err) = self.shared.store.ledger().set_run_locator(run.id, loc) {
+                                tracing::warn!(task = %info.name, "{err}");
+                            }
+                        }
+                    }
                     ended = exec.wait() => break ended.unwrap_or_else(|err| {
                         reason = Some(failure::could_not_run(command, &err));
                         Exit::Code(-1)
