@@ -40,16 +40,6 @@ pub enum StoreError {
     /// The ledger's writer thread is gone (the host is ending).
     #[error("task store: the writer of habit runs has stopped")]
     LedgerClosed,
-    /// Another process holds the store: most likely another `tnet-host` on
-    /// the same home.
-    #[error(
-        "the task store {} is in use by another process (another tnet-host with this home?): stop it, or give this host another --home",
-        path.display()
-    )]
-    InUse {
-        /// The database file.
-        path: std::path::PathBuf,
-    },
 }
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
@@ -278,32 +268,12 @@ impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         let mut conn = Connection::open(path).map_err(ctx("open the database"))?;
-        // The host is the store's only user, so it holds the database's lock
-        // for as long as it runs: no lock taken and given back, and no
-        // shared-memory index, at each of the thousands of transactions a
-        // second a host with many habits writes (docs/benchmarks.md,
-        // "Habits"). Set before the first access, so that the WAL's index
-        // lives in the host's memory. A second host on the same home is
-        // refused here, with a message that says so.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-            .map_err(ctx("lock the database"))?;
-        // A host that is ending as this one starts gets a moment to let go.
-        conn.busy_timeout(std::time::Duration::from_secs(1))
-            .map_err(ctx("set busy timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|source| match source.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                    StoreError::InUse {
-                        path: path.to_path_buf(),
-                    }
-                }
-                _ => StoreError::Sqlite {
-                    action: "enable WAL",
-                    source,
-                },
-            })?;
+            .map_err(ctx("enable WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(ctx("set synchronous"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(ctx("set busy timeout"))?;
         // Room for every statement the ledger and retention repeat.
         conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA)
@@ -648,20 +618,6 @@ mod tests {
             setup_done: false,
             restarts: 0,
         }
-    }
-
-    #[test]
-    fn a_second_user_of_the_store_is_told_it_is_in_use() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.sqlite3");
-        let first = Store::open(&path).expect("open");
-        first.insert_task(&task("a")).expect("insert");
-        let second = Store::open(&path).err().expect("a second store opened");
-        assert!(matches!(second, StoreError::InUse { .. }), "{second}");
-        assert!(second.to_string().contains("another tnet-host"), "{second}");
-        drop(first);
-        let again = Store::open(&path).expect("open once the first is gone");
-        assert_eq!(again.tasks().expect("tasks").len(), 1);
     }
 
     #[test]
