@@ -55,6 +55,10 @@ struct Side {
     runs: usize,
     /// Slots in the window (habits × seconds).
     slots: usize,
+    /// Runs in the window of a slot that had already run (the slot-once
+    /// promise says none).
+    #[serde(default)]
+    twice: usize,
     command_start: Stats,
     recorded_start: Stats,
     /// CPU of the process itself over the window, in % of one core.
@@ -154,6 +158,11 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
         format!("{} / {}", tnet.runs, tnet.slots),
     );
     row(
+        "slots run twice",
+        floor.twice.to_string(),
+        tnet.twice.to_string(),
+    );
+    row(
         "command start lateness p50 / p99 / max",
         ms(&floor.command_start),
         ms(&tnet.command_start),
@@ -244,6 +253,7 @@ async fn floor_side(opts: Opts) -> anyhow::Result<Side> {
         cpu_ms_per_run: cpu1.own_ms_since(&cpu0) / samples.len().max(1) as f64,
         setup_s: 0.0,
         runs: samples.len(),
+        twice: 0,
         slots: opts.habits * opts.seconds as usize,
         command_start: Stats::of(samples.iter().map(|s| s.0).collect()),
         recorded_start: Stats::of(samples.iter().map(|s| s.1).collect()),
@@ -313,7 +323,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
             let printed = printed_ns(&sample.payload().to_bytes());
             sink.lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push((slot, started, printed));
+                .push((run.task, slot, started, printed));
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -359,7 +369,8 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
     let window_start = now_ns();
     let cpu0 = Cpu::of(&pid)?;
     tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
-    let window_end = now_ns();
+    // Exactly `seconds` long, so that it holds habits × seconds slots.
+    let window_end = window_start + i128::from(opts.seconds) * 1_000_000_000;
     let cpu1 = Cpu::of(&pid)?;
     let peak = peak_rss_kib(&pid)?;
     // Runs due at the end of the window are still being published.
@@ -377,23 +388,28 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
 
     let in_window: Vec<_> = seen
         .iter()
-        .filter(|(slot, _, _)| *slot >= window_start && *slot < window_end)
+        .filter(|(_, slot, _, _)| *slot >= window_start && *slot < window_end)
+        .collect();
+    let once: std::collections::HashSet<(&str, i128)> = in_window
+        .iter()
+        .map(|(task, slot, _, _)| (task.as_str(), *slot))
         .collect();
     Ok(Side {
         cpu_ms_per_run: cpu1.own_ms_since(&cpu0) / in_window.len().max(1) as f64,
         setup_s,
         runs: in_window.len(),
+        twice: in_window.len() - once.len(),
         slots: opts.habits * opts.seconds as usize,
         command_start: Stats::of(
             in_window
                 .iter()
-                .filter_map(|(slot, _, printed)| printed.map(|p| (p - slot) as f64 / 1e6))
+                .filter_map(|(_, slot, _, printed)| printed.map(|p| (p - slot) as f64 / 1e6))
                 .collect(),
         ),
         recorded_start: Stats::of(
             in_window
                 .iter()
-                .map(|(slot, started, _)| (started - slot) as f64 / 1e6)
+                .map(|(_, slot, started, _)| (started - slot) as f64 / 1e6)
                 .collect(),
         ),
         cpu_pct: cpu1.self_pct_since(&cpu0),
@@ -404,7 +420,8 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
 
 /// A published run: its slot, its recorded start, and the time its command
 /// printed (if it did), in nanoseconds since the epoch.
-type Seen = (i128, i128, Option<i128>);
+/// A run heard: its habit, its slot, its recorded start, when `date` ran.
+type Seen = (String, i128, i128, Option<i128>);
 
 /// `VmHWM` of a process, KiB.
 fn peak_rss_kib(pid: &str) -> anyhow::Result<u64> {
