@@ -13,6 +13,9 @@ Every round, in the same run and on the same files:
 - `tnet edit --file` with nothing changed (the re-submit);
 - one small file changed: rsync and `tnet edit`, with the bytes each sent.
 
+Then, when `examples/transport_floor` is built next to the binaries, the
+floor of each link: the same bytes through bare Zenoh, nothing else.
+
 Prints a Markdown section for docs/benchmarks.md.
 """
 
@@ -267,6 +270,18 @@ def main():
           "(file bytes the host received).")
     print()
     print("Every round (s): " + "; ".join(f"{k} " + " ".join(f"{x:.3f}" for x in v) for k, v in rows.items()))
+    floor = os.path.join(args.bin_dir, "examples", "transport_floor")
+    if os.path.exists(floor):
+        # Right after the rounds, on the same machine: what each link costs
+        # with nothing of tnet around it, so that the figures above can be
+        # read against the most their link allows.
+        print()
+        print("The links' floor, right after: bare Zenoh carrying the same bytes between two "
+              "processes (`transport_floor`: no files, no hashing, no disk, no host):")
+        print()
+        out = subprocess.run([floor, "--mib", str(args.mib), "--rounds", str(args.rounds)],
+                             check=True, capture_output=True, text=True).stdout
+        print(out.rstrip())
 
 
 if __name__ == "__main__":

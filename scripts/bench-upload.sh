@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked --release -p tnet-host -p tnet-cli --bin tnet --bin tnet-host >&2
+cargo build --locked --release -p tnet-host -p tnet-cli --bin tnet --bin tnet-host \
+  --example transport_floor >&2
 
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
