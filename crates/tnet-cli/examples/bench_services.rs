@@ -33,6 +33,9 @@ use anyhow::{bail, Context};
 use tnet_cli::call::{CallOutcome, CallSpec, Caller};
 use zenoh::Wait;
 
+mod shared;
+use shared::{free_port, insert};
+
 const PAYLOAD: usize = 64;
 const BIG: usize = 100 << 20;
 const FLOOR_KEY: &str = "bench/floor";
@@ -164,12 +167,6 @@ fn link() -> anyhow::Result<(&'static str, Vec<(String, String)>)> {
     Ok(("quic", inserts))
 }
 
-fn insert(config: &mut zenoh::Config, key: &str, value: &str) -> anyhow::Result<()> {
-    config
-        .insert_json5(key, value)
-        .map_err(|e| anyhow::anyhow!("{key}: {e}"))
-}
-
 /// Kills a child process when dropped.
 struct Guard(Child);
 
@@ -181,23 +178,6 @@ impl Drop for Guard {
         }
         let _ = self.0.wait();
     }
-}
-
-/// A port free for TCP and for UDP (QUIC) on every interface, below the
-/// kernel's ephemeral range: a port the kernel just handed out for TCP can be
-/// handed out again at once for a UDP socket (a QUIC client's), and the
-/// secure host's QUIC listener then finds it taken.
-fn free_port() -> anyhow::Result<u16> {
-    let seed = std::process::id() as usize;
-    for i in 0..1000 {
-        let port = 20000 + ((seed * 7919 + i * 104_729) % 12000) as u16;
-        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
-            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
-        {
-            return Ok(port);
-        }
-    }
-    bail!("no port free for both TCP and UDP")
 }
 
 async fn bench(options: Options) -> anyhow::Result<()> {

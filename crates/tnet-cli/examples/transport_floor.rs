@@ -27,6 +27,9 @@ use tnet_fleet::{Fleet, Identity, Role, Validity};
 use zenoh::bytes::ZBytes;
 use zenoh::Wait;
 
+mod shared;
+use shared::{free_port, insert};
+
 const KEY: &str = "bench/sink";
 const CHUNK: usize = 1 << 20;
 
@@ -226,12 +229,6 @@ async fn open(
         .map_err(|e| anyhow::anyhow!("cannot open a session on {link}/127.0.0.1:{port}: {e}"))
 }
 
-fn insert(config: &mut zenoh::Config, key: &str, value: &str) -> anyhow::Result<()> {
-    config
-        .insert_json5(key, value)
-        .map_err(|e| anyhow::anyhow!("{key}: {e}"))
-}
-
 /// User and system CPU seconds of a process (`self` or a pid), from `/proc`.
 fn cpu_s(pid: &str) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
@@ -258,19 +255,4 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A port free for TCP and for UDP (QUIC), below the kernel's ephemeral range
-/// (as `bench_services` picks one).
-fn free_port() -> anyhow::Result<u16> {
-    let seed = std::process::id() as usize;
-    for i in 0..1000 {
-        let port = 20000 + ((seed * 7919 + i * 104_729) % 12000) as u16;
-        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
-            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
-        {
-            return Ok(port);
-        }
-    }
-    bail!("no port free for both TCP and UDP")
 }
