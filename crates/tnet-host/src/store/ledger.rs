@@ -265,8 +265,9 @@ impl Ledger {
     }
 
     /// Records where a run's process group is, so a restarted host can end
-    /// it; queued without waiting, written within [`GATHER`] (with the run's
-    /// end, for a command that ends sooner).
+    /// it; queued without waiting, written within [`GATHER`]. (A habit asks
+    /// only for a command still running after its first moments; a shorter
+    /// one has no locator, its end is written instead.)
     pub fn set_run_locator(&self, id: i64, locator: Locator) -> Result<()> {
         self.inbox.push(
             Job {
