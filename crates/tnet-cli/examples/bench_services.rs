@@ -31,10 +31,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tnet_cli::call::{CallOutcome, CallSpec, Caller};
-use zenoh::Wait;
 
 mod shared;
-use shared::{free_port, insert};
+use shared::{free_port, loopback_session, secure_inserts, serve_until_stdin_closes};
 
 const PAYLOAD: usize = 64;
 const BIG: usize = 100 << 20;
@@ -114,33 +113,12 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 
 /// A bare Zenoh queryable that answers every query at once with its payload.
 async fn floor_server(port: u16) -> anyhow::Result<()> {
-    let mut config = zenoh::Config::default();
-    let (link, tls) = link()?;
-    insert(
-        &mut config,
-        "listen/endpoints",
-        &format!("[\"{link}/127.0.0.1:{port}\"]"),
-    )?;
-    for (key, value) in &tls {
-        insert(&mut config, key, value)?;
-    }
-    insert(&mut config, "scouting/multicast/enabled", "false")?;
-    let session = zenoh::open(config)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let queryable = session
-        .declare_queryable(FLOOR_KEY)
-        .callback(|query| {
-            let payload = query.payload().cloned().unwrap_or_default();
-            let _ = query.reply(FLOOR_KEY, payload).wait();
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("ready");
-    // Until the benchmark closes our standard input.
-    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
-    drop(queryable);
-    Ok(())
+    let (link, inserts) = link()?;
+    let session = loopback_session(link, port, &inserts, true).await?;
+    serve_until_stdin_closes(&session, FLOOR_KEY, |query| {
+        query.payload().cloned().unwrap_or_default()
+    })
+    .await
 }
 
 fn insecure() -> bool {
@@ -158,13 +136,7 @@ fn link() -> anyhow::Result<(&'static str, Vec<(String, String)>)> {
         .context("TNET_IDENTITY: the secure default needs the fleet's admin bundle")?;
     let identity = tnet_fleet::Identity::load(Path::new(&dir))
         .map_err(|e| anyhow::anyhow!("identity {}: {e}", Path::new(&dir).display()))?;
-    let mut inserts = tnet_fleet::zenoh::tls_inserts(&identity);
-    // As `tnet` does: the host's gate also advertises its Unix socket.
-    inserts.push((
-        "transport/link/protocols".to_owned(),
-        r#"["quic"]"#.to_owned(),
-    ));
-    Ok(("quic", inserts))
+    Ok(("quic", secure_inserts(&identity)))
 }
 
 /// Kills a child process when dropped.
@@ -338,7 +310,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         let mut out = std::io::BufReader::new(floor.stdout.take().context("floor stdout")?);
         std::io::BufRead::read_line(&mut out, &mut line)?;
     }
-    let floor_session = open_connected(&format!("{}/127.0.0.1:{floor_port}", link()?.0)).await?;
+    let floor_session = open_connected(floor_port).await?;
     let querier = floor_session
         .declare_querier(FLOOR_KEY)
         .await
@@ -357,7 +329,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     );
 
     // tnet's client library: one session, calls of `cat` with 64 bytes.
-    let session = open_connected(&format!("{}/127.0.0.1:{port}", link()?.0)).await?;
+    let session = open_connected(port).await?;
     let caller = Caller::new(&session).await?;
     anyhow::ensure!(
         tnet_cli::call::host_offers(&session, &name, &cat, Duration::from_secs(5)).await?,
@@ -715,22 +687,11 @@ async fn timed_calls(
     Ok(times)
 }
 
-/// A session connected to `endpoint` only, as the library's users would open one.
-async fn open_connected(endpoint: &str) -> anyhow::Result<zenoh::Session> {
-    let mut config = zenoh::Config::default();
-    for (key, value) in &link()?.1 {
-        insert(&mut config, key, value)?;
-    }
-    insert(
-        &mut config,
-        "connect/endpoints",
-        &format!("[\"{endpoint}\"]"),
-    )?;
-    insert(&mut config, "listen/endpoints", "[]")?;
-    insert(&mut config, "scouting/multicast/enabled", "false")?;
-    zenoh::open(config)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to {endpoint}: {e}"))
+/// A session connected to `port` on loopback only, as the library's users
+/// would open one.
+async fn open_connected(port: u16) -> anyhow::Result<zenoh::Session> {
+    let (link, inserts) = link()?;
+    loopback_session(link, port, &inserts, false).await
 }
 
 fn tnet_ok(tnet: &Path, endpoint: &str, args: &[&str]) -> bool {

@@ -25,10 +25,9 @@ use anyhow::{bail, Context};
 use futures::StreamExt;
 use tnet_fleet::{Fleet, Identity, Role, Validity};
 use zenoh::bytes::ZBytes;
-use zenoh::Wait;
 
 mod shared;
-use shared::{free_port, insert};
+use shared::{free_port, loopback_session, secure_inserts, serve_until_stdin_closes};
 
 const KEY: &str = "bench/sink";
 const CHUNK: usize = 1 << 20;
@@ -184,49 +183,27 @@ async fn send(
 /// The receiving process: a queryable that answers every chunk with its length.
 async fn server(link: &str, port: u16, bundle: Option<&Path>) -> anyhow::Result<()> {
     let session = open(link, port, bundle, true).await?;
-    let queryable = session
-        .declare_queryable(KEY)
-        .callback(|query| {
-            let len = query.payload().map_or(0, ZBytes::len);
-            let _ = query.reply(KEY, len.to_string()).wait();
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("ready");
-    // Until the benchmark ends (and closes our standard input).
-    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
-    drop(queryable);
-    Ok(())
+    serve_until_stdin_closes(&session, KEY, |query| {
+        query.payload().map_or(0, ZBytes::len).to_string().into()
+    })
+    .await
 }
 
-/// A peer session on `link`, listening on or connected to `port` on loopback,
-/// with the TLS settings of `bundle` (as `tnet` and the host use them).
+/// A session on `link` at `port` on loopback, with the TLS settings of
+/// `bundle` (as `tnet` and the host use them).
 async fn open(
     link: &str,
     port: u16,
     bundle: Option<&Path>,
     listen: bool,
 ) -> anyhow::Result<zenoh::Session> {
-    let mut config = zenoh::Config::default();
-    let endpoint = format!("[\"{link}/127.0.0.1:{port}\"]");
-    let (mine, other) = if listen {
-        ("listen/endpoints", "connect/endpoints")
-    } else {
-        ("connect/endpoints", "listen/endpoints")
-    };
-    insert(&mut config, mine, &endpoint)?;
-    insert(&mut config, other, "[]")?;
-    insert(&mut config, "scouting/multicast/enabled", "false")?;
-    if let Some(bundle) = bundle {
-        let identity = Identity::load(bundle).map_err(|e| anyhow::anyhow!("{e}"))?;
-        for (key, value) in tnet_fleet::zenoh::tls_inserts(&identity) {
-            insert(&mut config, &key, &value)?;
+    let inserts = match bundle {
+        Some(bundle) => {
+            secure_inserts(&Identity::load(bundle).map_err(|e| anyhow::anyhow!("{e}"))?)
         }
-        insert(&mut config, "transport/link/protocols", r#"["quic"]"#)?;
-    }
-    zenoh::open(config)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open a session on {link}/127.0.0.1:{port}: {e}"))
+        None => Vec::new(),
+    };
+    loopback_session(link, port, &inserts, listen).await
 }
 
 /// User and system CPU seconds of a process (`self` or a pid), from `/proc`.
