@@ -118,6 +118,12 @@ impl Op {
     fn durable(&self) -> bool {
         matches!(self, Op::Start { .. } | Op::Skip { .. } | Op::InsertTask(_))
     }
+
+    /// Whether a person waits for it (a submitted task): written in the next
+    /// batch, ahead of everything queued.
+    fn urgent(&self) -> bool {
+        matches!(self, Op::InsertTask(_))
+    }
 }
 
 /// What a written record gives back.
@@ -162,17 +168,16 @@ impl Inbox {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push(&self, job: Job, urgent: bool) -> Result<()> {
+    fn push(&self, job: Job) -> Result<()> {
         let mut q = self.lock();
         if q.closed {
             return Err(StoreError::LedgerClosed);
         }
-        let due = if urgent { Instant::now() } else { job.by };
-        if q.asleep_until.is_some_and(|until| due < until) {
-            q.asleep_until = Some(due);
+        if q.asleep_until.is_some_and(|until| job.by < until) {
+            q.asleep_until = Some(job.by);
             self.wake.notify_one();
         }
-        if urgent {
+        if job.op.urgent() {
             q.urgent.push(job);
         } else {
             q.jobs.push(job);
@@ -213,15 +218,11 @@ impl Ledger {
     /// Queues `op` to be written by `by`, and waits until it is.
     async fn ask(&self, op: Op, by: Instant) -> Result<Done> {
         let (reply, answer) = oneshot::channel();
-        let urgent = matches!(op, Op::InsertTask(_));
-        self.inbox.push(
-            Job {
-                op,
-                by,
-                reply: Some(reply),
-            },
-            urgent,
-        )?;
+        self.inbox.push(Job {
+            op,
+            by,
+            reply: Some(reply),
+        })?;
         answer.await.map_err(|_| StoreError::LedgerClosed)?
     }
 
@@ -269,14 +270,11 @@ impl Ledger {
     /// only for a command still running after its first moments; a shorter
     /// one has no locator, its end is written instead.)
     pub fn set_run_locator(&self, id: i64, locator: Locator) -> Result<()> {
-        self.inbox.push(
-            Job {
-                op: Op::Locate { id, locator },
-                by: Instant::now() + GATHER,
-                reply: None,
-            },
-            false,
-        )
+        self.inbox.push(Job {
+            op: Op::Locate { id, locator },
+            by: Instant::now() + GATHER,
+            reply: None,
+        })
     }
 
     /// Records the end of a habit run and, when it has output, keeps that
@@ -316,17 +314,14 @@ impl Ledger {
         run: super::FinishedRun,
     ) -> impl std::future::Future<Output = Result<()>> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.inbox.push(
-            Job {
-                op: Op::Record {
-                    task: task.to_owned(),
-                    run,
-                },
-                by: Instant::now() + GATHER,
-                reply: Some(reply),
+        let sent = self.inbox.push(Job {
+            op: Op::Record {
+                task: task.to_owned(),
+                run,
             },
-            false,
-        );
+            by: Instant::now() + GATHER,
+            reply: Some(reply),
+        });
         async move {
             sent?;
             answer
