@@ -6,10 +6,12 @@
 //! ```text
 //! store_bench fill  DB TASK RUNS     # RUNS finished runs, one a second, ending now
 //! store_bench query DB TASK ROUNDS   # median µs of recent_runs(20) + totals
-//! store_bench steady DB TASK RUNS    # median µs of a habit run's records (start + finish), pruning on
+//! store_bench steady DB TASK RUNS    # a habit run's records (start + finish), pruning on: CPU µs, median wall µs
 //! ```
 
 use std::time::{Duration, Instant};
+
+mod bench;
 
 use tnet_host::store::{FinishedRun, HistoryLimits, RunEnd, Store};
 
@@ -95,6 +97,7 @@ fn steady(store: &Store, task: &str, runs: u64) -> anyhow::Result<()> {
     };
     let mut samples = Vec::new();
     let before = store.totals(task)?.kept;
+    let cpu0 = bench::Cpu::of("self")?;
     rt.block_on(async {
         for _ in 0..runs {
             let now = tnet_host::store::now_rfc3339();
@@ -116,9 +119,12 @@ fn steady(store: &Store, task: &str, runs: u64) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })?;
+    // The ledger's thread writes them: the process's CPU is what they cost.
+    let cpu_us = bench::Cpu::of("self")?.own_ms_since(&cpu0) * 1000.0 / runs.max(1) as f64;
     let after = store.totals(task)?.kept;
     println!(
-        "steady: median {} µs per habit run (start + finish), keep {}, kept {before} -> {after}",
+        "steady: {cpu_us:.0} µs of CPU per habit run (start + finish), median {} µs from start to end written \
+         (the end waits up to the ledger's GATHER to share a commit), keep {}, kept {before} -> {after}",
         median(samples).as_micros(),
         store.keep_runs().of(task)
     );
