@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub mod ledger;
+pub mod outputs;
 pub mod reasons;
 pub mod retention;
 
-pub use ledger::{HabitOutput, HistoryLimits, Ledger, RunEnd};
+pub use ledger::{Ledger, RunEnd};
+pub use outputs::{HabitOutput, HistoryLimits};
 pub use retention::{KeepRuns, Totals, DEFAULT_KEEP_RUNS};
 
 /// Errors of the store, with what was being done.
@@ -262,6 +264,9 @@ pub struct Store {
     ledger: Ledger,
     /// How many runs each task keeps; shared with the ledger, which prunes too.
     keep: Arc<KeepRuns>,
+    /// What each habit's kept outputs add up to; shared with the ledger,
+    /// which keeps and trims them.
+    outputs: Arc<outputs::KeptOutputs>,
 }
 
 impl Store {
@@ -285,10 +290,16 @@ impl Store {
         retention::migrate(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
         let keep = Arc::new(KeepRuns::default());
+        let outputs = Arc::new(outputs::KeptOutputs::default());
+        let trims = ledger::Trims {
+            runs: keep.clone(),
+            outputs: outputs.clone(),
+        };
         Ok(Store {
-            ledger: Ledger::start(conn.clone(), keep.clone())?,
+            ledger: Ledger::start(conn.clone(), trims)?,
             conn,
             keep,
+            outputs,
         })
     }
 
@@ -464,6 +475,9 @@ impl Store {
             .map_err(ctx("remove a habit's schedule"))?;
         tx.execute("DELETE FROM habit_outputs WHERE task = ?1", [safe_name])
             .map_err(ctx("remove a habit's outputs"))?;
+        // Under the connection's lock, so no batch of the ledger counts
+        // these outputs meanwhile.
+        self.outputs.forget(safe_name);
         tx.execute("DELETE FROM tasks WHERE safe_name = ?1", [safe_name])
             .map_err(ctx("remove a task"))?;
         tx.commit().map_err(ctx("remove a task"))

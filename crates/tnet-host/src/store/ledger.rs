@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, Transaction};
 use tokio::sync::oneshot;
 
+use super::outputs::{HabitOutput, HistoryLimits, KeptOutputs};
 use super::retention::{self, KeepRuns};
 use super::{ctx, Result, StoreError, StoredRun, StoredTask};
 use crate::runner::Locator;
@@ -56,28 +57,6 @@ pub struct RunEnd {
     pub exit_code: Option<i32>,
     /// See `tnet_proto::msg::RunRecord::outcome`.
     pub outcome: &'static str,
-}
-
-/// A habit run's published output, kept for late subscribers.
-#[derive(Debug, Clone)]
-pub struct HabitOutput {
-    /// The habit's safe name.
-    pub task: String,
-    /// The run's number.
-    pub number: u64,
-    /// Its `HabitRun` metadata, as JSON.
-    pub meta_json: String,
-    /// Its stdout (possibly cut at the host's limit).
-    pub bytes: Vec<u8>,
-}
-
-/// How much output history a habit keeps.
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryLimits {
-    /// At most this many runs.
-    pub runs: usize,
-    /// At most this many bytes of output in all.
-    pub bytes: u64,
 }
 
 enum Op {
@@ -186,6 +165,14 @@ impl Inbox {
     }
 }
 
+/// What the writer trims as it writes: each task's runs to the number it
+/// keeps, each habit's outputs to its history's limits. Shared with the
+/// store, which changes both when a task comes or goes.
+pub(crate) struct Trims {
+    pub(crate) runs: Arc<KeepRuns>,
+    pub(crate) outputs: Arc<KeptOutputs>,
+}
+
 /// The queue to the writer thread; the thread writes what is left and ends
 /// when the ledger is dropped.
 pub struct Ledger {
@@ -201,7 +188,7 @@ impl Drop for Ledger {
 
 impl Ledger {
     /// Starts the writer thread on the store's connection.
-    pub(crate) fn start(conn: Arc<Mutex<Connection>>, keep: Arc<KeepRuns>) -> Result<Ledger> {
+    pub(crate) fn start(conn: Arc<Mutex<Connection>>, trims: Trims) -> Result<Ledger> {
         let inbox = Arc::new(Inbox {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -210,7 +197,7 @@ impl Ledger {
         let theirs = inbox.clone();
         std::thread::Builder::new()
             .name("tnet-ledger".into())
-            .spawn(move || write_batches(&conn, &keep, &theirs))
+            .spawn(move || write_batches(&conn, &trims, &theirs))
             .map_err(|_| StoreError::LedgerClosed)?;
         Ok(Ledger { inbox })
     }
@@ -360,7 +347,7 @@ impl Ledger {
 
 /// The writer thread: sleeps until the first record is due, then writes
 /// what may go in one transaction, then answers.
-fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, inbox: &Inbox) {
+fn write_batches(conn: &Mutex<Connection>, trims: &Trims, inbox: &Inbox) {
     let mut q = inbox.lock();
     loop {
         let now = Instant::now();
@@ -388,7 +375,7 @@ fn write_batches(conn: &Mutex<Connection>, keep: &KeepRuns, inbox: &Inbox) {
         let results = {
             // As in `Store::lock`: SQLite rolls back what a panic interrupted.
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            write(&mut conn, keep, &batch)
+            write(&mut conn, trims, &batch)
         };
         inbox
             .commits
@@ -459,12 +446,12 @@ fn take_due(q: &mut Queue, now: Instant) -> Taken {
 /// like runs the host was killed in), never a slot's record. A locator only
 /// matters to a host that was killed while its processes lived on, which a
 /// power cut does not leave.
-fn write(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> Vec<Result<Done>> {
+fn write(conn: &mut Connection, trims: &Trims, batch: &[Job]) -> Vec<Result<Done>> {
     let durable = batch.iter().any(|job| job.op.durable());
     if !durable {
         set_synchronous(conn, "NORMAL");
     }
-    let results = write_transaction(conn, keep, batch);
+    let results = write_transaction(conn, trims, batch);
     if !durable {
         set_synchronous(conn, "FULL");
     }
@@ -479,7 +466,7 @@ fn set_synchronous(conn: &Connection, level: &str) {
     }
 }
 
-fn write_transaction(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> Vec<Result<Done>> {
+fn write_transaction(conn: &mut Connection, trims: &Trims, batch: &[Job]) -> Vec<Result<Done>> {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -490,8 +477,10 @@ fn write_transaction(conn: &mut Connection, keep: &KeepRuns, batch: &[Job]) -> V
         }
     };
     let mut results: Vec<Result<Done>> =
-        batch.iter().map(|job| apply(&tx, keep, &job.op)).collect();
+        batch.iter().map(|job| apply(&tx, trims, &job.op)).collect();
     if let Err(e) = tx.commit() {
+        // The counts of kept outputs took in what did not commit.
+        trims.outputs.forget_all();
         results = batch
             .iter()
             .map(|_| Err(fail("commit a batch", &e)))
@@ -508,7 +497,8 @@ fn fail(action: &'static str, e: &rusqlite::Error) -> StoreError {
     }
 }
 
-fn apply(tx: &Transaction<'_>, keep: &KeepRuns, op: &Op) -> Result<Done> {
+fn apply(tx: &Transaction<'_>, trims: &Trims, op: &Op) -> Result<Done> {
+    let keep = &trims.runs;
     match op {
         Op::Start {
             task,
@@ -531,9 +521,12 @@ fn apply(tx: &Transaction<'_>, keep: &KeepRuns, op: &Op) -> Result<Done> {
             id,
             end,
             output,
-            keep,
+            keep: limits,
         } => {
-            finish(tx, *id, end, output.as_ref(), *keep)?;
+            retention::finish(tx, *id, end.duration_ms, end.exit_code, end.outcome)?;
+            if let Some(out) = output {
+                trims.outputs.keep(tx, out, *limits)?;
+            }
             Ok(Done::Nothing)
         }
         Op::Record { task, run } => {
@@ -590,40 +583,6 @@ fn insert_run(
         exit_code: None,
         outcome: outcome.to_owned(),
     })
-}
-
-fn finish(
-    tx: &Transaction<'_>,
-    id: i64,
-    end: &RunEnd,
-    output: Option<&HabitOutput>,
-    keep: HistoryLimits,
-) -> Result<()> {
-    retention::finish(tx, id, end.duration_ms, end.exit_code, end.outcome)?;
-    let Some(out) = output else { return Ok(()) };
-    super::cached_execute(tx,
-        "INSERT OR REPLACE INTO habit_outputs (task, number, meta_json, output) VALUES (?1, ?2, ?3, ?4)",
-        params![out.task, out.number, out.meta_json, out.bytes],
-    )
-    .map_err(ctx("keep a habit's output"))?;
-    super::cached_execute(
-        tx,
-        "DELETE FROM habit_outputs WHERE task = ?1 AND number IN (
-             SELECT number FROM (
-                 SELECT number,
-                        ROW_NUMBER() OVER newest AS n,
-                        SUM(length(output)) OVER newest AS bytes
-                 FROM habit_outputs WHERE task = ?1
-                 WINDOW newest AS (ORDER BY number DESC)
-             ) WHERE n > ?2 OR bytes > ?3)",
-        params![
-            out.task,
-            i64::try_from(keep.runs).unwrap_or(i64::MAX),
-            i64::try_from(keep.bytes).unwrap_or(i64::MAX)
-        ],
-    )
-    .map_err(ctx("trim a habit's history"))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -813,6 +772,36 @@ mod tests {
         store.remove_task("h").expect("remove");
         assert!(store.habit_outputs("h", None).expect("history").is_empty());
         assert_eq!(store.habit_last_slot("h").expect("slot"), None);
+
+        // A habit of the same name again: its history is counted afresh,
+        // not from the removed one's (which would trim the new run away).
+        store.insert_task(&task("h")).expect("insert again");
+        let two = HistoryLimits {
+            runs: 2,
+            bytes: 100,
+        };
+        for (i, out) in ["ee", "ff", "gg"].iter().enumerate() {
+            let slot = format!("2026-01-02T00:00:0{i}.000Z");
+            let run = ledger
+                .start_habit_run("h", &slot, &slot, Instant::now())
+                .await
+                .expect("start");
+            ledger
+                .finish_habit_run(run.id, OK, output(run.number, "{}", out.as_bytes()), two)
+                .await
+                .expect("finish");
+            let kept: Vec<Vec<u8>> = store
+                .habit_outputs("h", None)
+                .expect("history")
+                .into_iter()
+                .map(|(_, b)| b)
+                .collect();
+            let want: Vec<&[u8]> = [b"ee", b"ff", b"gg"][i.saturating_sub(1)..=i]
+                .iter()
+                .map(|b| b.as_slice())
+                .collect();
+            assert_eq!(kept, want, "after run {}", i + 1);
+        }
     }
 
     #[tokio::test]
