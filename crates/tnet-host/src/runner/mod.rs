@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
@@ -127,6 +128,10 @@ pub struct Piped {
     pub stdout: Pin<Box<dyn AsyncRead + Send>>,
 }
 
+/// A command's output for its caller to read: stdout and stderr chunks,
+/// tagged, as they come; it ends when both are closed.
+pub type OutputStream = BoxStream<'static, OutputChunk>;
+
 /// Starts commands.
 pub trait Runner: Send + Sync {
     /// Starts `spec`, sending its output to `output`.
@@ -135,6 +140,24 @@ pub trait Runner: Send + Sync {
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
     ) -> std::io::Result<Box<dyn Execution>>;
+
+    /// Starts `spec`; its output is read from the stream returned, in the
+    /// caller's task. A habit run reads its commands' output this way:
+    /// with [`Runner::spawn`] each run spawned a task per pipe, and every
+    /// chunk woke one more task on its way (docs/benchmarks.md, "Habits").
+    /// By default the output still comes through a channel fed by
+    /// [`Runner::spawn`].
+    fn spawn_reading(
+        &self,
+        spec: &CommandSpec,
+    ) -> std::io::Result<(Box<dyn Execution>, OutputStream)> {
+        let (tx, rx) = mpsc::channel(64);
+        let exec = self.spawn(spec, tx)?;
+        let chunks = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        Ok((exec, Box::pin(chunks)))
+    }
 
     /// Starts `spec` with its standard input and output connected to the
     /// host (`spec.stdin` is not used); standard error goes to `stderr`.

@@ -9,14 +9,16 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::{CommandSpec, Execution, Exit, Locator, OutputChunk, Piped, Runner, Stream};
+use super::{
+    CommandSpec, Execution, Exit, Locator, OutputChunk, OutputStream, Piped, Runner, Stream,
+};
 use crate::procfs;
 
 /// Runs commands as local process groups.
@@ -29,11 +31,7 @@ impl Runner for ProcessRunner {
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
     ) -> io::Result<Box<dyn Execution>> {
-        let stdin = match &spec.stdin {
-            Some(path) => Stdio::from(std::fs::File::open(path)?),
-            None => Stdio::null(),
-        };
-        let mut child = command(spec).stdin(stdin).spawn()?;
+        let mut child = command(spec).stdin(stdin_of(spec)?).spawn()?;
         if let Some(out) = child.stdout.take() {
             tokio::spawn(pump(out, Stream::Stdout, output.clone()));
         }
@@ -41,6 +39,16 @@ impl Runner for ProcessRunner {
             tokio::spawn(pump(err, Stream::Stderr, output));
         }
         Ok(Box::new(ProcessExecution::new(child)))
+    }
+
+    fn spawn_reading(&self, spec: &CommandSpec) -> io::Result<(Box<dyn Execution>, OutputStream)> {
+        let mut child = command(spec).stdin(stdin_of(spec)?).spawn()?;
+        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(io::Error::other("the command's pipes were not opened"));
+        };
+        let output =
+            futures::stream::select(chunks(out, Stream::Stdout), chunks(err, Stream::Stderr));
+        Ok((Box::new(ProcessExecution::new(child)), Box::pin(output)))
     }
 
     fn spawn_piped(
@@ -83,39 +91,53 @@ fn command(spec: &CommandSpec) -> Command {
     cmd
 }
 
+/// The command's standard input: `spec.stdin`'s file, or none.
+fn stdin_of(spec: &CommandSpec) -> io::Result<Stdio> {
+    Ok(match &spec.stdin {
+        Some(path) => Stdio::from(std::fs::File::open(path)?),
+        None => Stdio::null(),
+    })
+}
+
 /// A pipe's first read buffer, and the most it grows to.
 const FIRST_READ: usize = 4 * 1024;
 const LARGEST_READ: usize = 64 * 1024;
 
-/// Copies a pipe into the output channel until it closes.
-async fn pump(
-    mut pipe: impl tokio::io::AsyncRead + Unpin,
+/// A pipe's output as it comes, until it closes.
+fn chunks(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
     stream: Stream,
-    output: mpsc::Sender<OutputChunk>,
-) {
+) -> impl futures::Stream<Item = OutputChunk> + Send + 'static {
     // Small at first: most commands (a habit's) say a line or two, and a
     // thousand habits a second each paid two 64 KiB buffers. A read that
     // fills the buffer doubles it, so a loud command (a 100 MiB service
     // result) soon moves in large reads.
-    let mut buf = vec![0u8; FIRST_READ];
-    loop {
+    let buf = vec![0u8; FIRST_READ];
+    futures::stream::unfold((pipe, buf), move |(mut pipe, mut buf)| async move {
         match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => None,
             Ok(n) => {
-                if output
-                    .send(OutputChunk {
-                        stream,
-                        bytes: buf[..n].to_vec(),
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+                let bytes = buf[..n].to_vec();
                 if n == buf.len() && buf.len() < LARGEST_READ {
                     buf.resize(buf.len() * 2, 0);
                 }
+                Some((OutputChunk { stream, bytes }, (pipe, buf)))
             }
+        }
+    })
+}
+
+/// Copies a pipe into the output channel until it closes.
+async fn pump(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    stream: Stream,
+    output: mpsc::Sender<OutputChunk>,
+) {
+    let chunks = chunks(pipe, stream);
+    futures::pin_mut!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        if output.send(chunk).await.is_err() {
+            return;
         }
     }
 }

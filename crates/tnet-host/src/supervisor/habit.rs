@@ -21,15 +21,17 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::stream::SelectAll;
+use futures::{FutureExt, StreamExt};
 use tnet_proto::keys;
 use tnet_proto::msg::{self, EventKind, HabitRun, TaskState};
 use tnet_proto::task::value::value_of;
 use tokio::sync::mpsc;
 use zenoh::qos::CongestionControl;
 
-use super::capture::{capture_stdout, Captured};
+use super::capture::Captured;
 use super::{failure, Actor, Control, Interrupt, STOP_GRACE};
-use crate::runner::Exit;
+use crate::runner::{Exit, OutputChunk, OutputStream};
 use crate::scheduler::{until, Plan};
 use crate::store::{HabitOutput, HistoryLimits, RunEnd, StoredRun};
 
@@ -238,7 +240,9 @@ impl Actor {
             .send_modify(|s| s.last_run = Some(run.started_at.clone()));
         self.set_state(TaskState::Running);
 
-        let (out_tx, captured, tee) = capture_stdout(self.output.clone());
+        let mut captured = Captured::default();
+        // Every command's output, read here rather than by tasks of its own.
+        let mut reading = SelectAll::<OutputStream>::new();
         let mut next = plan.following(slot);
         let mut exit = Exit::Code(0);
         let mut reason = None;
@@ -247,8 +251,11 @@ impl Actor {
             // The slot this run is for: a command can make its work idempotent
             // by it (a slot runs at most once, even across host crashes).
             spec.env.push(("TNET_SCHEDULED".to_owned(), rfc3339(slot)));
-            let mut exec = match info.runner.spawn(&spec, out_tx.clone()) {
-                Ok(exec) => exec,
+            let mut exec = match info.runner.spawn_reading(&spec) {
+                Ok((exec, output)) => {
+                    reading.push(output);
+                    exec
+                }
                 Err(err) => {
                     reason = Some(failure::cannot_start(command, &spec.workdir, &err));
                     exit = Exit::Code(127);
@@ -263,6 +270,9 @@ impl Actor {
             let mut located = false;
             exit = loop {
                 tokio::select! {
+                    Some(chunk) = reading.next(), if !reading.is_empty() => {
+                        self.keep_output(chunk, &mut captured).await;
+                    }
                     () = tokio::time::sleep_until(locate_at), if !located => {
                         located = true;
                         if let Some(loc) = exec.locator() {
@@ -288,8 +298,7 @@ impl Actor {
                         if let Err(err) = self.shared.store.ledger().finish_habit_run(run.id, end, None, HISTORY).await {
                             tracing::warn!(task = %info.name, "{err}");
                         }
-                        drop(out_tx);
-                        tee.abort();
+                        self.log_in_background(reading);
                         return RunOutcome::Interrupted(interrupt);
                     }
                     () = tokio::time::sleep(next.map_or(Duration::MAX, |n| until(n, Utc::now()))), if next.is_some() => {
@@ -301,18 +310,66 @@ impl Actor {
                 break;
             }
         }
-        drop(out_tx);
-        // Every chunk read from the pipes, unless something keeps them open.
-        let _ = tokio::time::timeout(OUTPUT_GRACE, tee).await;
-        let output = std::mem::take(&mut *captured.lock().unwrap_or_else(|p| p.into_inner()));
+        self.read_rest(reading, &mut captured).await;
         let ended = Ended {
             took: started.elapsed(),
             exit,
             reason: reason.or_else(|| failure::shell_verdict(exit)),
         };
-        self.finish_habit_run(run, slot, ended, output, publisher)
+        self.finish_habit_run(run, slot, ended, captured, publisher)
             .await;
         RunOutcome::Ended { next }
+    }
+
+    /// Keeps a chunk of a run's output for publication (stdout) and sends
+    /// it on to the task's log (all of it).
+    async fn keep_output(&self, chunk: OutputChunk, captured: &mut Captured) {
+        captured.take(&chunk);
+        // The log writer ends only with the task; without it nothing is lost here.
+        let _ = self.output.send(chunk).await;
+    }
+
+    /// Reads what the run's commands still print after the last one ended:
+    /// at once when their pipes are closed already (most runs), else for up
+    /// to [`OUTPUT_GRACE`]. A background child that keeps a pipe open does
+    /// not hold the habit up; what it prints later still reaches the log.
+    async fn read_rest(&self, mut reading: SelectAll<OutputStream>, captured: &mut Captured) {
+        // Without a timer first: what is ready, and the end of every pipe.
+        loop {
+            match reading.next().now_or_never() {
+                Some(Some(chunk)) => self.keep_output(chunk, captured).await,
+                Some(None) => return,
+                None => break,
+            }
+        }
+        let grace = tokio::time::sleep(OUTPUT_GRACE);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                chunk = reading.next() => match chunk {
+                    Some(chunk) => self.keep_output(chunk, captured).await,
+                    None => return,
+                },
+                () = &mut grace => break,
+            }
+        }
+        self.log_in_background(reading);
+    }
+
+    /// Sends what is left of a run's output to the task's log from a task of
+    /// its own (the habit goes on meanwhile), until its pipes close.
+    fn log_in_background(&self, mut reading: SelectAll<OutputStream>) {
+        if reading.is_empty() {
+            return;
+        }
+        let log = self.output.clone();
+        tokio::spawn(async move {
+            while let Some(chunk) = reading.next().await {
+                if log.send(chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     /// Waits until `slot` (its run already recorded), unless a control
