@@ -406,6 +406,38 @@ fn a_run_still_going_when_the_next_is_due_is_not_started_twice() {
 }
 
 #[test]
+fn a_child_left_holding_the_output_does_not_hold_the_habit_up() {
+    let host = Host::start("childbox");
+    let dir = tempfile::tempdir().expect("task dir");
+    // The command ends at once; the child it leaves keeps stdout open for
+    // 5 s and then prints. The habit waits for the output a moment (2 s)
+    // but not for the child: the run ends and is published without the
+    // late line, which still reaches the task's log.
+    let path = dir.path().join("early.toml");
+    std::fs::write(
+        &path,
+        "task_name = \"early\"\ntask_type = \"habit\"\n\
+         commands = [\"echo first; (sleep 5; echo late) &\"]\n\n\
+         [habit_details]\ntime_between_runs = \"1h\"\n",
+    )
+    .expect("write the task file");
+    host.tnet(&["run", path_str(&path)]).ok();
+    let runs = wait_runs(&host, "early", "succeeded", 1);
+    let took = runs[0]["duration_ms"].as_u64().expect("a duration");
+    assert!(took < 4_500, "the run waited for the child: {}", runs[0]);
+    let sub = host.tnet_streaming(&["sub", "--json", "--last", "1", "early"]);
+    let published = json_runs(&sub, 1, "the run's output");
+    assert_eq!(published[0]["output"], "first\n", "{}", published[0]);
+    wait_until(WAIT, "the late line in the task's log", || {
+        let logs = host.tnet(&["logs", "early"]).ok();
+        logs.stdout.contains("late").then_some(())
+    });
+    let logs = host.tnet(&["logs", "early"]).ok().stdout;
+    let first = logs.find("first").expect("the first line is logged");
+    assert!(first < logs.find("late").expect("late"), "{logs}");
+}
+
+#[test]
 fn a_host_down_for_over_three_intervals_comes_back_without_a_burst() {
     let mut host = Host::start("downbox");
     let dir = tempfile::tempdir().expect("task dir");
