@@ -5,7 +5,12 @@
 //! ```text
 //! cargo build --release -p tnet-host --bin tnet-host --example habit_bench
 //! target/release/examples/habit_bench --habits 1000 --seconds 60 --warmup 10
+//! target/release/examples/habit_bench --habits 100 --seconds 20 --warmup 5 --together
 //! ```
+//!
+//! The floor runs first, then tnet; with `--together` it runs beside tnet,
+//! over an overlapping window, so that both pay the same drift of a shared
+//! machine (see `compare`).
 //!
 //! Both sides run `sh -c 'date +%s%N'` once a second for each of `--habits`
 //! habits, phases spread over the second, and measure, for every run whose
@@ -46,6 +51,8 @@ struct Opts {
     habits: usize,
     seconds: u64,
     warmup: u64,
+    /// The floor runs at the same time as tnet (`--together`), not before.
+    together: bool,
 }
 
 /// What one side measured.
@@ -79,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         habits: 1000,
         seconds: 60,
         warmup: 10,
+        together: false,
     };
     let mut floor = false;
     let mut args = std::env::args().skip(1);
@@ -94,6 +102,7 @@ fn main() -> anyhow::Result<()> {
             "--seconds" => opts.seconds = number("--seconds")?,
             "--warmup" => opts.warmup = number("--warmup")?,
             "--floor" => floor = true,
+            "--together" => opts.together = true,
             other => bail!("unknown argument {other}; see the top of habit_bench.rs"),
         }
     }
@@ -108,26 +117,41 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(compare(opts))
 }
 
-/// Runs the floor, then tnet, and prints both.
+/// Runs the floor, then tnet, and prints both. With `--together` the floor
+/// runs beside tnet instead, its window overlapping tnet's (it warms up a
+/// second longer, about as long as the host takes to start and take its
+/// habits): on a machine whose speed drifts from one minute to the next
+/// (this one's floor moved by half within an hour), both sides then pay
+/// the same drift, and their ratio is steadier. Together they share the
+/// cores, which costs each a little; at a hundred habits the two use about
+/// a third of one core between them.
 async fn compare(opts: Opts) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     eprintln!(
-        "floor: {} tokio intervals for {} s (+{} s warm-up)...",
-        opts.habits, opts.seconds, opts.warmup
+        "floor: {} tokio intervals for {} s (+{} s warm-up){}...",
+        opts.habits,
+        opts.seconds,
+        opts.warmup,
+        if opts.together { ", beside tnet" } else { "" }
     );
-    let out = tokio::process::Command::new(&exe)
-        .args(["--floor", "--habits", &opts.habits.to_string()])
-        .args([
-            "--seconds",
-            &opts.seconds.to_string(),
-            "--warmup",
-            &opts.warmup.to_string(),
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .await?;
-    anyhow::ensure!(out.status.success(), "the floor run failed");
-    let floor: Side = serde_json::from_slice(&out.stdout)?;
+    let floor_warmup = opts.warmup + u64::from(opts.together);
+    let floor_run = tokio::spawn(
+        tokio::process::Command::new(&exe)
+            .args(["--floor", "--habits", &opts.habits.to_string()])
+            .args([
+                "--seconds",
+                &opts.seconds.to_string(),
+                "--warmup",
+                &floor_warmup.to_string(),
+            ])
+            .stderr(Stdio::inherit())
+            .output(),
+    );
+    let floor_run = if opts.together {
+        Err(floor_run)
+    } else {
+        Ok(floor_side_of(floor_run.await??)?)
+    };
     let host_bin = exe
         .parent()
         .and_then(|d| d.parent())
@@ -143,10 +167,21 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
         opts.habits, opts.seconds, opts.warmup
     );
     let tnet = tnet_side(opts, &host_bin).await?;
+    let floor = match floor_run {
+        Ok(floor) => floor,
+        Err(running) => floor_side_of(running.await??)?,
+    };
 
     println!(
-        "{} habits at a 1 s interval, {} s measured after {} s of warm-up; lateness in ms\n",
-        opts.habits, opts.seconds, opts.warmup
+        "{} habits at a 1 s interval, {} s measured after {} s of warm-up{}; lateness in ms\n",
+        opts.habits,
+        opts.seconds,
+        opts.warmup,
+        if opts.together {
+            ", the floor beside tnet"
+        } else {
+            ""
+        }
     );
     println!("| | floor (tokio interval) | tnet-host |");
     println!("|---|---|---|");
@@ -198,6 +233,12 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
         format!("{:.1} MiB", tnet.peak_rss_kib as f64 / 1024.0),
     );
     Ok(())
+}
+
+/// What the floor's process reported.
+fn floor_side_of(out: std::process::Output) -> anyhow::Result<Side> {
+    anyhow::ensure!(out.status.success(), "the floor run failed");
+    Ok(serde_json::from_slice(&out.stdout)?)
 }
 
 /// The floor: one Tokio interval per habit, spawning the command at each tick.
