@@ -267,7 +267,12 @@ async fn publish_exit(
     let exit = ShellExit {
         code: code_of(status),
     };
-    let _ = session.put(key, msg::encode(&exit)).await;
+    // Blocking, as the output is: a dropped exit leaves the client waiting
+    // for it forever (seen once in the whole suite on a loaded machine).
+    let _ = session
+        .put(key, msg::encode(&exit))
+        .congestion_control(CongestionControl::Block)
+        .await;
 }
 
 /// Ends a session's process group: HUP, as a closed terminal would.
@@ -457,6 +462,7 @@ pub async fn start_in_container(
         }
         let _ = session
             .put(&exit_key, msg::encode(&ShellExit { code }))
+            .congestion_control(CongestionControl::Block)
             .await;
         drop(slot);
     });
