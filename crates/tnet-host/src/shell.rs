@@ -73,7 +73,7 @@ struct SessionKeys {
     resize: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
     client: zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
     output: zenoh::pubsub::Publisher<'static>,
-    exit_key: String,
+    exit: zenoh::pubsub::Publisher<'static>,
 }
 
 async fn declare(session: &zenoh::Session, plan: &ShellPlan) -> Result<SessionKeys, ShellError> {
@@ -99,8 +99,41 @@ async fn declare(session: &zenoh::Session, plan: &ShellPlan) -> Result<SessionKe
             .congestion_control(CongestionControl::Block)
             .await
             .map_err(fabric)?,
-        exit_key: key(ShellPart::Exit),
+        // Blocking, as the output is: under congestion Zenoh drops a
+        // plain put, and a client whose exit is dropped waits for ever.
+        exit: session
+            .declare_publisher(key(ShellPart::Exit))
+            .congestion_control(CongestionControl::Block)
+            .await
+            .map_err(fabric)?,
     })
+}
+
+/// How long a session waits for its client's subscriptions to be known here
+/// before its command starts.
+const CLIENT_SEEN: Duration = Duration::from_secs(5);
+
+/// Waits (up to [`CLIENT_SEEN`]) until the client's subscribers for the
+/// output and the exit are known here. The client declares them before it
+/// asks for the shell, but over QUIC Zenoh sends declarations and requests
+/// on streams of their own, so the request can come first; output or an
+/// exit published before the subscriber is known reaches no one, and a
+/// `tnet shell box -- true` then waited for its exit for ever.
+async fn client_subscribed(keys: &SessionKeys) {
+    let deadline = tokio::time::Instant::now() + CLIENT_SEEN;
+    for publisher in [&keys.output, &keys.exit] {
+        while !publisher
+            .matching_status()
+            .await
+            .map_or(true, |s| s.matching())
+        {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("a shell's client is not subscribed to its output after {CLIENT_SEEN:?}; starting anyway");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 /// Starts a session and returns once its keys are declared, so the client
@@ -111,8 +144,12 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
         resize,
         client,
         output,
-        exit_key,
-    } = declare(&session, &plan).await?;
+        exit,
+    } = {
+        let keys = declare(&session, &plan).await?;
+        client_subscribed(&keys).await;
+        keys
+    };
     let slot = plan.slot;
     let program = plan.argv.first().cloned().unwrap_or_else(login_shell);
     let spawn_err = |source| ShellError::Spawn {
@@ -188,7 +225,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                         .ok()
                         .and_then(Result::ok),
                 };
-                publish_exit(&session, &exit_key, status).await;
+                publish_exit(&exit, status).await;
                 drop(slot);
             });
         }
@@ -250,7 +287,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
                     .ok()
                     .and_then(Result::ok);
                 hang_up(pgid);
-                publish_exit(&session, &exit_key, status).await;
+                publish_exit(&exit, status).await;
                 drop(slot);
             });
         }
@@ -260,19 +297,13 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
 
 /// Tells the client how the session ended.
 async fn publish_exit(
-    session: &zenoh::Session,
-    key: &str,
+    exit: &zenoh::pubsub::Publisher<'static>,
     status: Option<std::process::ExitStatus>,
 ) {
-    let exit = ShellExit {
+    let code = ShellExit {
         code: code_of(status),
     };
-    // Blocking, as the output is: a dropped exit leaves the client waiting
-    // for it forever (seen once in the whole suite on a loaded machine).
-    let _ = session
-        .put(key, msg::encode(&exit))
-        .congestion_control(CongestionControl::Block)
-        .await;
+    let _ = exit.put(msg::encode(&code)).await;
 }
 
 /// Ends a session's process group: HUP, as a closed terminal would.
@@ -310,8 +341,12 @@ pub async fn start_in_container(
         resize,
         client,
         output,
-        exit_key,
-    } = declare(&session, &plan).await?;
+        exit,
+    } = {
+        let keys = declare(&session, &plan).await?;
+        client_subscribed(&keys).await;
+        keys
+    };
     let slot = plan.slot;
     let tty = plan.size.is_some();
     let program = if plan.argv.is_empty() {
@@ -460,10 +495,7 @@ pub async fn start_in_container(
                 Err(_) => break,
             }
         }
-        let _ = session
-            .put(&exit_key, msg::encode(&ShellExit { code }))
-            .congestion_control(CongestionControl::Block)
-            .await;
+        let _ = exit.put(msg::encode(&ShellExit { code })).await;
         drop(slot);
     });
     Ok(())
