@@ -76,10 +76,12 @@ struct SessionKeys {
     exit: zenoh::pubsub::Publisher<'static>,
 }
 
+/// Declares a session's keys, and returns once the client's subscribers
+/// for its output and exit are known here (see [`client_subscribed`]).
 async fn declare(session: &zenoh::Session, plan: &ShellPlan) -> Result<SessionKeys, ShellError> {
     let key = |part| keys::shell(&plan.host, &plan.session, part);
     let fabric = |e: zenoh::Error| ShellError::Fabric(e.to_string());
-    Ok(SessionKeys {
+    let keys = SessionKeys {
         input: session
             .declare_subscriber(key(ShellPart::Input))
             .await
@@ -106,7 +108,9 @@ async fn declare(session: &zenoh::Session, plan: &ShellPlan) -> Result<SessionKe
             .congestion_control(CongestionControl::Block)
             .await
             .map_err(fabric)?,
-    })
+    };
+    client_subscribed(&keys).await;
+    Ok(keys)
 }
 
 /// How long a session waits for its client's subscriptions to be known here
@@ -145,11 +149,7 @@ pub async fn start(session: zenoh::Session, plan: ShellPlan) -> Result<(), Shell
         client,
         output,
         exit,
-    } = {
-        let keys = declare(&session, &plan).await?;
-        client_subscribed(&keys).await;
-        keys
-    };
+    } = declare(&session, &plan).await?;
     let slot = plan.slot;
     let program = plan.argv.first().cloned().unwrap_or_else(login_shell);
     let spawn_err = |source| ShellError::Spawn {
@@ -342,11 +342,7 @@ pub async fn start_in_container(
         client,
         output,
         exit,
-    } = {
-        let keys = declare(&session, &plan).await?;
-        client_subscribed(&keys).await;
-        keys
-    };
+    } = declare(&session, &plan).await?;
     let slot = plan.slot;
     let tty = plan.size.is_some();
     let program = if plan.argv.is_empty() {
