@@ -132,6 +132,19 @@ pub struct Piped {
 /// tagged, as they come; it ends when both are closed.
 pub type OutputStream = BoxStream<'static, OutputChunk>;
 
+/// Sends `chunks` into `output` until they end or the receiver is gone.
+pub(crate) async fn forward(
+    mut chunks: impl futures::Stream<Item = OutputChunk> + Unpin,
+    output: mpsc::Sender<OutputChunk>,
+) {
+    use futures::StreamExt;
+    while let Some(chunk) = chunks.next().await {
+        if output.send(chunk).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Starts commands.
 pub trait Runner: Send + Sync {
     /// Starts `spec`, sending its output to `output`.

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
@@ -133,13 +133,7 @@ async fn pump(
     stream: Stream,
     output: mpsc::Sender<OutputChunk>,
 ) {
-    let chunks = chunks(pipe, stream);
-    futures::pin_mut!(chunks);
-    while let Some(chunk) = chunks.next().await {
-        if output.send(chunk).await.is_err() {
-            return;
-        }
-    }
+    super::forward(Box::pin(chunks(pipe, stream)), output).await;
 }
 
 /// A process group started by [`ProcessRunner`].

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::SelectAll;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tnet_proto::keys;
 use tnet_proto::msg::{self, EventKind, HabitRun, TaskState};
 use tnet_proto::task::value::value_of;
@@ -31,7 +31,7 @@ use zenoh::qos::CongestionControl;
 
 use super::capture::Captured;
 use super::{failure, Actor, Control, Interrupt, STOP_GRACE};
-use crate::runner::{Exit, OutputChunk, OutputStream};
+use crate::runner::{forward, Exit, OutputChunk, OutputStream};
 use crate::scheduler::{until, Plan};
 use crate::store::{HabitOutput, HistoryLimits, RunEnd, StoredRun};
 
@@ -334,18 +334,13 @@ impl Actor {
     /// to [`OUTPUT_GRACE`]. A background child that keeps a pipe open does
     /// not hold the habit up; what it prints later still reaches the log.
     async fn read_rest(&self, mut reading: SelectAll<OutputStream>, captured: &mut Captured) {
-        // Without a timer first: what is ready, and the end of every pipe.
-        loop {
-            match reading.next().now_or_never() {
-                Some(Some(chunk)) => self.keep_output(chunk, captured).await,
-                Some(None) => return,
-                None => break,
-            }
-        }
         let grace = tokio::time::sleep(OUTPUT_GRACE);
         tokio::pin!(grace);
         loop {
             tokio::select! {
+                // The pipes first: while they have output or their end ready,
+                // the grace's timer is not even started.
+                biased;
                 chunk = reading.next() => match chunk {
                     Some(chunk) => self.keep_output(chunk, captured).await,
                     None => return,
@@ -358,18 +353,10 @@ impl Actor {
 
     /// Sends what is left of a run's output to the task's log from a task of
     /// its own (the habit goes on meanwhile), until its pipes close.
-    fn log_in_background(&self, mut reading: SelectAll<OutputStream>) {
-        if reading.is_empty() {
-            return;
+    fn log_in_background(&self, reading: SelectAll<OutputStream>) {
+        if !reading.is_empty() {
+            tokio::spawn(forward(reading, self.output.clone()));
         }
-        let log = self.output.clone();
-        tokio::spawn(async move {
-            while let Some(chunk) = reading.next().await {
-                if log.send(chunk).await.is_err() {
-                    return;
-                }
-            }
-        });
     }
 
     /// Waits until `slot` (its run already recorded), unless a control
