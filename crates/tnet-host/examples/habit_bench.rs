@@ -135,7 +135,7 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
         if opts.together { ", beside tnet" } else { "" }
     );
     let floor_warmup = opts.warmup + u64::from(opts.together);
-    let floor_run = tokio::spawn(
+    let mut floor_run = tokio::spawn(
         tokio::process::Command::new(&exe)
             .args(["--floor", "--habits", &opts.habits.to_string()])
             .args([
@@ -147,10 +147,10 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
             .stderr(Stdio::inherit())
             .output(),
     );
-    let floor_run = if opts.together {
-        Err(floor_run)
+    let floor_first = if opts.together {
+        None
     } else {
-        Ok(floor_side_of(floor_run.await??)?)
+        Some(floor_side_of((&mut floor_run).await??)?)
     };
     let host_bin = exe
         .parent()
@@ -167,9 +167,9 @@ async fn compare(opts: Opts) -> anyhow::Result<()> {
         opts.habits, opts.seconds, opts.warmup
     );
     let tnet = tnet_side(opts, &host_bin).await?;
-    let floor = match floor_run {
-        Ok(floor) => floor,
-        Err(running) => floor_side_of(running.await??)?,
+    let floor = match floor_first {
+        Some(floor) => floor,
+        None => floor_side_of(floor_run.await??)?,
     };
 
     println!(
