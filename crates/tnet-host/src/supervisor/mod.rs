@@ -23,6 +23,7 @@ mod capture;
 mod daemon;
 mod failure;
 mod habit;
+mod lane;
 mod service;
 
 pub use service::{read_call_group, CallLoad};
@@ -151,8 +152,13 @@ pub fn spawn(
         next_run: None,
         exit_code: None,
     });
+    // Habits run on a thread of their own (`lane.rs`), everything else here.
+    let runtime = match info.spec.task_type {
+        TaskType::Habit => lane::habits(),
+        _ => tokio::runtime::Handle::current(),
+    };
     let (out_tx, out_rx) = mpsc::channel(64);
-    tokio::spawn(publish_output(shared.clone(), info.clone(), out_rx));
+    runtime.spawn(publish_output(shared.clone(), info.clone(), out_rx));
     let load = Arc::new(CallLoad::default());
     let actor = Actor {
         shared,
@@ -165,7 +171,7 @@ pub fn spawn(
         last_reason: None,
         load: load.clone(),
     };
-    tokio::spawn(actor.run(matches!(initial, Initial::Start)));
+    runtime.spawn(actor.run(matches!(initial, Initial::Start)));
     SupervisorHandle {
         load,
         tx,
