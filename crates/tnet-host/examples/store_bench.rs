@@ -113,7 +113,7 @@ fn steady(store: &Store, task: &str, runs: u64) -> anyhow::Result<()> {
             };
             store
                 .ledger()
-                .finish_habit_run(run.id, end, None, keep)
+                .finish_habit_run(task, &run, end, None, keep)
                 .await?;
             samples.push(began.elapsed());
         }

@@ -209,7 +209,7 @@ fn insert_finished_run(
     )
     .map_err(ctx("record a run"))?;
     retention::count_outcome(tx, task, number, run.outcome, &run.started_at)?;
-    retention::prune_on_insert(tx, task, keep)?;
+    retention::prune_on_insert(tx, task, number, keep)?;
     Ok(number)
 }
 
@@ -495,7 +495,7 @@ impl Store {
         )
         .map_err(ctx("start a run"))?;
         let id = tx.last_insert_rowid();
-        retention::prune_on_insert(&tx, task, self.keep.of(task))?;
+        retention::prune_on_insert(&tx, task, number, self.keep.of(task))?;
         tx.commit().map_err(ctx("start a run"))?;
         Ok(StoredRun {
             id,
@@ -520,17 +520,18 @@ impl Store {
         Ok(number)
     }
 
-    /// Records the end of a run.
+    /// Records the end of `task`'s run `run`.
     pub fn finish_run(
         &self,
-        id: i64,
+        task: &str,
+        run: &StoredRun,
         duration_ms: u64,
         exit_code: Option<i32>,
         outcome: &str,
     ) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(ctx("finish a run"))?;
-        retention::finish(&tx, id, duration_ms, exit_code, outcome)?;
+        retention::finish(&tx, task, run, duration_ms, exit_code, outcome)?;
         tx.commit().map_err(ctx("finish a run"))
     }
 
@@ -643,7 +644,7 @@ mod tests {
             store.insert_task(&task("a")).expect("insert");
             let r1 = store.start_run("a", "run").expect("run");
             store
-                .finish_run(r1.id, 5, Some(0), "succeeded")
+                .finish_run("a", &r1, 5, Some(0), "succeeded")
                 .expect("finish");
             let r2 = store.start_run("a", "run").expect("run");
             assert_eq!((r1.number, r2.number), (1, 2));

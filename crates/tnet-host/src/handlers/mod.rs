@@ -44,7 +44,7 @@ pub async fn dispatch(host: &Host, envelope: RequestEnvelope) -> Response {
         Request::OpenShell(r) => shell::handle(host, r).await,
         Request::Services => services::handle(host),
         Request::HostInfo => host_info::handle(host),
-        Request::Status(r) => status::handle(host, r),
+        Request::Status(r) => status::handle(host, r).await,
         Request::Logs(r) => logs::handle(host, r),
         Request::Stop(r) => control::stop(host, r).await,
         Request::Start(r) => control::start(host, r).await,

@@ -4,14 +4,27 @@ use tnet_proto::msg::{
     ErrorReply, FileEntry, Response, RunMark, RunRecord, RunTotals, TaskRef, TaskStatus,
 };
 
+use tnet_proto::task::TaskType;
+
 use crate::host::Host;
 
 /// How many runs a status shows.
 const RECENT_RUNS: usize = 20;
 
 /// Describes one task.
-pub fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
+pub async fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
     let task = super::find_task(host, &req.name)?;
+    // A habit is on to its next slot before its run's end is written (the
+    // ledger gathers ends for a moment): written now, so that the runs shown
+    // agree with the state shown.
+    if task.info.spec.task_type == TaskType::Habit {
+        host.shared
+            .store
+            .ledger()
+            .written()
+            .await
+            .map_err(super::host_failure)?;
+    }
     let stored = host
         .shared
         .store

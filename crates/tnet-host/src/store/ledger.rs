@@ -14,7 +14,8 @@
 //! Every record says by when it must be written, and the thread writes when
 //! the first of those comes, not when a record arrives: a slot's record by
 //! its slot less [`START_MARGIN`] (the habit hands it in well before),
-//! the end of a run or its process within [`GATHER`], a submitted task and
+//! where a run's process is within [`GATHER`], the end of a habit run
+//! within [`RUN_END_GATHER`], a submitted task and
 //! [`Ledger::written`] at once. So the records of many runs share one
 //! transaction, and one wake-up of the thread, even when the runs are spread
 //! over the second (docs/benchmarks.md, "Habits": at a hundred habits a
@@ -42,11 +43,16 @@ const MAX_BATCH: usize = 512;
 /// milliseconds here; more on a busy disk).
 pub const START_MARGIN: Duration = Duration::from_millis(50);
 
-/// How long a record that no promise waits on (the end of a run, where its
-/// process is, a finished call) may wait to share a transaction with others.
-/// The end of a habit run is published once it is written, so this is also
-/// the most it delays a run's publication.
+/// How long a record that no promise waits on (where a run's process is, a
+/// finished call) may wait to share a transaction with others.
 pub const GATHER: Duration = Duration::from_millis(20);
+
+/// How long the end of a habit run may wait to share a transaction. Nobody
+/// waits on it but the run's publication (the habit goes on to its next
+/// slot meanwhile), so it is the most the ledger delays a publication: at a
+/// hundred one-second habits most ends then join the commit of the slots
+/// coming up instead of one of their own.
+pub const RUN_END_GATHER: Duration = Duration::from_millis(100);
 
 /// How a run ended, as recorded.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +80,8 @@ enum Op {
         locator: Locator,
     },
     Finish {
-        id: i64,
+        task: String,
+        run: StoredRun,
         end: RunEnd,
         output: Option<HabitOutput>,
         keep: HistoryLimits,
@@ -204,13 +211,26 @@ impl Ledger {
 
     /// Queues `op` to be written by `by`, and waits until it is.
     async fn ask(&self, op: Op, by: Instant) -> Result<Done> {
+        self.queue(op, by).await
+    }
+
+    /// Queues `op` to be written by `by` at once, before the returned future
+    /// is first polled; the future ends once it is written.
+    fn queue(
+        &self,
+        op: Op,
+        by: Instant,
+    ) -> impl std::future::Future<Output = Result<Done>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        self.inbox.push(Job {
+        let sent = self.inbox.push(Job {
             op,
             by,
             reply: Some(reply),
-        })?;
-        answer.await.map_err(|_| StoreError::LedgerClosed)?
+        });
+        async move {
+            sent?;
+            answer.await.map_err(|_| StoreError::LedgerClosed)?
+        }
     }
 
     async fn run(&self, op: Op, by: Instant) -> Result<StoredRun> {
@@ -267,21 +287,27 @@ impl Ledger {
     /// Records the end of a habit run and, when it has output, keeps that
     /// output in the habit's history, in one transaction; then trims the
     /// history to the newest `keep.runs` runs holding at most `keep.bytes`.
-    /// Returns once written, within [`GATHER`] if the disk keeps up.
-    pub async fn finish_habit_run(
+    /// Queued at once, before the returned future is first polled (a habit
+    /// goes on to its next slot and leaves the waiting to its publisher);
+    /// the future ends once the record is written, within [`RUN_END_GATHER`]
+    /// if the disk keeps up.
+    pub fn finish_habit_run(
         &self,
-        id: i64,
+        task: &str,
+        run: &StoredRun,
         end: RunEnd,
         output: Option<HabitOutput>,
         keep: HistoryLimits,
-    ) -> Result<()> {
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
         let op = Op::Finish {
-            id,
+            task: task.to_owned(),
+            run: run.clone(),
             end,
             output,
             keep,
         };
-        self.ask(op, Instant::now() + GATHER).await.map(|_| ())
+        let written = self.queue(op, Instant::now() + RUN_END_GATHER);
+        async move { written.await.map(|_| ()) }
     }
 }
 
@@ -300,22 +326,12 @@ impl Ledger {
         task: &str,
         run: super::FinishedRun,
     ) -> impl std::future::Future<Output = Result<()>> {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.inbox.push(Job {
-            op: Op::Record {
-                task: task.to_owned(),
-                run,
-            },
-            by: Instant::now() + GATHER,
-            reply: Some(reply),
-        });
-        async move {
-            sent?;
-            answer
-                .await
-                .map_err(|_| StoreError::LedgerClosed)?
-                .map(|_| ())
-        }
+        let op = Op::Record {
+            task: task.to_owned(),
+            run,
+        };
+        let written = self.queue(op, Instant::now() + GATHER);
+        async move { written.await.map(|_| ()) }
     }
 
     /// How many transactions the thread has written.
@@ -518,12 +534,13 @@ fn apply(tx: &Transaction<'_>, trims: &Trims, op: &Op) -> Result<Done> {
             Ok(Done::Nothing)
         }
         Op::Finish {
-            id,
+            task,
+            run,
             end,
             output,
             keep: limits,
         } => {
-            retention::finish(tx, *id, end.duration_ms, end.exit_code, end.outcome)?;
+            retention::finish(tx, task, run, end.duration_ms, end.exit_code, end.outcome)?;
             if let Some(out) = output {
                 trims.outputs.keep(tx, out, *limits)?;
             }
@@ -573,7 +590,7 @@ fn insert_run(
     if skipped {
         retention::count_outcome(tx, task, number, outcome, started_at)?;
     }
-    retention::prune_on_insert(tx, task, keep)?;
+    retention::prune_on_insert(tx, task, number, keep)?;
     Ok(StoredRun {
         id,
         number,
@@ -712,7 +729,13 @@ mod tests {
                 ledger.set_run_locator(run.id, locator).expect("locate");
                 let meta = format!("{{\"number\":{}}}", run.number);
                 ledger
-                    .finish_habit_run(run.id, OK, output(run.number, &meta, out.as_bytes()), keep)
+                    .finish_habit_run(
+                        "h",
+                        &run,
+                        OK,
+                        output(run.number, &meta, out.as_bytes()),
+                        keep,
+                    )
                     .await
                     .expect("finish");
             }
@@ -762,7 +785,7 @@ mod tests {
             outcome: "failed",
         };
         ledger
-            .finish_habit_run(run.id, failed, output(run.number, "{}", b"123456"), big)
+            .finish_habit_run("h", &run, failed, output(run.number, "{}", b"123456"), big)
             .await
             .expect("finish");
         let history = store.habit_outputs("h", None).expect("history");
@@ -787,7 +810,7 @@ mod tests {
                 .await
                 .expect("start");
             ledger
-                .finish_habit_run(run.id, OK, output(run.number, "{}", out.as_bytes()), two)
+                .finish_habit_run("h", &run, OK, output(run.number, "{}", out.as_bytes()), two)
                 .await
                 .expect("finish");
             let kept: Vec<Vec<u8>> = store

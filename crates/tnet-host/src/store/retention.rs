@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{ctx, Result, Store};
+use super::{ctx, Result, Store, StoredRun};
 
 /// Run records a task keeps when neither `host.toml` nor the task says.
 pub const DEFAULT_KEEP_RUNS: u64 = 5_000;
@@ -127,12 +127,22 @@ impl KeepRuns {
 }
 
 /// The next number of `task`'s runs, taken in the caller's transaction.
+///
+/// Two statements, not one with `RETURNING`: SQLite gathers a `RETURNING`
+/// clause's rows in an ephemeral table, opened and closed at every step,
+/// which costs more than a second lookup by the primary key (a habit run
+/// takes a number a second; docs/benchmarks.md).
 pub(crate) fn next_number(tx: &Transaction<'_>, task: &str) -> Result<u64> {
-    super::cached_row(
+    super::cached_execute(
         tx,
         "INSERT INTO run_totals (task, last_number) VALUES (?1, 1)
-         ON CONFLICT(task) DO UPDATE SET last_number = last_number + 1
-         RETURNING last_number",
+         ON CONFLICT(task) DO UPDATE SET last_number = last_number + 1",
+        [task],
+    )
+    .map_err(ctx("number a run"))?;
+    super::cached_row(
+        tx,
+        "SELECT last_number FROM run_totals WHERE task = ?1",
         [task],
         |r| r.get(0),
     )
@@ -169,27 +179,25 @@ pub(crate) fn count_outcome(
     Ok(())
 }
 
-/// Ends a running run and counts its outcome; a run already ended (or gone)
-/// is left as it is and counted once only.
+/// Ends `task`'s run `run`, if it is still running, and counts its outcome;
+/// a run already ended (or gone) is left as it is and counted once only.
 pub(crate) fn finish(
     tx: &Transaction<'_>,
-    id: i64,
+    task: &str,
+    run: &StoredRun,
     duration_ms: u64,
     exit_code: Option<i32>,
     outcome: &str,
 ) -> Result<()> {
-    let ended: Option<(String, u64, String)> = super::cached_row(
+    let ended = super::cached_execute(
         tx,
         "UPDATE runs SET duration_ms = ?2, exit_code = ?3, outcome = ?4
-             WHERE id = ?1 AND outcome = 'running'
-             RETURNING task, number, started_at",
-        params![id, duration_ms, exit_code, outcome],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+         WHERE id = ?1 AND outcome = 'running'",
+        params![run.id, duration_ms, exit_code, outcome],
     )
-    .optional()
     .map_err(ctx("finish a run"))?;
-    if let Some((task, number, started_at)) = ended {
-        count_outcome(tx, &task, number, outcome, &started_at)?;
+    if ended == 1 {
+        count_outcome(tx, task, run.number, outcome, &run.started_at)?;
     }
     Ok(())
 }
@@ -206,7 +214,16 @@ pub(crate) fn prune(tx: &Connection, task: &str, keep: u64, limit: i64) -> Resul
     )
     .optional()
     .map_err(ctx("prune runs"))?;
-    let Some(cutoff) = last.and_then(|l| l.checked_sub(keep)).filter(|c| *c > 0) else {
+    match last {
+        Some(last) => prune_before(tx, task, last, keep, limit),
+        None => Ok(0),
+    }
+}
+
+/// [`prune`] when the task's last number is known: `last` is the newest
+/// run's, `keep` of them up to it stay.
+fn prune_before(tx: &Connection, task: &str, last: u64, keep: u64, limit: i64) -> Result<usize> {
+    let Some(cutoff) = last.checked_sub(keep).filter(|c| *c > 0) else {
         return Ok(0);
     };
     super::cached_execute(
@@ -219,9 +236,15 @@ pub(crate) fn prune(tx: &Connection, task: &str, keep: u64, limit: i64) -> Resul
     .map_err(ctx("prune runs"))
 }
 
-/// After an insert: the few oldest rows past the task's limit go with it.
-pub(crate) fn prune_on_insert(tx: &Transaction<'_>, task: &str, keep: u64) -> Result<()> {
-    prune(tx, task, keep, PRUNE_PER_INSERT).map(drop)
+/// After the insert of run `number`: the few oldest rows past the task's
+/// limit go with it.
+pub(crate) fn prune_on_insert(
+    tx: &Transaction<'_>,
+    task: &str,
+    number: u64,
+    keep: u64,
+) -> Result<()> {
+    prune_before(tx, task, number, keep, PRUNE_PER_INSERT).map(drop)
 }
 
 /// What `tnet status` tells of a task's whole history.
@@ -543,7 +566,8 @@ mod tests {
             };
             ledger
                 .finish_habit_run(
-                    run.id,
+                    "h",
+                    &run,
                     end,
                     None,
                     HistoryLimits {
@@ -585,10 +609,10 @@ mod tests {
             .collect();
         assert!(numbers.contains(&running.number), "{numbers:?}");
         store
-            .finish_run(running.id, 5, Some(0), "succeeded")
+            .finish_run("h", &running, 5, Some(0), "succeeded")
             .expect("finish");
         store
-            .finish_run(running.id, 5, Some(0), "succeeded")
+            .finish_run("h", &running, 5, Some(0), "succeeded")
             .expect("twice");
         assert_eq!(
             store.totals("h").expect("totals").outcomes[1].1,

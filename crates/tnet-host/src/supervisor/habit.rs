@@ -21,16 +21,17 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::BoxFuture;
 use futures::stream::SelectAll;
 use futures::StreamExt;
 use tnet_proto::keys;
-use tnet_proto::msg::{self, EventKind, HabitRun, TaskState};
+use tnet_proto::msg::{self, Event, EventKind, HabitRun, TaskState};
 use tnet_proto::task::value::value_of;
 use tokio::sync::mpsc;
 use zenoh::qos::CongestionControl;
 
 use super::capture::Captured;
-use super::{failure, Actor, Control, Interrupt, STOP_GRACE};
+use super::{failure, publish_event, Actor, Control, Interrupt, STOP_GRACE};
 use crate::runner::{forward, Exit, OutputChunk, OutputStream};
 use crate::scheduler::{until, Plan};
 use crate::store::{HabitOutput, HistoryLimits, RunEnd, StoredRun};
@@ -65,12 +66,22 @@ const RECORD_AHEAD: Duration = Duration::from_millis(250);
 /// there before.
 const LOCATE_AFTER: Duration = Duration::from_millis(20);
 
-/// How many runs may wait for their publication; past it a run is not
-/// published (it is still kept in the history) rather than hold up the schedule.
+/// How many runs may wait for their publication; past it a run's output is
+/// not published (it is still kept in the history) and its event goes out
+/// at once, rather than hold up the schedule.
 const PUBLISH_QUEUE: usize = 8;
 
-/// A run's output and its `HabitRun` JSON, on their way to the publisher.
-type Publication = (Vec<u8>, String);
+/// A run that ended, on its way to the habit's publisher: once its record
+/// is written (so that a subscriber who hears of it and asks for the
+/// history finds it there), its output and then its event go out. The
+/// habit does not wait for that write: it is on to its next slot.
+struct Finished {
+    written: BoxFuture<'static, crate::store::Result<()>>,
+    /// The run's stdout and its `HabitRun` JSON.
+    output: Vec<u8>,
+    meta_json: String,
+    event: Event,
+}
 
 /// How a run's commands ended.
 enum RunOutcome {
@@ -142,7 +153,7 @@ impl Actor {
                 }
                 None => next,
             };
-            match self.habit_run(&plan, slot, publisher.as_ref()).await {
+            match self.habit_run(&plan, slot, &publisher).await {
                 RunOutcome::Interrupted(interrupt) => return Some(interrupt),
                 RunOutcome::Ended { next: Some(n) } => next = n,
                 RunOutcome::Ended { next: None } => {
@@ -154,9 +165,10 @@ impl Actor {
     }
 
     /// A queue to this habit's publisher, which runs in its own task: a slow
-    /// network or subscriber (publications block rather than drop) never
-    /// stalls the schedule. `None` (and a warning) if Zenoh refuses it.
-    async fn habit_publisher(&self) -> Option<mpsc::Sender<Publication>> {
+    /// disk, network or subscriber (publications block rather than drop)
+    /// never stalls the schedule. If Zenoh refuses the publisher (a warning),
+    /// runs are kept and their events told, their output not published.
+    async fn habit_publisher(&self) -> mpsc::Sender<Finished> {
         let key = keys::habit_output(&self.shared.name, &self.info.name);
         let publisher = match self
             .shared
@@ -165,23 +177,30 @@ impl Actor {
             .congestion_control(CongestionControl::Block)
             .await
         {
-            Ok(publisher) => publisher,
+            Ok(publisher) => Some(publisher),
             Err(err) => {
                 tracing::warn!(task = %self.info.name, "cannot publish the habit's output: {err}");
-                return None;
+                None
             }
         };
-        let (tx, mut rx) = mpsc::channel::<Publication>(PUBLISH_QUEUE);
-        let task = self.info.name.clone();
+        let (tx, mut rx) = mpsc::channel::<Finished>(PUBLISH_QUEUE);
+        let (shared, info) = (self.shared.clone(), self.info.clone());
         tokio::spawn(async move {
-            while let Some((bytes, meta_json)) = rx.recv().await {
-                if let Err(err) = publisher.put(bytes).attachment(meta_json).await {
-                    tracing::warn!(%task, "cannot publish a run's output: {err}");
+            while let Some(run) = rx.recv().await {
+                if let Err(err) = run.written.await {
+                    tracing::warn!(task = %info.name, "{err}");
                 }
+                if let Some(publisher) = &publisher {
+                    let put = publisher.put(run.output).attachment(run.meta_json);
+                    if let Err(err) = put.await {
+                        tracing::warn!(task = %info.name, "cannot publish a run's output: {err}");
+                    }
+                }
+                publish_event(&shared, &info, &run.event).await;
             }
             // The habit stopped: its publisher is undeclared with this task.
         });
-        Some(tx)
+        tx
     }
 
     /// One run for `slot`: its commands in order (the first failure ends it),
@@ -191,7 +210,7 @@ impl Actor {
         &mut self,
         plan: &Plan,
         slot: DateTime<Utc>,
-        publisher: Option<&mpsc::Sender<Publication>>,
+        publisher: &mpsc::Sender<Finished>,
     ) -> RunOutcome {
         let info = self.info.clone();
         // Recorded before it is due (the loop woke `RECORD_AHEAD` early), so
@@ -228,7 +247,7 @@ impl Actor {
                 .shared
                 .store
                 .ledger()
-                .finish_habit_run(run.id, end, None, HISTORY)
+                .finish_habit_run(&info.safe_name, &run, end, None, HISTORY)
                 .await
             {
                 tracing::warn!(task = %info.name, "{err}");
@@ -295,7 +314,7 @@ impl Actor {
                             exit_code: None,
                             outcome: interrupt.outcome(),
                         };
-                        if let Err(err) = self.shared.store.ledger().finish_habit_run(run.id, end, None, HISTORY).await {
+                        if let Err(err) = self.shared.store.ledger().finish_habit_run(&info.safe_name, &run, end, None, HISTORY).await {
                             tracing::warn!(task = %info.name, "{err}");
                         }
                         self.log_in_background(reading);
@@ -418,7 +437,7 @@ impl Actor {
         slot: DateTime<Utc>,
         ended: Ended,
         output: Captured,
-        publisher: Option<&mpsc::Sender<Publication>>,
+        publisher: &mpsc::Sender<Finished>,
     ) {
         let Ended { took, exit, reason } = ended;
         let info = self.info.clone();
@@ -460,26 +479,15 @@ impl Actor {
             meta_json: meta_json.clone(),
             bytes: output.bytes.clone(),
         };
-        // Kept before it is published, so a subscriber that hears of this run
-        // and asks for the history finds it there.
-        if let Err(err) = self
-            .shared
-            .store
-            .ledger()
-            .finish_habit_run(run.id, end, Some(kept), HISTORY)
-            .await
-        {
-            tracing::warn!(task = %info.name, "{err}");
-        }
-        if let Some(publisher) = publisher {
-            if publisher.try_send((output.bytes, meta_json)).is_err() {
-                tracing::warn!(
-                    task = %info.name,
-                    "run {} was not published: its subscribers are too slow (it is in the history)",
-                    run.number
-                );
-            }
-        }
+        // Queued now; the publisher waits for it to be written before it
+        // publishes the run.
+        let written = self.shared.store.ledger().finish_habit_run(
+            &info.safe_name,
+            &run,
+            end,
+            Some(kept),
+            HISTORY,
+        );
         self.snap.send_modify(|s| {
             s.exit_code = exit.code();
             s.pid = None;
@@ -526,8 +534,23 @@ impl Actor {
                 ),
             ),
         };
-        self.emit_because(kind, Some(run.number), exit.code(), message, reason)
-            .await;
+        let event = self.event(kind, Some(run.number), exit.code(), message, reason);
+        let finished = Finished {
+            written: Box::pin(written),
+            output: output.bytes,
+            meta_json,
+            event,
+        };
+        if let Err(full) = publisher.try_send(finished) {
+            tracing::warn!(
+                task = %info.name,
+                "run {} was not published: its subscribers are too slow (it is in the history)",
+                run.number
+            );
+            // Its event is told all the same, without waiting for its record.
+            let event = &full.into_inner().event;
+            publish_event(&self.shared, &self.info, event).await;
+        }
     }
 }
 

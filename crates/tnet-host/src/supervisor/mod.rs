@@ -211,6 +211,16 @@ async fn publish_output(
     }
 }
 
+/// Tells the task's notification channels of `event` and publishes it on
+/// the task's event key.
+pub(crate) async fn publish_event(shared: &Shared, info: &Arc<TaskInfo>, event: &Event) {
+    shared.notify.notify(info, event);
+    let key = keys::task_event(&shared.name, &info.name);
+    if let Err(err) = shared.session.put(&key, msg::encode(event)).await {
+        tracing::debug!(task = %info.name, "cannot publish an event: {err}");
+    }
+}
+
 /// One of a task's commands, in its workspace, with the environment every
 /// command of a task gets (`TNET_HOST`, `TNET_TASK`, `TNET_WORKSPACE`).
 pub(crate) fn command_spec(shared: &Shared, info: &TaskInfo, command: &str) -> CommandSpec {
@@ -296,7 +306,20 @@ impl Actor {
         message: impl Into<String>,
         reason: Option<String>,
     ) {
-        let event = Event {
+        let event = self.event(kind, run, exit_code, message, reason);
+        publish_event(&self.shared, &self.info, &event).await;
+    }
+
+    /// An event about this task, in its state now.
+    pub(crate) fn event(
+        &self,
+        kind: EventKind,
+        run: Option<u64>,
+        exit_code: Option<i32>,
+        message: impl Into<String>,
+        reason: Option<String>,
+    ) -> Event {
+        Event {
             reason,
             host: self.shared.name.clone(),
             task: self.info.name.clone(),
@@ -307,11 +330,6 @@ impl Actor {
             exit_code,
             message: message.into(),
             time: now_rfc3339(),
-        };
-        self.shared.notify.notify(&self.info, &event);
-        let key = keys::task_event(&self.shared.name, &self.info.name);
-        if let Err(err) = self.shared.session.put(&key, msg::encode(&event)).await {
-            tracing::debug!(task = %self.info.name, "cannot publish an event: {err}");
         }
     }
 
@@ -556,7 +574,11 @@ impl Actor {
     ) {
         let Some(run) = run else { return };
         let ms = started.elapsed().as_millis() as u64;
-        if let Err(err) = self.shared.store.finish_run(run.id, ms, code, outcome) {
+        if let Err(err) = self
+            .shared
+            .store
+            .finish_run(&self.info.safe_name, run, ms, code, outcome)
+        {
             tracing::warn!(task = %self.info.name, "{err}");
         }
     }
