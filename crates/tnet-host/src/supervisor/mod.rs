@@ -152,9 +152,9 @@ pub fn spawn(
         next_run: None,
         exit_code: None,
     });
-    // Habits run on a thread of their own (`lane.rs`), everything else here.
+    // Habits run on threads of their own (`lane.rs`), everything else here.
     let runtime = match info.spec.task_type {
-        TaskType::Habit => lane::habits(),
+        TaskType::Habit => lane::next(),
         _ => tokio::runtime::Handle::current(),
     };
     let (out_tx, out_rx) = mpsc::channel(64);
