@@ -168,7 +168,7 @@ impl Actor {
     /// disk, network or subscriber (publications block rather than drop)
     /// never stalls the schedule. If Zenoh refuses the publisher (a warning),
     /// runs are kept and their events told, their output not published.
-    async fn habit_publisher(&self) -> mpsc::Sender<Finished> {
+    async fn habit_publisher(&self) -> mpsc::Sender<Box<Finished>> {
         let key = keys::habit_output(&self.shared.name, &self.info.name);
         let publisher = match self
             .shared
@@ -183,7 +183,9 @@ impl Actor {
                 None
             }
         };
-        let (tx, mut rx) = mpsc::channel::<Finished>(PUBLISH_QUEUE);
+        // Boxed: the channel allocates room for 32 of what it carries at once,
+        // and a thousand habits each held 32 runs' worth (10 MiB in all).
+        let (tx, mut rx) = mpsc::channel::<Box<Finished>>(PUBLISH_QUEUE);
         let (shared, info) = (self.shared.clone(), self.info.clone());
         tokio::spawn(async move {
             while let Some(run) = rx.recv().await {
@@ -210,7 +212,7 @@ impl Actor {
         &mut self,
         plan: &Plan,
         slot: DateTime<Utc>,
-        publisher: &mpsc::Sender<Finished>,
+        publisher: &mpsc::Sender<Box<Finished>>,
     ) -> RunOutcome {
         let info = self.info.clone();
         // Recorded before it is due (the loop woke `RECORD_AHEAD` early), so
@@ -437,7 +439,7 @@ impl Actor {
         slot: DateTime<Utc>,
         ended: Ended,
         output: Captured,
-        publisher: &mpsc::Sender<Finished>,
+        publisher: &mpsc::Sender<Box<Finished>>,
     ) {
         let Ended { took, exit, reason } = ended;
         let info = self.info.clone();
@@ -535,12 +537,12 @@ impl Actor {
             ),
         };
         let event = self.event(kind, Some(run.number), exit.code(), message, reason);
-        let finished = Finished {
+        let finished = Box::new(Finished {
             written: Box::pin(written),
             output: output.bytes,
             meta_json,
             event,
-        };
+        });
         if let Err(full) = publisher.try_send(finished) {
             tracing::warn!(
                 task = %info.name,
