@@ -71,6 +71,9 @@ const LOCATE_AFTER: Duration = Duration::from_millis(20);
 /// at once, rather than hold up the schedule.
 const PUBLISH_QUEUE: usize = 8;
 
+/// How long a stopping habit waits for its publisher to tell its last runs.
+const PUBLISH_DRAIN: Duration = Duration::from_secs(1);
+
 /// A run that ended, on its way to the habit's publisher: once its record
 /// is written (so that a subscriber who hears of it and asks for the
 /// history finds it there), its output and then its event go out. The
@@ -93,14 +96,26 @@ enum RunOutcome {
 }
 
 impl Actor {
-    /// Runs the habit on its schedule until a control message stops it.
+    /// Runs the habit on its schedule until a control message stops it;
+    /// returns once its last run is recorded and told, so that a stop is
+    /// answered (and its `stopped` event told) after the runs before it.
     pub(crate) async fn drive_habit(&mut self) -> Option<Interrupt> {
-        let interrupt = self.habit_loop().await;
+        let (publisher, publishing) = self.habit_publisher().await;
+        let interrupt = self.habit_loop(&publisher).await;
         self.snap.send_modify(|s| s.next_run = None);
+        drop(publisher);
+        // The ends the ledger still gathers, written now rather than in
+        // up to `RUN_END_GATHER`; then the publisher tells what is left.
+        if let Err(err) = self.shared.store.ledger().written().await {
+            tracing::warn!(task = %self.info.name, "{err}");
+        }
+        // A subscriber too slow to take them (publications block) does not
+        // hold the stop up for long: what is left goes on in the background.
+        let _ = tokio::time::timeout(PUBLISH_DRAIN, publishing).await;
         interrupt
     }
 
-    async fn habit_loop(&mut self) -> Option<Interrupt> {
+    async fn habit_loop(&mut self, publisher: &mpsc::Sender<Box<Finished>>) -> Option<Interrupt> {
         let info = self.info.clone();
         let plan = match info.spec.habit.as_ref().and_then(Plan::new) {
             Some(plan) => plan,
@@ -111,7 +126,6 @@ impl Actor {
                 return None;
             }
         };
-        let publisher = self.habit_publisher().await;
         let last = match self.shared.store.habit_last_slot(&info.safe_name) {
             Ok(last) => last.as_deref().and_then(parse_time),
             Err(err) => {
@@ -153,7 +167,7 @@ impl Actor {
                 }
                 None => next,
             };
-            match self.habit_run(&plan, slot, &publisher).await {
+            match self.habit_run(&plan, slot, publisher).await {
                 RunOutcome::Interrupted(interrupt) => return Some(interrupt),
                 RunOutcome::Ended { next: Some(n) } => next = n,
                 RunOutcome::Ended { next: None } => {
@@ -168,7 +182,8 @@ impl Actor {
     /// disk, network or subscriber (publications block rather than drop)
     /// never stalls the schedule. If Zenoh refuses the publisher (a warning),
     /// runs are kept and their events told, their output not published.
-    async fn habit_publisher(&self) -> mpsc::Sender<Box<Finished>> {
+    /// The task ends once the queue is dropped and emptied.
+    async fn habit_publisher(&self) -> (mpsc::Sender<Box<Finished>>, tokio::task::JoinHandle<()>) {
         let key = keys::habit_output(&self.shared.name, &self.info.name);
         let publisher = match self
             .shared
@@ -187,7 +202,7 @@ impl Actor {
         // and a thousand habits each held 32 runs' worth (10 MiB in all).
         let (tx, mut rx) = mpsc::channel::<Box<Finished>>(PUBLISH_QUEUE);
         let (shared, info) = (self.shared.clone(), self.info.clone());
-        tokio::spawn(async move {
+        let publishing = tokio::spawn(async move {
             while let Some(run) = rx.recv().await {
                 if let Err(err) = run.written.await {
                     tracing::warn!(task = %info.name, "{err}");
@@ -202,7 +217,7 @@ impl Actor {
             }
             // The habit stopped: its publisher is undeclared with this task.
         });
-        tx
+        (tx, publishing)
     }
 
     /// One run for `slot`: its commands in order (the first failure ends it),
