@@ -19,7 +19,7 @@ pub async fn handle(host: &Host, req: TaskRef) -> Result<Response, ErrorReply> {
     // agree with the state shown. A write that fails (a full disk) still
     // leaves what is stored to show.
     if task.info.spec.task_type == TaskType::Habit {
-        if let Err(err) = host.shared.store.ledger().written().await {
+        if let Err(err) = host.shared.store.ledger().ends_written().await {
             tracing::debug!(task = %task.info.name, "runs not yet stored: {err}");
         }
     }

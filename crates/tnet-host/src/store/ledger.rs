@@ -93,8 +93,12 @@ enum Op {
     },
     /// A submitted task's row.
     InsertTask(Box<StoredTask>),
-    /// Writes everything queued before it; writes nothing itself.
-    Flush,
+    /// Writes what was queued before it, writes nothing itself: everything
+    /// (`slots`), or only what need not reach the disk (ends of runs,
+    /// locators, calls), leaving the slots handed in ahead for their commit.
+    Flush {
+        slots: bool,
+    },
 }
 
 impl Op {
@@ -345,7 +349,20 @@ impl Ledger {
     /// Returns once everything queued before it is written: the host waits
     /// for it before it exits.
     pub async fn written(&self) -> Result<()> {
-        self.ask(Op::Flush, Instant::now()).await.map(|_| ())
+        self.ask(Op::Flush { slots: true }, Instant::now())
+            .await
+            .map(|_| ())
+    }
+
+    /// Returns once the ends of runs queued before it are written (with the
+    /// locators and calls, in a commit that does not wait for the disk);
+    /// the slots handed in ahead of their time still wait for theirs, so
+    /// reading a habit's runs (`tnet status`) neither commits a slot early
+    /// nor waits for the disk.
+    pub async fn ends_written(&self) -> Result<()> {
+        self.ask(Op::Flush { slots: false }, Instant::now())
+            .await
+            .map(|_| ())
     }
 
     /// Adds a submitted task, on disk when this returns. Through the ledger
@@ -425,7 +442,7 @@ fn take_due(q: &mut Queue, now: Instant) -> Taken {
         || q.jobs.len() >= MAX_BATCH
         || q.jobs
             .iter()
-            .any(|j| j.by <= now && (j.op.durable() || matches!(j.op, Op::Flush)));
+            .any(|j| j.by <= now && (j.op.durable() || matches!(j.op, Op::Flush { slots: true })));
     if everything {
         if q.urgent.is_empty() && q.jobs.is_empty() {
             return Taken::End;
@@ -554,7 +571,7 @@ fn apply(tx: &Transaction<'_>, trims: &Trims, op: &Op) -> Result<Done> {
             super::insert_task_on(tx, task)?;
             Ok(Done::Nothing)
         }
-        Op::Flush => Ok(Done::Nothing),
+        Op::Flush { .. } => Ok(Done::Nothing),
     }
 }
 
@@ -825,6 +842,61 @@ mod tests {
                 .collect();
             assert_eq!(kept, want, "after run {}", i + 1);
         }
+    }
+
+    #[tokio::test]
+    async fn ends_written_writes_the_ends_of_runs_and_leaves_slots_ahead_for_their_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.sqlite3")).expect("open");
+        store.insert_task(&task("h")).expect("insert");
+        store.insert_task(&task("later")).expect("insert");
+        let ledger = store.ledger();
+        let run = ledger
+            .start_habit_run(
+                "h",
+                "2026-01-01T00:00:00.000Z",
+                &now_rfc3339(),
+                Instant::now(),
+            )
+            .await
+            .expect("start");
+        // The run's end, queued (the habit goes on), and another habit's
+        // slot, handed in a minute ahead of its time.
+        let end = ledger.finish_habit_run(
+            "h",
+            &run,
+            OK,
+            output(run.number, "{}", b"ok"),
+            HistoryLimits {
+                runs: 10,
+                bytes: 1000,
+            },
+        );
+        let slot_ahead = ledger.start_habit_run(
+            "later",
+            "2026-01-01T00:01:00.000Z",
+            "2026-01-01T00:01:00.000Z",
+            Instant::now() + Duration::from_secs(60),
+        );
+        tokio::pin!(slot_ahead);
+        tokio::select! {
+            biased;
+            _ = &mut slot_ahead => panic!("the slot was written before its time"),
+            written = ledger.ends_written() => written.expect("ends written"),
+        }
+        assert_eq!(
+            store.recent_runs("h", 1).expect("runs")[0].outcome,
+            "succeeded"
+        );
+        assert_eq!(store.habit_outputs("h", None).expect("history").len(), 1);
+        assert_eq!(
+            store.habit_last_slot("later").expect("slot"),
+            None,
+            "the slot ahead waits for its own commit"
+        );
+        end.await.expect("end");
+        ledger.written().await.expect("written");
+        assert!(store.habit_last_slot("later").expect("slot").is_some());
     }
 
     #[tokio::test]

@@ -106,7 +106,7 @@ impl Actor {
         drop(publisher);
         // The ends the ledger still gathers, written now rather than in
         // up to `RUN_END_GATHER`; then the publisher tells what is left.
-        if let Err(err) = self.shared.store.ledger().written().await {
+        if let Err(err) = self.shared.store.ledger().ends_written().await {
             tracing::warn!(task = %self.info.name, "{err}");
         }
         // A subscriber too slow to take them (publications block) does not
