@@ -187,6 +187,12 @@ async fn publish_output(
     mut rx: mpsc::Receiver<OutputChunk>,
 ) {
     let key = keys::task_log(&shared.name, &info.name);
+    // Declared once: a put on a declared key finds its route in Zenoh's
+    // tables, where a put on a bare key looks it up again every time.
+    let publisher = shared.session.declare_publisher(key.clone()).await;
+    if let Err(err) = &publisher {
+        tracing::debug!(task = %info.name, "cannot declare the log's publisher: {err}");
+    }
     // A full disk fails every append until space returns: said once, not per line.
     let mut failing = false;
     while let Some(chunk) = rx.recv().await {
@@ -205,18 +211,34 @@ async fn publish_output(
             }
         };
         let attachment = serde_json::json!({ "seq": seq }).to_string();
-        if let Err(err) = shared.session.put(&key, bytes).attachment(attachment).await {
+        let put = match &publisher {
+            Ok(publisher) => publisher.put(bytes).attachment(attachment).await,
+            Err(_) => shared.session.put(&key, bytes).attachment(attachment).await,
+        };
+        if let Err(err) = put {
             tracing::debug!(task = %info.name, "cannot publish output: {err}");
         }
     }
 }
 
 /// Tells the task's notification channels of `event` and publishes it on
-/// the task's event key.
-pub(crate) async fn publish_event(shared: &Shared, info: &Arc<TaskInfo>, event: &Event) {
+/// the task's event key: by `declared`, a publisher for that key, where the
+/// caller publishes often (a habit's runs).
+pub(crate) async fn publish_event(
+    shared: &Shared,
+    info: &Arc<TaskInfo>,
+    event: &Event,
+    declared: Option<&zenoh::pubsub::Publisher<'_>>,
+) {
     shared.notify.notify(info, event);
-    let key = keys::task_event(&shared.name, &info.name);
-    if let Err(err) = shared.session.put(&key, msg::encode(event)).await {
+    let put = match declared {
+        Some(publisher) => publisher.put(msg::encode(event)).await,
+        None => {
+            let key = keys::task_event(&shared.name, &info.name);
+            shared.session.put(&key, msg::encode(event)).await
+        }
+    };
+    if let Err(err) = put {
         tracing::debug!(task = %info.name, "cannot publish an event: {err}");
     }
 }
@@ -307,7 +329,7 @@ impl Actor {
         reason: Option<String>,
     ) {
         let event = self.event(kind, run, exit_code, message, reason);
-        publish_event(&self.shared, &self.info, &event).await;
+        publish_event(&self.shared, &self.info, &event, None).await;
     }
 
     /// An event about this task, in its state now.
