@@ -148,8 +148,12 @@ impl Actor {
         }
         let mut next = resume.slot;
         loop {
-            self.snap.send_modify(|s| s.next_run = Some(rfc3339(next)));
-            self.set_state(TaskState::Scheduled);
+            // One change seen by whoever watches (each wakes its watchers).
+            self.snap.send_modify(|s| {
+                s.next_run = Some(rfc3339(next));
+                s.state = TaskState::Scheduled;
+                s.pid = None;
+            });
             tokio::select! {
                 ctl = self.rx.recv() => match interrupt_of(ctl) {
                     Some(interrupt) => return Some(interrupt),
@@ -279,9 +283,10 @@ impl Actor {
             return RunOutcome::Interrupted(interrupt);
         }
         let started = Instant::now();
-        self.snap
-            .send_modify(|s| s.last_run = Some(run.started_at.clone()));
-        self.set_state(TaskState::Running);
+        self.snap.send_modify(|s| {
+            s.last_run = Some(run.started_at.clone());
+            s.state = TaskState::Running;
+        });
 
         let mut captured = Captured::default();
         // Every command's output, read here rather than by tasks of its own.
@@ -515,8 +520,8 @@ impl Actor {
         self.snap.send_modify(|s| {
             s.exit_code = exit.code();
             s.pid = None;
+            s.state = TaskState::Scheduled;
         });
-        self.set_state(TaskState::Scheduled);
         if let Some(reason) = &reason {
             self.record_reason(Some(run.number), reason).await;
         }
