@@ -13,6 +13,7 @@
 //! runner can do the same with a bind mount and an attached stdin.
 
 pub mod process;
+mod spawn;
 
 use std::path::PathBuf;
 use std::pin::Pin;

@@ -5,7 +5,7 @@
 //! grace period for anything still there.
 
 use std::io;
-use std::process::Stdio;
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -13,9 +13,10 @@ use futures::FutureExt;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
+use super::spawn::{spawn_sh, Child, Input};
 use super::{
     CommandSpec, Execution, Exit, Locator, OutputChunk, OutputStream, Piped, Runner, Stream,
 };
@@ -31,24 +32,22 @@ impl Runner for ProcessRunner {
         spec: &CommandSpec,
         output: mpsc::Sender<OutputChunk>,
     ) -> io::Result<Box<dyn Execution>> {
-        let mut child = command(spec).stdin(stdin_of(spec)?).spawn()?;
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, Stream::Stdout, output.clone()));
-        }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, Stream::Stderr, output));
-        }
-        Ok(Box::new(ProcessExecution::new(child)))
+        let spawned = spawn_sh(spec, input_of(spec)?)?;
+        let (out, err) = (reader(spawned.stdout)?, reader(spawned.stderr)?);
+        tokio::spawn(pump(out, Stream::Stdout, output.clone()));
+        tokio::spawn(pump(err, Stream::Stderr, output));
+        Ok(Box::new(ProcessExecution::new(spawned.child)))
     }
 
     fn spawn_reading(&self, spec: &CommandSpec) -> io::Result<(Box<dyn Execution>, OutputStream)> {
-        let mut child = command(spec).stdin(stdin_of(spec)?).spawn()?;
-        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(io::Error::other("the command's pipes were not opened"));
-        };
+        let spawned = spawn_sh(spec, input_of(spec)?)?;
+        let (out, err) = (reader(spawned.stdout)?, reader(spawned.stderr)?);
         let output =
             futures::stream::select(chunks(out, Stream::Stdout), chunks(err, Stream::Stderr));
-        Ok((Box::new(ProcessExecution::new(child)), Box::pin(output)))
+        Ok((
+            Box::new(ProcessExecution::new(spawned.child)),
+            Box::pin(output),
+        ))
     }
 
     fn spawn_piped(
@@ -57,15 +56,15 @@ impl Runner for ProcessRunner {
         stderr: mpsc::Sender<OutputChunk>,
     ) -> BoxFuture<'_, io::Result<Piped>> {
         let spawned = (|| {
-            let mut child = command(spec).stdin(Stdio::piped()).spawn()?;
-            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-                return Err(io::Error::other("the command's pipes were not opened"));
-            };
-            if let Some(err) = child.stderr.take() {
-                tokio::spawn(pump(err, Stream::Stderr, stderr));
-            }
+            let spawned = spawn_sh(spec, Input::Piped)?;
+            let (stdout, err) = (reader(spawned.stdout)?, reader(spawned.stderr)?);
+            let stdin = spawned
+                .stdin
+                .ok_or_else(|| io::Error::other("the command's input pipe was not opened"))?;
+            let stdin = pipe::Sender::from_owned_fd_unchecked(stdin)?;
+            tokio::spawn(pump(err, Stream::Stderr, stderr));
             Ok(Piped {
-                exec: Box::new(ProcessExecution::new(child)),
+                exec: Box::new(ProcessExecution::new(spawned.child)),
                 stdin: Box::pin(stdin),
                 stdout: Box::pin(stdout),
             })
@@ -74,29 +73,18 @@ impl Runner for ProcessRunner {
     }
 }
 
-/// `sh -c` for `spec` in its own process group, output piped, input not set.
-fn command(spec: &CommandSpec) -> Command {
-    let mut cmd = Command::new("sh");
-    // `sh -c CMD NAME ARGS...`: NAME becomes `$0` and ARGS `$1`... (`"$@"`).
-    cmd.arg("-c")
-        .arg(&spec.command)
-        .arg("sh")
-        .args(&spec.args)
-        .current_dir(&spec.workdir)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    crate::zenoh_pools::hide_from(cmd.as_std_mut());
-    cmd
+/// The command's standard input: `spec.stdin`'s file, or none.
+fn input_of(spec: &CommandSpec) -> io::Result<Input> {
+    match &spec.stdin {
+        Some(path) => Ok(Input::File(std::fs::File::open(path)?)),
+        None => Ok(Input::Null),
+    }
 }
 
-/// The command's standard input: `spec.stdin`'s file, or none.
-fn stdin_of(spec: &CommandSpec) -> io::Result<Stdio> {
-    Ok(match &spec.stdin {
-        Some(path) => Stdio::from(std::fs::File::open(path)?),
-        None => Stdio::null(),
-    })
+/// One of the command's output pipes (non-blocking already), registered
+/// with the runtime.
+fn reader(fd: OwnedFd) -> io::Result<pipe::Receiver> {
+    pipe::Receiver::from_owned_fd_unchecked(fd)
 }
 
 /// A pipe's first read buffer, and the most it grows to.
@@ -143,18 +131,9 @@ pub struct ProcessExecution {
     exit: Option<Exit>,
 }
 
-fn exit_of(status: std::process::ExitStatus) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => Exit::Code(c),
-        (None, Some(s)) => Exit::Signal(s),
-        (None, None) => Exit::Code(-1),
-    }
-}
-
 impl ProcessExecution {
     fn new(child: Child) -> ProcessExecution {
-        let pid = child.id();
+        let pid = Some(child.id());
         ProcessExecution {
             child,
             pid,
@@ -166,7 +145,7 @@ impl ProcessExecution {
         if let Some(e) = self.exit {
             return Ok(e);
         }
-        let e = exit_of(self.child.wait().await?);
+        let e = self.child.wait().await?;
         self.exit = Some(e);
         Ok(e)
     }
@@ -200,9 +179,7 @@ impl Execution for ProcessExecution {
             signal_group(pgid, Signal::SIGTERM);
             loop {
                 if self.exit.is_none() {
-                    if let Some(status) = self.child.try_wait()? {
-                        self.exit = Some(exit_of(status));
-                    }
+                    self.exit = self.child.try_wait()?;
                 }
                 // The leader is reaped and nothing else is left in its group.
                 if self.exit.is_some() && !group_alive(pgid) {
@@ -268,6 +245,7 @@ pub fn kill_stale_group(locator: &Locator, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     #[test]
     fn a_group_of_zombies_is_not_alive() {
@@ -324,5 +302,46 @@ mod tests {
             String::from_utf8(out).expect("utf8"),
             "from the file\na b|$HOME|2\n"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_environment_is_the_hosts_with_the_tasks_own_over_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = CommandSpec::new(
+            r#"printf '%s|%s|' "$TNET_TASK" "$PATH"; env | grep -c '^HOME='; printf '%s' "$HOME""#,
+            dir.path().to_path_buf(),
+            vec![
+                ("TNET_TASK".into(), "a task".into()),
+                ("HOME".into(), "/elsewhere".into()),
+            ],
+        );
+        let (mut exec, output) = ProcessRunner.spawn_reading(&spec).expect("spawns");
+        let out: Vec<u8> = output
+            .filter(|c| std::future::ready(c.stream == Stream::Stdout))
+            .flat_map(|c| futures::stream::iter(c.bytes))
+            .collect()
+            .await;
+        assert_eq!(exec.wait().await.expect("waits"), Exit::Code(0));
+        let path = std::env::var("PATH").expect("the tests have a PATH");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            format!("a task|{path}|1\n/elsewhere"),
+            "the host's PATH, the task's HOME once, over the host's"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_command_let_go_of_is_reaped_when_it_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = CommandSpec::new("sleep 0.2", dir.path().to_path_buf(), Vec::new());
+        let (exec, _output) = ProcessRunner.spawn_reading(&spec).expect("spawns");
+        let pid = exec.pid().expect("a pid");
+        drop(exec);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Gone from /proc only once reaped: a zombie stays until then.
+        while procfs::stat(pid).is_some() {
+            assert!(Instant::now() < deadline, "process {pid} was never reaped");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
