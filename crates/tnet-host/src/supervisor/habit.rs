@@ -5,9 +5,9 @@
 //! is consumed exactly once, recorded in the store in the same transaction
 //! as the run it starts (or the skip it records), so a host killed at any
 //! instant picks up after the last consumed slot with no burst of missed
-//! runs ([`Plan::resume`] and `catch_up`). The record is written
-//! [`RECORD_AHEAD`] before the slot and is on disk before the command
-//! starts, at its slot. A slot that comes due while the
+//! runs ([`Plan::resume`] and `catch_up`). The record is handed
+//! in [`RECORD_AHEAD`] (on a [`RECORD_GRID`]) before the slot and is on disk
+//! before the command starts, at its slot. A slot that comes due while the
 //! previous run still goes is not started twice: it is recorded as a
 //! `skipped` run, with a `skipped` event.
 //!
@@ -56,6 +56,17 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 /// (it reads `lost`), as one killed between the record and the start always
 /// did: a slot runs at most once, never twice.
 const RECORD_AHEAD: Duration = Duration::from_millis(250);
+
+/// The habits of a lane hand their records in together: each wakes for it at
+/// the last multiple of this on the clock before its slot less
+/// [`RECORD_AHEAD`], not at an instant of its own, so that one wake-up of the
+/// lane serves every habit due within it (at a hundred habits a second, five
+/// of a lane's fifty a second). The ledger writes each record when the first
+/// of its batch is due, as before; a record that comes up to this much
+/// earlier may join an earlier commit, which widens the moment before a slot
+/// in which a killed host loses it (reads `lost`) by as much, never runs it
+/// twice.
+const RECORD_GRID: Duration = Duration::from_millis(100);
 
 /// How long a run's command runs before the host records where its process
 /// group is (so that a host killed while it runs ends it when it starts
@@ -160,7 +171,7 @@ impl Actor {
                     None => continue,
                 },
                 // Woken early: the slot's record is on disk when it comes.
-                () = tokio::time::sleep(until(next, Utc::now()).saturating_sub(RECORD_AHEAD)) => {}
+                () = tokio::time::sleep(until(record_at(next), Utc::now())) => {}
             }
             // Woken more than a period late (a suspended machine, a stalled
             // host): the latest due slot runs, the ones before it are missed.
@@ -611,6 +622,15 @@ fn interrupt_of(ctl: Option<Control>) -> Option<Interrupt> {
     }
 }
 
+/// When a habit hands in the record of `slot`: [`RECORD_AHEAD`] before it,
+/// moved back to the last multiple of [`RECORD_GRID`] on the clock.
+fn record_at(slot: DateTime<Utc>) -> DateTime<Utc> {
+    let ahead = slot - chrono::Duration::from_std(RECORD_AHEAD).unwrap_or_default();
+    let grid = i64::try_from(RECORD_GRID.as_millis()).unwrap_or(1).max(1);
+    let past = ahead.timestamp_millis().rem_euclid(grid);
+    ahead - chrono::Duration::milliseconds(past)
+}
+
 /// An instant as the store and the wire write it: RFC 3339, UTC, milliseconds.
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -629,6 +649,26 @@ fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_handed_in_on_the_grid_between_ahead_and_ahead_plus_the_grid() {
+        let slot = parse_time("2026-12-06T01:00:00.437Z").expect("a time");
+        assert_eq!(
+            record_at(slot),
+            parse_time("2026-12-06T01:00:00.100Z").expect("a time")
+        );
+        for ms in [0, 1, 99, 100, 250, 349, 350, 999] {
+            let slot = parse_time("2026-12-06T01:00:00Z").expect("a time")
+                + chrono::Duration::milliseconds(ms);
+            let at = record_at(slot);
+            assert_eq!(at.timestamp_subsec_millis() % 100, 0, "{slot}: {at}");
+            let ahead = (slot - at).num_milliseconds();
+            assert!(
+                (250..350).contains(&ahead),
+                "{slot}: handed in {ahead} ms ahead"
+            );
+        }
+    }
 
     #[test]
     fn nonzero_exits_fail_unless_ignored() {
