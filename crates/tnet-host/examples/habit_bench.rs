@@ -6,6 +6,7 @@
 //! cargo build --release -p tnet-host --bin tnet-host --example habit_bench
 //! target/release/examples/habit_bench --habits 1000 --seconds 60 --warmup 10
 //! target/release/examples/habit_bench --habits 100 --seconds 20 --warmup 5 --together
+//! target/release/examples/habit_bench --habits 100 --seconds 20 --warmup 5 --secure
 //! ```
 //!
 //! The floor runs first, then tnet; with `--together` it runs beside tnet,
@@ -31,6 +32,11 @@
 //! submit requests, and watched through a Zenoh subscription on
 //! `tnet/bench/habit/*`. The floor is this program started again with
 //! `--floor`, so neither measures the other.
+//!
+//! The host runs `--insecure` (plain TCP), unless `--secure`: then it runs on
+//! the secure default, as a user's does (its gate, QUIC with mutual TLS, a
+//! fleet it creates at its first start), and the bench subscribes and submits
+//! with that fleet's admin identity.
 
 mod bench;
 
@@ -53,6 +59,8 @@ struct Opts {
     warmup: u64,
     /// The floor runs at the same time as tnet (`--together`), not before.
     together: bool,
+    /// The host runs on the secure default (`--secure`), not `--insecure`.
+    secure: bool,
 }
 
 /// What one side measured.
@@ -87,6 +95,7 @@ fn main() -> anyhow::Result<()> {
         seconds: 60,
         warmup: 10,
         together: false,
+        secure: false,
     };
     let mut floor = false;
     let mut args = std::env::args().skip(1);
@@ -103,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             "--warmup" => opts.warmup = number("--warmup")?,
             "--floor" => floor = true,
             "--together" => opts.together = true,
+            "--secure" => opts.secure = true,
             other => bail!("unknown argument {other}; see the top of habit_bench.rs"),
         }
     }
@@ -312,10 +322,19 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
         .port();
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let log = std::fs::File::create(home.path().join("host.log"))?;
-    let mut host = tokio::process::Command::new(host_bin)
-        .args(["--name", "bench", "--home"])
+    // On the secure default the host takes `tcp/` as `quic/`, and creates
+    // its fleet (authority, admin identity) here at its first start.
+    let fleet = home.path().join("fleet");
+    let mut host = tokio::process::Command::new(host_bin);
+    host.args(["--name", "bench", "--home"])
         .arg(home.path().join("tasks"))
-        .args(["-l", &endpoint, "--no-multicast-scouting", "--insecure"])
+        .args(["-l", &endpoint, "--no-multicast-scouting"])
+        .env(tnet_fleet::ENV_FLEET, &fleet)
+        .env_remove("TNET_INSECURE");
+    if !opts.secure {
+        host.arg("--insecure");
+    }
+    let mut host = host
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -324,15 +343,43 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
         .spawn()?;
     let pid = host.id().context("the host has a pid")?.to_string();
 
+    let mut inserts = Vec::new();
+    let endpoint = if opts.secure {
+        let admin = fleet.join("clients").join("admin");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let identity = loop {
+            match tnet_fleet::Identity::load(&admin) {
+                Ok(identity) => break identity,
+                Err(err) => anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "the host made no admin identity in {} within 30 s: {err}",
+                    admin.display()
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        inserts = tnet_fleet::zenoh::tls_inserts(&identity);
+        inserts.push((
+            "transport/link/protocols".to_owned(),
+            r#"["quic"]"#.to_owned(),
+        ));
+        format!("quic/127.0.0.1:{port}")
+    } else {
+        endpoint
+    };
     let mut config = zenoh::Config::default();
     for (key, value) in [
         ("mode", "\"peer\"".to_owned()),
         ("connect/endpoints", format!("[\"{endpoint}\"]")),
         ("listen/endpoints", "[]".to_owned()),
         ("scouting/multicast/enabled", "false".to_owned()),
-    ] {
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .chain(inserts)
+    {
         config
-            .insert_json5(key, &value)
+            .insert_json5(&key, &value)
             .map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
     }
     let session = zenoh::open(config)
