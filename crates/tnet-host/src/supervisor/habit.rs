@@ -213,13 +213,6 @@ impl Actor {
                 None
             }
         };
-        let events = self
-            .shared
-            .session
-            .declare_publisher(keys::task_event(&self.shared.name, &self.info.name))
-            .await
-            .inspect_err(|err| tracing::debug!(task = %self.info.name, "cannot declare the events' publisher: {err}"))
-            .ok();
         // Boxed: the channel allocates room for 32 of what it carries at once,
         // and a thousand habits each held 32 runs' worth (10 MiB in all).
         let (tx, mut rx) = mpsc::channel::<Box<Finished>>(PUBLISH_QUEUE);
@@ -235,7 +228,7 @@ impl Actor {
                         tracing::warn!(task = %info.name, "cannot publish a run's output: {err}");
                     }
                 }
-                publish_event(&shared, &info, &run.event, events.as_ref()).await;
+                publish_event(&shared, &info, &run.event).await;
             }
             // The habit stopped: its publisher is undeclared with this task.
         });
@@ -589,7 +582,7 @@ impl Actor {
             );
             // Its event is told all the same, without waiting for its record.
             let event = &full.into_inner().event;
-            publish_event(&self.shared, &self.info, event, None).await;
+            publish_event(&self.shared, &self.info, event).await;
         }
     }
 }

@@ -187,12 +187,6 @@ async fn publish_output(
     mut rx: mpsc::Receiver<OutputChunk>,
 ) {
     let key = keys::task_log(&shared.name, &info.name);
-    // Declared once: a put on a declared key finds its route in Zenoh's
-    // tables, where a put on a bare key looks it up again every time.
-    let publisher = shared.session.declare_publisher(key.clone()).await;
-    if let Err(err) = &publisher {
-        tracing::debug!(task = %info.name, "cannot declare the log's publisher: {err}");
-    }
     // A full disk fails every append until space returns: said once, not per line.
     let mut failing = false;
     while let Some(chunk) = rx.recv().await {
@@ -211,34 +205,18 @@ async fn publish_output(
             }
         };
         let attachment = serde_json::json!({ "seq": seq }).to_string();
-        let put = match &publisher {
-            Ok(publisher) => publisher.put(bytes).attachment(attachment).await,
-            Err(_) => shared.session.put(&key, bytes).attachment(attachment).await,
-        };
-        if let Err(err) = put {
+        if let Err(err) = shared.session.put(&key, bytes).attachment(attachment).await {
             tracing::debug!(task = %info.name, "cannot publish output: {err}");
         }
     }
 }
 
 /// Tells the task's notification channels of `event` and publishes it on
-/// the task's event key: by `declared`, a publisher for that key, where the
-/// caller publishes often (a habit's runs).
-pub(crate) async fn publish_event(
-    shared: &Shared,
-    info: &Arc<TaskInfo>,
-    event: &Event,
-    declared: Option<&zenoh::pubsub::Publisher<'_>>,
-) {
+/// the task's event key.
+pub(crate) async fn publish_event(shared: &Shared, info: &Arc<TaskInfo>, event: &Event) {
     shared.notify.notify(info, event);
-    let put = match declared {
-        Some(publisher) => publisher.put(msg::encode(event)).await,
-        None => {
-            let key = keys::task_event(&shared.name, &info.name);
-            shared.session.put(&key, msg::encode(event)).await
-        }
-    };
-    if let Err(err) = put {
+    let key = keys::task_event(&shared.name, &info.name);
+    if let Err(err) = shared.session.put(&key, msg::encode(event)).await {
         tracing::debug!(task = %info.name, "cannot publish an event: {err}");
     }
 }
@@ -329,7 +307,7 @@ impl Actor {
         reason: Option<String>,
     ) {
         let event = self.event(kind, run, exit_code, message, reason);
-        publish_event(&self.shared, &self.info, &event, None).await;
+        publish_event(&self.shared, &self.info, &event).await;
     }
 
     /// An event about this task, in its state now.
