@@ -14,7 +14,7 @@
 //! This is tnet's only unsafe code: a crate of its own so that the rest of
 //! the workspace keeps `forbid(unsafe_code)`.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -32,7 +32,7 @@ pub enum Stdin<'a> {
 pub struct Program<'a> {
     /// Its arguments; the first names the program, looked up in the
     /// parent's `PATH` when it holds no `/`.
-    pub argv: &'a [CString],
+    pub argv: &'a [&'a CStr],
     /// Its whole environment, each entry `KEY=VALUE`.
     pub envp: &'a [&'a CStr],
     /// The folder it starts in.
@@ -246,6 +246,7 @@ fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CString;
     use std::io::Read;
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
@@ -268,16 +269,11 @@ mod tests {
         let dir = std::env::temp_dir();
         let (mut out, out_w) = pipe();
         let (_err, err_w) = pipe();
-        let argv = [
-            c"sh".to_owned(),
-            c"-c".to_owned(),
-            CString::new(
-                r#"printf '%s|%s|%s|' "$1" "$ONLY" "$(pwd -P)"; ps -o pgid= -p $$ | tr -d ' '; grep -E '^Sig(Blk|Ign)' /proc/$$/status"#,
-            )
-            .expect("no NUL"),
-            c"sh".to_owned(),
-            c"first".to_owned(),
-        ];
+        let script = CString::new(
+            r#"printf '%s|%s|%s|' "$1" "$ONLY" "$(pwd -P)"; ps -o pgid= -p $$ | tr -d ' '; grep -E '^Sig(Blk|Ign)' /proc/$$/status"#,
+        )
+        .expect("no NUL");
+        let argv = [c"sh", c"-c", script.as_c_str(), c"sh", c"first"];
         let env = [c"ONLY=this", c"PATH=/usr/bin:/bin"];
         let workdir = dir.canonicalize().expect("the temporary folder");
         let workdir = CString::new(workdir.into_os_string().into_encoded_bytes()).expect("no NUL");
@@ -313,7 +309,7 @@ mod tests {
     #[test]
     fn a_missing_folder_is_not_found_and_starts_nothing() {
         let (_out, out_w) = pipe();
-        let argv = [c"true".to_owned()];
+        let argv = [c"true"];
         let err = spawn(&Program {
             argv: &argv,
             envp: &[],
@@ -329,7 +325,7 @@ mod tests {
     #[test]
     fn the_watch_tells_when_the_child_exits() {
         let (_out, out_w) = pipe();
-        let argv = [c"true".to_owned()];
+        let argv = [c"true"];
         let env = [c"PATH=/usr/bin:/bin"];
         let pid = spawn(&Program {
             argv: &argv,

@@ -79,13 +79,15 @@ fn nul_free(text: impl Into<Vec<u8>>, what: &str) -> io::Result<CString> {
 /// group of its own, with the host's environment and `spec.env` over it.
 pub fn spawn_sh(spec: &CommandSpec, input: Input) -> io::Result<Spawned> {
     // `sh -c CMD NAME ARGS...`: NAME becomes `$0` and ARGS `$1`... (`"$@"`).
-    let mut argv = Vec::with_capacity(4 + spec.args.len());
-    argv.extend([c"sh".to_owned(), c"-c".to_owned()]);
-    argv.push(nul_free(spec.command.as_str(), "command line")?);
-    argv.push(c"sh".to_owned());
-    for arg in &spec.args {
-        argv.push(nul_free(arg.as_str(), "arguments")?);
-    }
+    let command = nul_free(spec.command.as_str(), "command line")?;
+    let args = spec
+        .args
+        .iter()
+        .map(|arg| nul_free(arg.as_str(), "arguments"))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut argv = Vec::with_capacity(4 + args.len());
+    argv.extend([c"sh", c"-c", command.as_c_str(), c"sh"]);
+    argv.extend(args.iter().map(|a| a.as_c_str()));
     let own = spec
         .env
         .iter()
