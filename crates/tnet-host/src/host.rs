@@ -69,6 +69,11 @@ impl Shared {
     /// shell's first output finds the client's subscriber, declared before
     /// the request on the same link. (A gate opened again closes the links
     /// of the shells it carried, as it did before.)
+    ///
+    /// Publications are put here too: on the host's own session each crossed
+    /// the Unix link to the gate whether or not anyone subscribed. One put
+    /// in the moment a gate opens again goes to the host's own session, to
+    /// links that are closing anyway.
     pub fn front_session(&self) -> zenoh::Session {
         self.front
             .borrow()

@@ -164,7 +164,9 @@ pub(super) async fn prepare_image(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
     // Published in order by one task, off the pull's own loop.
     let publisher = progress.map(|id| {
-        let session = host.shared.session.clone();
+        // On the session whose queryable takes the request: the progress
+        // crosses the client's link ahead of the answer.
+        let session = host.shared.front_session();
         let key = keys::progress(&host.shared.name, id);
         tokio::spawn(async move {
             while let Some(p) = rx.recv().await {

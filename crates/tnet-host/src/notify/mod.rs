@@ -338,7 +338,7 @@ async fn keep(
     match shared.store.add_inbox_entry(&shared.name, &entry) {
         Ok(stored) => {
             let key = keys::inbox(&shared.name);
-            if let Err(err) = shared.session.put(&key, msg::encode(&stored)).await {
+            if let Err(err) = shared.front_session().put(&key, msg::encode(&stored)).await {
                 tracing::debug!("cannot publish an inbox entry: {err}");
             }
         }

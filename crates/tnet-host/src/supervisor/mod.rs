@@ -205,7 +205,12 @@ async fn publish_output(
             }
         };
         let attachment = serde_json::json!({ "seq": seq }).to_string();
-        if let Err(err) = shared.session.put(&key, bytes).attachment(attachment).await {
+        if let Err(err) = shared
+            .front_session()
+            .put(&key, bytes)
+            .attachment(attachment)
+            .await
+        {
             tracing::debug!(task = %info.name, "cannot publish output: {err}");
         }
     }
@@ -216,7 +221,7 @@ async fn publish_output(
 pub(crate) async fn publish_event(shared: &Shared, info: &Arc<TaskInfo>, event: &Event) {
     shared.notify.notify(info, event);
     let key = keys::task_event(&shared.name, &info.name);
-    if let Err(err) = shared.session.put(&key, msg::encode(event)).await {
+    if let Err(err) = shared.front_session().put(&key, msg::encode(event)).await {
         tracing::debug!(task = %info.name, "cannot publish an event: {err}");
     }
 }
