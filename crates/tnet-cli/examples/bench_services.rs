@@ -33,7 +33,8 @@ use anyhow::{bail, Context};
 use tnet_cli::call::{CallOutcome, CallSpec, Caller};
 
 mod shared;
-use shared::{free_port, loopback_session, secure_inserts, serve_until_stdin_closes};
+use shared::{free_port, loopback_session, serve_until_stdin_closes};
+use tnet_fleet::zenoh::quic_client_inserts;
 
 const PAYLOAD: usize = 64;
 const BIG: usize = 100 << 20;
@@ -136,7 +137,7 @@ fn link() -> anyhow::Result<(&'static str, Vec<(String, String)>)> {
         .context("TNET_IDENTITY: the secure default needs the fleet's admin bundle")?;
     let identity = tnet_fleet::Identity::load(Path::new(&dir))
         .map_err(|e| anyhow::anyhow!("identity {}: {e}", Path::new(&dir).display()))?;
-    Ok(("quic", secure_inserts(&identity)))
+    Ok(("quic", quic_client_inserts(&identity)))
 }
 
 /// Kills a child process when dropped.

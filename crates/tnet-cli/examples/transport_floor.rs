@@ -27,7 +27,8 @@ use tnet_fleet::{Fleet, Identity, Role, Validity};
 use zenoh::bytes::ZBytes;
 
 mod shared;
-use shared::{free_port, loopback_session, secure_inserts, serve_until_stdin_closes};
+use shared::{free_port, loopback_session, serve_until_stdin_closes};
+use tnet_fleet::zenoh::quic_client_inserts;
 
 const KEY: &str = "bench/sink";
 const CHUNK: usize = 1 << 20;
@@ -199,7 +200,7 @@ async fn open(
 ) -> anyhow::Result<zenoh::Session> {
     let inserts = match bundle {
         Some(bundle) => {
-            secure_inserts(&Identity::load(bundle).map_err(|e| anyhow::anyhow!("{e}"))?)
+            quic_client_inserts(&Identity::load(bundle).map_err(|e| anyhow::anyhow!("{e}"))?)
         }
         None => Vec::new(),
     };

@@ -60,12 +60,12 @@ pub fn resolve() -> anyhow::Result<Identity> {
     )
 }
 
-/// The TLS settings of a client session, none with `--insecure`.
+/// The TLS settings of a client session, QUIC only; none with `--insecure`.
 pub fn inserts(fabric: &FabricArgs) -> anyhow::Result<Vec<(String, String)>> {
     if fabric.insecure {
         return Ok(Vec::new());
     }
-    Ok(tnet_fleet::zenoh::tls_inserts(&resolve()?))
+    Ok(tnet_fleet::zenoh::quic_client_inserts(&resolve()?))
 }
 
 /// Who this `tnet` is, for messages: `` `alice` (user, from DIR) ``.

@@ -44,14 +44,6 @@ pub fn zenoh_config(fabric: &FabricArgs) -> anyhow::Result<zenoh::Config> {
         None => zenoh::Config::default(),
     };
     let mut inserts = fabric.inserts(Role::Client);
-    if !fabric.insecure {
-        // QUIC only: a host's gate also listens on a Unix socket for the
-        // host's own session, which it advertises like any locator.
-        inserts.push((
-            "transport/link/protocols".to_owned(),
-            r#"["quic"]"#.to_owned(),
-        ));
-    }
     inserts.extend(identity);
     // The session's own admin space says which address each host was reached
     // at, for the host cache. Only the session's links are there, and the

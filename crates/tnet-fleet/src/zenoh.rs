@@ -18,6 +18,19 @@ fn json_path(path: &std::path::Path) -> String {
     Value::String(path.to_string_lossy().into_owned()).to_string()
 }
 
+/// [`tls_inserts`] and QUIC as the only link: a session that dials hosts on
+/// the secure default (`tnet`, a host asking others for the roster, the
+/// benchmarks). A host's gate also listens on a Unix socket for the host's
+/// own session, which it advertises like any locator.
+pub fn quic_client_inserts(identity: &Identity) -> Vec<(String, String)> {
+    let mut inserts = tls_inserts(identity);
+    inserts.push((
+        "transport/link/protocols".to_owned(),
+        r#"["quic"]"#.to_owned(),
+    ));
+    inserts
+}
+
 /// TLS settings of a session using `identity`, to listen and to connect,
 /// read by Zenoh's QUIC link.
 ///

@@ -358,11 +358,7 @@ async fn tnet_side(opts: Opts, host_bin: &std::path::Path) -> anyhow::Result<Sid
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        inserts = tnet_fleet::zenoh::tls_inserts(&identity);
-        inserts.push((
-            "transport/link/protocols".to_owned(),
-            r#"["quic"]"#.to_owned(),
-        ));
+        inserts = tnet_fleet::zenoh::quic_client_inserts(&identity);
         format!("quic/127.0.0.1:{port}")
     } else {
         endpoint

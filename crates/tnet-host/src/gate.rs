@@ -279,14 +279,10 @@ pub async fn pull_roster(config: &HostConfig, trust: &Trust) {
     inserts.push(("listen/endpoints".to_owned(), "[]".to_owned()));
     inserts.push(("connect/exit_on_failure".to_owned(), "false".to_owned()));
     inserts.push(("connect/timeout_ms".to_owned(), "1000".to_owned()));
-    inserts.push((
-        "transport/link/protocols".to_owned(),
-        r#"["quic"]"#.to_owned(),
-    ));
     // It learns of no other peer: a hundred hosts starting at once made a
     // debug build of Zenoh 1.10 panic on gossip ("Unknown initial interest").
     inserts.push(("scouting/gossip/enabled".to_owned(), "false".to_owned()));
-    inserts.extend(tnet_fleet::zenoh::tls_inserts(trust.identity()));
+    inserts.extend(tnet_fleet::zenoh::quic_client_inserts(trust.identity()));
     if let Err(err) = insert_all(&mut zc, &inserts) {
         tracing::debug!("not asking other hosts for the roster: {err}");
         return;

@@ -3,7 +3,6 @@
 //! bare queryable in a process of its own that a benchmark's floor is.
 
 use anyhow::bail;
-use tnet_fleet::Identity;
 use zenoh::bytes::ZBytes;
 use zenoh::query::Query;
 use zenoh::Wait;
@@ -30,18 +29,6 @@ pub fn free_port() -> anyhow::Result<u16> {
         }
     }
     bail!("no port free for both TCP and UDP")
-}
-
-/// The settings of a session on the secure default with `identity`, as
-/// `tnet` has them: the identity's TLS files, and QUIC only (a host's gate
-/// also advertises its Unix socket).
-pub fn secure_inserts(identity: &Identity) -> Vec<(String, String)> {
-    let mut inserts = tnet_fleet::zenoh::tls_inserts(identity);
-    inserts.push((
-        "transport/link/protocols".to_owned(),
-        r#"["quic"]"#.to_owned(),
-    ));
-    inserts
 }
 
 /// A peer session on `link` (`quic` or `tcp`) at `port` on loopback, either
