@@ -366,6 +366,69 @@ fn no_host_is_an_error_within_five_seconds() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
+/// A task that writes to a file it was given never changes what a later
+/// submission of the same file gets, even when it keeps the file's size and
+/// puts its time back: the host shares an upload's file with the first
+/// workspace instead of copying it, and checks it before any other use.
+#[test]
+fn a_task_writing_its_file_never_changes_what_the_next_one_gets() {
+    let host = Host::start("lentfile");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = "the bytes as uploaded\n";
+    tnet_tests::write_file(dir.path(), "data.txt", original, 0o644);
+    let task = |name: &str, command: &str| {
+        let toml = format!(
+            "task_name = \"{name}\"\ntask_type = \"daemon\"\nrun_in_docker = false\n\
+             necessary_files = [\"data.txt\"]\ncommands = [\"{command}\"]\n"
+        );
+        tnet_tests::write_file(dir.path(), &format!("{name}.toml"), &toml, 0o644)
+    };
+    let writer = task(
+        "writer",
+        "touch -r data.txt .then && printf CHANGED | dd of=data.txt conv=notrunc && \
+         touch -r .then data.txt && touch done && exec sleep 1000",
+    );
+    let reader = task("reader", "exec sleep 1000");
+    let received = || host.tnet(&["hosts", "--json"]).ok().json()[0]["bytes_received"].as_u64();
+
+    host.tnet(&["run", writer.to_str().expect("utf8")]).ok();
+    let written = host.home.join("writer");
+    wait_until(
+        Duration::from_secs(20),
+        &format!("the writer rewrote its file (log:\n{})", host.log()),
+        || written.join("done").exists().then_some(()),
+    );
+    let changed = std::fs::read_to_string(written.join("data.txt")).expect("writer's file");
+    assert_eq!(
+        changed, "CHANGEDes as uploaded\n",
+        "the task wrote in place"
+    );
+
+    let before = received().expect("a byte count");
+    let out = host.tnet(&["run", reader.to_str().expect("utf8")]).ok();
+    host.wait_state("reader", "running");
+    assert_eq!(
+        std::fs::read_to_string(host.home.join("reader").join("data.txt")).expect("reader's file"),
+        original,
+        "the second task got the writer's bytes ({out:?})"
+    );
+    assert!(
+        out.stderr.contains("changed on the host") && out.stderr.contains("again"),
+        "the client should say why it sends the file again: {}",
+        out.stderr
+    );
+    assert_eq!(
+        received().expect("a byte count") - before,
+        original.len() as u64,
+        "the file was sent again"
+    );
+    assert_eq!(
+        std::fs::read_to_string(written.join("data.txt")).expect("writer's file"),
+        changed,
+        "the writer's own file is left as it made it"
+    );
+}
+
 /// The hash cache must never hide a change: a file rewritten with the same
 /// size, even with its old modification time put back, reaches the host on
 /// the next edit, and only its bytes are sent.

@@ -119,6 +119,16 @@ pub fn hash_with_cache(
     Ok(entries)
 }
 
+/// Whether a host refused a submission or edit for a file it does not have
+/// (anymore): asking it again which files it lacks, and sending them, mends it.
+pub fn is_missing_file(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<msg::ErrorReply>()
+            .is_some_and(|reply| reply.kind == msg::ErrorKind::MissingFile)
+    })
+}
+
 /// Sends the files among `files` (described by `entries`) that `host` does
 /// not have, once it has checked the task against its limits.
 pub async fn send_missing(

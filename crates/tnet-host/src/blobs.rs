@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -33,7 +33,7 @@ use crate::paths::Paths;
 mod cache;
 
 pub use cache::Pin;
-use cache::{stamp, Index};
+use cache::{stamp, Fingerprint, Index};
 
 /// How long and how much the cache keeps (`[retention]` of host.toml).
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +61,8 @@ impl Default for CacheBounds {
 /// The blob store of one host.
 pub struct BlobStore {
     dir: PathBuf,
+    /// Blobs whose file a workspace shares (see [`BlobStore::install`]).
+    lent: PathBuf,
     partial: PathBuf,
     received: AtomicU64,
     index: Arc<Mutex<Index>>,
@@ -84,8 +86,11 @@ impl BlobStore {
             std::fs::remove_dir_all(&partial)?;
         }
         std::fs::create_dir_all(&partial)?;
-        std::fs::create_dir_all(paths.blobs())?;
-        let index = Arc::new(Mutex::new(Index::scan(&paths.blobs())?));
+        std::fs::create_dir_all(paths.lent_blobs())?;
+        let index = Arc::new(Mutex::new(Index::scan(
+            &paths.blobs(),
+            &paths.lent_blobs(),
+        )?));
         let synced = Arc::new(Condvar::new());
         let (to_sync, queue) = mpsc::channel();
         let syncer = Syncer {
@@ -102,6 +107,7 @@ impl BlobStore {
             synced,
             to_sync: Mutex::new(to_sync),
             dir: paths.blobs(),
+            lent: paths.lent_blobs(),
             partial,
             received: AtomicU64::new(0),
             bounds: Mutex::new(CacheBounds::default()),
@@ -149,6 +155,25 @@ impl BlobStore {
         (index.total, index.entries.len() as u64)
     }
 
+    /// Bytes of cached files a workspace holds too (lent and still linked):
+    /// on disk once, so the host's disk use counts them with the workspaces.
+    pub fn shared_with_workspaces(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let lent: Vec<(PathBuf, u64)> = {
+            let index = self.index();
+            index
+                .entries
+                .iter()
+                .filter(|(_, e)| e.lent.is_some())
+                .map(|(hash, e)| (self.lent.join(hash), e.size))
+                .collect()
+        };
+        lent.into_iter()
+            .filter(|(path, _)| std::fs::metadata(path).is_ok_and(|m| m.nlink() > 1))
+            .map(|(_, size)| size)
+            .sum()
+    }
+
     /// The cache's cap.
     pub fn cap(&self) -> u64 {
         self.bounds().cap
@@ -162,7 +187,11 @@ impl BlobStore {
         for hash in hashes {
             if let Some(entry) = index.entries.get_mut(hash) {
                 entry.last_used = now;
-                stamp(&self.locate(&index, hash), now);
+                // A lent blob's file is a workspace's too: its time is the
+                // task's, and the fingerprint's.
+                if entry.lent.is_none() {
+                    stamp(&self.locate(&index, hash), now);
+                }
             }
         }
     }
@@ -262,35 +291,134 @@ impl BlobStore {
         }
     }
 
-    /// Where a complete blob lives now: `blobs/<hash>`, or the partial
-    /// folder while the syncer has not moved it in yet. Only meaningful under
-    /// the index's lock, which the move takes too.
+    /// Where a complete blob lives now: `blobs/<hash>`, `blobs/lent/<hash>`
+    /// once lent, or the partial folder while the syncer has not moved it in
+    /// yet. Only meaningful under the index's lock, which the moves take too.
     fn locate(&self, index: &Index, hash: &str) -> PathBuf {
         if index.unsynced.contains(hash) {
             verified_path(&self.partial, hash)
+        } else if index.entries.get(hash).is_some_and(|e| e.lent.is_some()) {
+            self.lent.join(hash)
         } else {
             self.dir.join(hash)
         }
     }
 
-    /// Where the complete blob lives (see `locate`); use [`BlobStore::open_blob`]
-    /// to read it, since it may move.
+    /// Where the complete blob lives (see `locate`); it may move, so
+    /// [`BlobStore::install`] is how a workspace gets it.
     pub fn path(&self, hash: &str) -> PathBuf {
         self.locate(&self.index(), hash)
     }
 
-    /// Opens the complete blob for reading, wherever it is.
-    pub fn open_blob(&self, hash: &str) -> io::Result<File> {
-        let index = self.index();
-        File::open(self.locate(&index, hash))
+    /// Whether the complete blob is here. A lent blob whose file no longer
+    /// looks as it did when lent (its task wrote to it) is not: the cache
+    /// lets it go, so that it is sent again.
+    pub fn has(&self, hash: &str) -> bool {
+        if !is_valid_hash(hash) {
+            return false;
+        }
+        let mut index = self.index();
+        let path = self.locate(&index, hash);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return false;
+        };
+        match index.entries.get(hash).and_then(|e| e.lent) {
+            Some(then) if then != Fingerprint::of(&meta) => {
+                tracing::info!(%hash, "a task changed a file it shares with the upload cache; the cache lets it go");
+                self.unlink(&mut index, hash);
+                false
+            }
+            _ => meta.is_file(),
+        }
     }
 
-    /// Whether the complete blob is here.
-    pub fn has(&self, hash: &str) -> bool {
-        is_valid_hash(hash) && {
-            let index = self.index();
-            self.locate(&index, hash).is_file()
+    /// Puts the blob's content at `to` (a new name), for a workspace.
+    ///
+    /// The first time, the file itself is shared: the blob moves to the
+    /// lent folder (a rename, so a host killed at any instant leaves it in
+    /// one folder or the other) and is hard-linked at `to`, which costs no
+    /// copy. From then on the task may write to that file, so the blob is
+    /// never linked again and never trusted as it is: a later use copies
+    /// it and checks the copy's hash on the way, and a copy that does not
+    /// match is removed, the cache lets the blob go, and the file is
+    /// reported missing (`shown` names it), so the client sends it again.
+    /// Blocking.
+    pub fn install(&self, hash: &str, to: &Path, shown: &str) -> Result<(), ErrorReply> {
+        let failed = |e| io_failure("copy a file into the workspace", e);
+        let (from, verify) = {
+            let mut index = self.index();
+            let Some(entry) = index.entries.get(hash).copied() else {
+                return Err(not_uploaded(shown, hash));
+            };
+            if entry.lent.is_none() && !index.unsynced.contains(hash) {
+                match self.lend(&mut index, hash, to) {
+                    Ok(()) => return Ok(()),
+                    Err(err) => {
+                        tracing::debug!(%hash, "cannot share a cached file, copying it: {err}");
+                    }
+                }
+            }
+            let from = File::open(self.locate(&index, hash)).map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    not_uploaded(shown, hash)
+                } else {
+                    failed(e)
+                }
+            })?;
+            (from, entry.lent.is_some())
+        };
+        if !verify {
+            let mut from = from;
+            let mut out = File::create(to).map_err(failed)?;
+            // File to file: the kernel copies (`copy_file_range`).
+            io::copy(&mut from, &mut out).map_err(failed)?;
+            return Ok(());
         }
+        if copy_hashing(from, to).map_err(failed)? != hash {
+            let _ = std::fs::remove_file(to);
+            let mut index = self.index();
+            if index.entries.get(hash).is_some_and(|e| e.lent.is_some()) {
+                self.unlink(&mut index, hash);
+            }
+            tracing::info!(%hash, "a task changed a file it shares with the upload cache; the cache lets it go");
+            return Err(ErrorReply::new(
+                ErrorKind::MissingFile,
+                format!(
+                    "file `{shown}` changed on the host since it was uploaded (a task wrote to its copy); submit again to send it"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves a blob never lent to the lent folder and links it at `to`;
+    /// moves it back if the link cannot be made (another file system).
+    fn lend(&self, index: &mut Index, hash: &str, to: &Path) -> io::Result<()> {
+        let home = self.dir.join(hash);
+        let lent = self.lent.join(hash);
+        std::fs::rename(&home, &lent)?;
+        // From here the index says where it is, whatever follows; a file
+        // that cannot be read gets a fingerprint nothing matches.
+        let meta = std::fs::metadata(&lent);
+        let then = meta.as_ref().map_or(
+            Fingerprint {
+                len: u64::MAX,
+                modified: SystemTime::UNIX_EPOCH,
+            },
+            Fingerprint::of,
+        );
+        let mut mark = |lent| {
+            if let Some(entry) = index.entries.get_mut(hash) {
+                entry.lent = lent;
+            }
+        };
+        mark(Some(then));
+        let linked = meta.and_then(|_| std::fs::hard_link(&lent, to));
+        // Nothing shares it if the link failed: it may go back, trusted.
+        if linked.is_err() && std::fs::rename(&lent, &home).is_ok() {
+            mark(None);
+        }
+        linked
     }
 
     /// The size of the complete blob, if it is here.
@@ -417,6 +545,33 @@ impl BlobStore {
     }
 }
 
+/// The answer for a file whose blob is not (or no longer) here.
+fn not_uploaded(shown: &str, hash: &str) -> ErrorReply {
+    ErrorReply::new(
+        ErrorKind::MissingFile,
+        format!("file `{shown}` ({hash}) was not uploaded; submit the task again"),
+    )
+}
+
+/// Copies `from` to a new file at `to`, hashing what it copies; returns the hash.
+fn copy_hashing(mut from: File, to: &Path) -> io::Result<String> {
+    use std::io::{Read, Write};
+    let mut out = File::create(to)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 /// Where a verified blob waits for the syncer.
 fn verified_path(partial: &std::path::Path, hash: &str) -> PathBuf {
     partial.join(format!("{hash}.verified"))
@@ -512,6 +667,97 @@ mod tests {
             "moved into blobs/"
         );
         assert_eq!(std::fs::read(store.path(&hash)).expect("read"), data);
+    }
+
+    /// Uploads `data` as one chunk and waits until it is in `blobs/`.
+    fn put(store: &BlobStore, data: &[u8]) -> String {
+        let hash = blake3::hash(data).to_hex().to_string();
+        let size = data.len() as u64;
+        let chunk = BlobChunk {
+            hash: hash.clone(),
+            offset: 0,
+            size,
+        };
+        store.write_chunk(&chunk, data).expect("chunk");
+        store.verify(&hash, size, HashSet::new).expect("verified");
+        store.wait_synced([hash.as_str()]).expect("on disk");
+        hash
+    }
+
+    #[test]
+    fn a_blob_is_shared_once_then_copied_and_checked() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, store) = store();
+        let data = b"the original bytes".to_vec();
+        let hash = put(&store, &data);
+        let first = dir.path().join("first");
+        store.install(&hash, &first, "data.txt").expect("first");
+        let lent = store.path(&hash);
+        assert_eq!(lent, store.lent.join(&hash), "moved to the lent folder");
+        let (a, b) = (
+            std::fs::metadata(&first).expect("first"),
+            std::fs::metadata(&lent).expect("lent"),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "the same file, no copy");
+
+        let second = dir.path().join("second");
+        store.install(&hash, &second, "data.txt").expect("second");
+        let c = std::fs::metadata(&second).expect("second");
+        assert_ne!(c.ino(), a.ino(), "a later use gets its own copy");
+        assert_eq!(std::fs::read(&second).expect("read"), data);
+
+        // The first task writes in place, same size, and puts the time back:
+        // the fingerprint cannot tell, the copy's check does.
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&first)
+            .expect("open");
+        file.write_all_at(b"THE", 0).expect("write");
+        file.set_modified(a.modified().expect("mtime"))
+            .expect("time back");
+        assert!(store.has(&hash), "same size and time");
+        let third = dir.path().join("third");
+        let err = store
+            .install(&hash, &third, "data.txt")
+            .expect_err("a changed blob is not installed");
+        assert_eq!(err.kind, ErrorKind::MissingFile);
+        assert!(err.message.contains("data.txt"), "{}", err.message);
+        assert!(!third.exists(), "no copy left behind");
+        assert!(!store.has(&hash), "the cache let it go");
+        assert!(first.exists(), "the task's file stays");
+
+        // Sent again: a new, trusted blob; a write that changes the size is
+        // seen at once, before anything is installed.
+        let hash = put(&store, &data);
+        assert_eq!(store.path(&hash), store.dir.join(&hash));
+        let fourth = dir.path().join("fourth");
+        store.install(&hash, &fourth, "data.txt").expect("fourth");
+        std::fs::write(&fourth, b"longer than the original bytes").expect("rewrite");
+        assert!(!store.has(&hash), "a changed size is noticed");
+        assert_eq!(store.usage(), (0, 0));
+    }
+
+    #[test]
+    fn a_lent_blob_stays_lent_across_a_restart() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path());
+        paths.create_all().expect("dirs");
+        let data = b"kept across a restart".to_vec();
+        let hash = {
+            let store = BlobStore::open(&paths).expect("open");
+            let hash = put(&store, &data);
+            store
+                .install(&hash, &dir.path().join("first"), "x")
+                .expect("lent");
+            hash
+        };
+        let store = BlobStore::open(&paths).expect("open again");
+        assert!(store.has(&hash));
+        let again = dir.path().join("again");
+        store.install(&hash, &again, "x").expect("copied");
+        assert_eq!(std::fs::metadata(&again).expect("again").nlink(), 1);
+        assert_eq!(std::fs::read(&again).expect("read"), data);
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl Paths {
         self.records().join("blobs")
     }
 
+    /// Complete uploaded files whose file a workspace shares (`BlobStore::install`).
+    pub fn lent_blobs(&self) -> PathBuf {
+        self.blobs().join("lent")
+    }
+
     /// Uploads in progress.
     pub fn partial_blobs(&self) -> PathBuf {
         self.records().join("partial")
@@ -75,6 +80,7 @@ impl Paths {
             self.home.clone(),
             self.records(),
             self.blobs(),
+            self.lent_blobs(),
             self.partial_blobs(),
             self.staging(),
             self.logs(),

@@ -101,20 +101,22 @@ pub fn check_files(files: &[FileEntry], blobs: &BlobStore) -> Result<Vec<PathBuf
     Ok(out)
 }
 
-/// Copies the files into `root` (a fresh folder or a workspace), keeping their
-/// modes. Blocking. Each file is written to a temporary name and renamed, so a
-/// crash never leaves a half-written file under its real name; it returns
-/// once the blobs the files came from are on disk (`BlobStore::wait_synced`).
-/// Folders are
-/// made and every name checked first, one by one; the copies then run on
-/// up to [`COPIERS`] threads, since a large upload's copy is the last thing
-/// its submitter waits for.
+/// Puts the files into `root` (a fresh folder or a workspace), keeping their
+/// modes, once the blobs they come from are on disk
+/// (`BlobStore::wait_synced`). Blocking. Each file is made under a
+/// temporary name and renamed, so a crash never leaves a half-written file
+/// under its real name; a blob's first use shares its file, later ones copy
+/// it ([`BlobStore::install`]). Folders are made and every name checked
+/// first, one by one; the files are then placed by up to [`COPIERS`]
+/// threads, since copies of a large upload are the last thing its
+/// submitter waits for.
 pub fn write_files(
     root: &Path,
     files: &[FileEntry],
     rels: &[PathBuf],
     blobs: &BlobStore,
 ) -> Result<(), ErrorReply> {
+    blobs.wait_synced(files.iter().map(|f| f.hash.as_str()))?;
     let mut jobs = Vec::with_capacity(files.len());
     for (f, rel) in files.iter().zip(rels) {
         let dest = prepare_parent(root, rel)?;
@@ -157,14 +159,13 @@ pub fn write_files(
             result = result.and(theirs);
         }
         result
-    })?;
-    blobs.wait_synced(files.iter().map(|f| f.hash.as_str()))
+    })
 }
 
-/// The most threads copying one submission's files.
+/// The most threads placing one submission's files.
 const COPIERS: usize = 4;
 
-/// Copies one blob to a temporary name beside `dest`, sets its mode, and
+/// Puts one blob at a temporary name beside `dest`, sets its mode, and
 /// renames it into place.
 fn place(f: &FileEntry, dest: &Path, blobs: &BlobStore) -> Result<(), ErrorReply> {
     let tmp = dest.with_file_name(format!(
@@ -173,13 +174,14 @@ fn place(f: &FileEntry, dest: &Path, blobs: &BlobStore) -> Result<(), ErrorReply
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    let mut from = blobs
-        .open_blob(&f.hash)
-        .map_err(|e| failure("copy a file", e))?;
-    let mut to = std::fs::File::create(&tmp).map_err(|e| failure("copy a file", e))?;
-    // File to file: the kernel copies (`copy_file_range`), sharing the
-    // blocks on a filesystem that can (XFS, Btrfs), never the same inode.
-    std::io::copy(&mut from, &mut to).map_err(|e| failure("copy a file", e))?;
+    // Left by a crash during an earlier edit: a link cannot replace it.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(failure("copy a file", e))
+        }
+        _ => {}
+    }
+    blobs.install(&f.hash, &tmp, &f.path)?;
     // Only permission bits: no setuid/setgid from the network.
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(f.mode & 0o777))
         .map_err(|e| failure("set a file's mode", e))?;

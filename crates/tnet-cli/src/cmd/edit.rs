@@ -69,35 +69,57 @@ pub async fn run(client: &Client, args: EditArgs) -> anyhow::Result<u8> {
         name: &file_name,
         size: text.len() as u64,
     };
-    upload::send_missing(client, &t.host, task, &local, &entries).await?;
-    let request = EditRequest {
-        name: status.summary.name.clone(),
-        file_name,
-        task_toml: text,
-        files: entries,
-        rerun_setup: args.rerun_setup,
-        progress: None,
-    };
-    let answer = if spec_in_docker(&request.file_name, &request.task_toml) {
-        // A new image may be pulled or built first: as `tnet run` shows it.
-        let watch = crate::pull::Watch::start(client, &t.host).await?;
+    let in_docker = spec_in_docker(&file_name, &text);
+    let mut resent = false;
+    let answer = loop {
+        upload::send_missing(client, &t.host, task, &local, &entries).await?;
         let request = EditRequest {
-            progress: Some(watch.id()),
-            ..request
+            name: status.summary.name.clone(),
+            file_name: file_name.clone(),
+            task_toml: text.clone(),
+            files: entries.clone(),
+            rerun_setup: args.rerun_setup,
+            progress: None,
         };
-        let answer = client
-            .ask_host_reporting(&t.host, Request::Edit(request), watch.alive())
-            .await;
-        watch.finish().await;
-        answer?
-    } else {
-        client.ask_host(&t.host, Request::Edit(request)).await?
+        match send(client, &t.host, request, in_docker).await {
+            // As `tnet run`: a file the host had when asked is gone; asked
+            // again, the host says so, and it is sent (from here, if the
+            // files are here).
+            Err(err) if !resent && !local.is_empty() && upload::is_missing_file(&err) => {
+                eprintln!("{err:#}; sending the files the host lacks again");
+                resent = true;
+            }
+            answer => break answer?,
+        }
     };
     match answer {
         Response::Task(task) => println!("{}/{}: {} (edited)", task.host, task.name, task.state),
         other => bail!("host `{}` gave an unexpected answer: {other:?}", t.host),
     }
     Ok(0)
+}
+
+/// Sends an edit, showing an image's progress for a task run in Docker.
+async fn send(
+    client: &Client,
+    host: &str,
+    request: EditRequest,
+    in_docker: bool,
+) -> anyhow::Result<Response> {
+    if !in_docker {
+        return client.ask_host(host, Request::Edit(request)).await;
+    }
+    // A new image may be pulled or built first: as `tnet run` shows it.
+    let watch = crate::pull::Watch::start(client, host).await?;
+    let request = EditRequest {
+        progress: Some(watch.id()),
+        ..request
+    };
+    let answer = client
+        .ask_host_reporting(host, Request::Edit(request), watch.alive())
+        .await;
+    watch.finish().await;
+    answer
 }
 
 /// Whether a task file (already checked) runs in Docker.

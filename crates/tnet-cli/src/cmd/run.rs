@@ -36,32 +36,31 @@ pub async fn submit(
         name: &file_name,
         size: text.len() as u64,
     };
-    let (entries, stats) = upload::upload(client, &host, task, &local).await?;
-    eprintln!(
-        "{} file(s): {} sent ({} bytes), {} already on `{host}`",
-        local.len(),
-        stats.sent,
-        stats.bytes,
-        stats.reused
-    );
-    let mut request = SubmitRequest {
-        file_name,
-        task_toml: text,
-        files: entries,
-        progress: None,
-    };
-    let answer = if spec.run_in_docker {
-        // The host may pull an image or build one first: show its progress,
-        // and wait as long as it keeps reporting.
-        let watch = crate::pull::Watch::start(client, &host).await?;
-        request.progress = Some(watch.id());
-        let answer = client
-            .ask_host_reporting(&host, Request::Submit(request), watch.alive())
-            .await;
-        watch.finish().await;
-        answer?
-    } else {
-        client.ask_host(&host, Request::Submit(request)).await?
+    let mut resent = false;
+    let answer = loop {
+        let (entries, stats) = upload::upload(client, &host, task, &local).await?;
+        eprintln!(
+            "{} file(s): {} sent ({} bytes), {} already on `{host}`",
+            local.len(),
+            stats.sent,
+            stats.bytes,
+            stats.reused
+        );
+        let request = SubmitRequest {
+            file_name: file_name.clone(),
+            task_toml: text.clone(),
+            files: entries,
+            progress: None,
+        };
+        match send(client, &host, request, spec.run_in_docker).await {
+            // A file the host had when asked is gone (a task wrote to its
+            // copy, or the cache let it go): asked again, the host says so.
+            Err(err) if !resent && upload::is_missing_file(&err) => {
+                eprintln!("{err:#}; sending the files the host lacks again");
+                resent = true;
+            }
+            answer => break answer?,
+        }
     };
     match answer {
         Response::Task(task) if json => output::json(&task)?,
@@ -72,6 +71,27 @@ pub async fn submit(
         other => bail!("host `{host}` gave an unexpected answer: {other:?}"),
     }
     Ok(0)
+}
+
+/// Sends a submission, showing an image's progress for a task run in Docker.
+async fn send(
+    client: &Client,
+    host: &str,
+    mut request: SubmitRequest,
+    in_docker: bool,
+) -> anyhow::Result<Response> {
+    if !in_docker {
+        return client.ask_host(host, Request::Submit(request)).await;
+    }
+    // The host may pull an image or build one first: show its progress,
+    // and wait as long as it keeps reporting.
+    let watch = crate::pull::Watch::start(client, host).await?;
+    request.progress = Some(watch.id());
+    let answer = client
+        .ask_host_reporting(host, Request::Submit(request), watch.alive())
+        .await;
+    watch.finish().await;
+    answer
 }
 
 /// The host to submit to: the one named, or the only one that is up.

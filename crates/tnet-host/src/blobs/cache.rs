@@ -16,6 +16,12 @@
 //! could see. A host killed at any instant leaves files that are either
 //! whole or gone (rename in, unlink out); the index is rebuilt from the
 //! folder at start, with each file's modification time as its last use.
+//!
+//! A blob **lent** to a workspace (`blobs/lent/<hash>`, see
+//! `BlobStore::install`) shares its file with a task that may write to it:
+//! the folder it sits in says so across restarts, and the size and
+//! modification time it had when lent are kept to notice most such writes
+//! early.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -27,6 +33,26 @@ use std::time::{Duration, SystemTime};
 pub(crate) struct Entry {
     pub(crate) size: u64,
     pub(crate) last_used: SystemTime,
+    /// Set once the blob's file is also a workspace's: what it looked like then.
+    pub(crate) lent: Option<Fingerprint>,
+}
+
+/// A file's size and modification time: a task's write changes one or
+/// both (only a deliberate `touch` puts a time back, which the copy's hash
+/// check still catches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    pub(crate) len: u64,
+    pub(crate) modified: SystemTime,
+}
+
+impl Fingerprint {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Fingerprint {
+        Fingerprint {
+            len: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        }
+    }
 }
 
 /// The index of complete blobs and the pins on them.
@@ -41,29 +67,45 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    /// Reads the blob folder: every file named by a valid hash.
-    pub(crate) fn scan(dir: &Path) -> std::io::Result<Index> {
+    /// Reads the blob folder and its lent folder: every file named by a
+    /// valid hash. A hash in both (the host moves a blob from one to the
+    /// other, never copies it) keeps the one never lent.
+    pub(crate) fn scan(dir: &Path, lent: &Path) -> std::io::Result<Index> {
         let mut index = Index::default();
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !tnet_proto::upload::is_valid_hash(&name) {
-                continue;
-            }
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_file() {
-                index.insert(
-                    name,
-                    meta.len(),
-                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                );
+        for (folder, is_lent) in [(dir, false), (lent, true)] {
+            for entry in std::fs::read_dir(folder)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !tnet_proto::upload::is_valid_hash(&name) {
+                    continue;
+                }
+                let Ok(meta) = entry.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                if is_lent && index.entries.contains_key(&name) {
+                    let _ = std::fs::remove_file(entry.path());
+                    continue;
+                }
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                index.insert(name.clone(), meta.len(), modified);
+                if is_lent {
+                    if let Some(e) = index.entries.get_mut(&name) {
+                        e.lent = Some(Fingerprint::of(&meta));
+                    }
+                }
             }
         }
         Ok(index)
     }
 
     pub(crate) fn insert(&mut self, hash: String, size: u64, last_used: SystemTime) {
-        if let Some(old) = self.entries.insert(hash, Entry { size, last_used }) {
+        let entry = Entry {
+            size,
+            last_used,
+            lent: None,
+        };
+        if let Some(old) = self.entries.insert(hash, entry) {
             self.total -= old.size;
         }
         self.total += size;

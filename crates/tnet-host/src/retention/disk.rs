@@ -84,8 +84,10 @@ pub fn disk_use(paths: &Paths, blobs: &BlobStore, walked: &Walked) -> DiskUse {
         })
         .sum();
     let logs = size_of(&paths.logs());
-    // The cache's own index (file sizes), not a walk of thousands of files.
+    // The cache's own index (file sizes), not a walk of thousands of files;
+    // a cached file a workspace shares is on disk once, with the workspace.
     let (blob_bytes, blob_count) = blobs.usage();
+    let blob_bytes = blob_bytes.saturating_sub(blobs.shared_with_workspaces());
     let mut usage = DiskUse {
         store,
         blobs: blob_bytes,
