@@ -37,18 +37,22 @@ fn received(host: &Host) -> u64 {
         .expect("bytes_received")
 }
 
+/// Files in the cache, once the host has written the verified uploads that
+/// wait a moment for the disk in `partial/` and moved them in.
 fn blob_files(host: &Host) -> usize {
-    let blobs = host.home.join(".tnet/blobs");
-    // Cached files, and those a workspace shares (in `lent/`).
-    [blobs.clone(), blobs.join("lent")]
-        .iter()
-        .map(|dir| {
-            std::fs::read_dir(dir)
-                .expect("the blob folder")
-                .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file()))
-                .count()
-        })
-        .sum()
+    let records = host.home.join(".tnet");
+    let files = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir)
+            .expect("a blob folder")
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .count()
+    };
+    wait_until(WAIT, "the verified uploads are moved in", || {
+        (files(records.join("partial")) == 0).then_some(())
+    });
+    // The cache's own files, and those a workspace shares.
+    files(records.join("blobs")) + files(records.join("blobs/lent"))
 }
 
 /// A daemon that only holds a workspace with one file.

@@ -102,8 +102,9 @@ pub fn check_files(files: &[FileEntry], blobs: &BlobStore) -> Result<Vec<PathBuf
 }
 
 /// Puts the files into `root` (a fresh folder or a workspace), keeping their
-/// modes, once the blobs they come from are on disk
-/// (`BlobStore::wait_synced`). Blocking. Each file is made under a
+/// modes. Blocking. It does not wait for the blobs' `fsync` (a `kill -9`
+/// loses nothing the kernel has; docs/reliability.md says what a power cut
+/// may). Each file is made under a
 /// temporary name and renamed, so a crash never leaves a half-written file
 /// under its real name; a blob's first use shares its file, later ones copy
 /// it ([`BlobStore::install`]). Folders are made and every name checked
@@ -116,7 +117,6 @@ pub fn write_files(
     rels: &[PathBuf],
     blobs: &BlobStore,
 ) -> Result<(), ErrorReply> {
-    blobs.wait_synced(files.iter().map(|f| f.hash.as_str()))?;
     let mut jobs = Vec::with_capacity(files.len());
     for (f, rel) in files.iter().zip(rels) {
         let dest = prepare_parent(root, rel)?;
