@@ -50,7 +50,13 @@ def free_port():
 
 
 def timed(cmd, env=None, capture=False):
-    """Runs cmd, failing loudly; returns (seconds, stdout+stderr)."""
+    """Runs cmd, failing loudly; returns (seconds, stdout+stderr).
+
+    The disk is flushed first, outside the clock: none of the tools waits
+    for the disk to hold what it wrote (scp and rsync leave it to the
+    kernel; tnet-host syncs once uploads pause), so each starts with no
+    earlier command's writing still to do."""
+    os.sync()
     start = time.perf_counter()
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     took = time.perf_counter() - start
