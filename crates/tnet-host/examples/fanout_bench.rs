@@ -304,7 +304,9 @@ async fn tnet_side(
     let mut host = tokio::process::Command::new(host_bin)
         .args(["--name", "bench", "--home"])
         .arg(home.path().join("tasks"))
-        .args(["-l", &endpoint, "--no-multicast-scouting"])
+        // Plain TCP, as the floor's publisher: the question is the fan-out,
+        // not the link's encryption (docs/benchmarks.md, "Security").
+        .args(["-l", &endpoint, "--no-multicast-scouting", "--insecure"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
