@@ -333,8 +333,7 @@ impl BlobStore {
         };
         match index.entries.get(hash).and_then(|e| e.lent) {
             Some(then) if then != Fingerprint::of(&meta) => {
-                tracing::info!(%hash, "a task changed a file it shares with the upload cache; the cache lets it go");
-                self.unlink(&mut index, hash);
+                self.let_changed_go(&mut index, hash);
                 false
             }
             _ => meta.is_file(),
@@ -386,11 +385,7 @@ impl BlobStore {
         }
         if copy_hashing(from, to).map_err(failed)? != hash {
             let _ = std::fs::remove_file(to);
-            let mut index = self.index();
-            if index.entries.get(hash).is_some_and(|e| e.lent.is_some()) {
-                self.unlink(&mut index, hash);
-            }
-            tracing::info!(%hash, "a task changed a file it shares with the upload cache; the cache lets it go");
+            self.let_changed_go(&mut self.index(), hash);
             return Err(ErrorReply::new(
                 ErrorKind::MissingFile,
                 format!(
@@ -399,6 +394,15 @@ impl BlobStore {
             ));
         }
         Ok(())
+    }
+
+    /// Drops a lent blob whose file a task changed (only the cache's name:
+    /// the workspace keeps its file).
+    fn let_changed_go(&self, index: &mut Index, hash: &str) {
+        if index.entries.get(hash).is_some_and(|e| e.lent.is_some()) {
+            tracing::info!(%hash, "a task changed a file it shares with the upload cache; the cache lets it go");
+            self.unlink(index, hash);
+        }
     }
 
     /// Moves a blob never lent to the lent folder and links it at `to`;
@@ -765,8 +769,9 @@ mod tests {
         assert_eq!(std::fs::read(store.path(&hash)).expect("read"), data);
     }
 
-    /// Uploads `data` as one chunk and waits until it is in `blobs/`.
-    fn put(store: &BlobStore, data: &[u8]) -> String {
+    /// Uploads `data` as one chunk and verifies it; the syncer may not have
+    /// written it yet.
+    fn upload(store: &BlobStore, data: &[u8]) -> String {
         let hash = blake3::hash(data).to_hex().to_string();
         let size = data.len() as u64;
         let chunk = BlobChunk {
@@ -776,6 +781,12 @@ mod tests {
         };
         store.write_chunk(&chunk, data).expect("chunk");
         store.verify(&hash, size, HashSet::new).expect("verified");
+        hash
+    }
+
+    /// Uploads `data` and waits until it is in `blobs/`.
+    fn put(store: &BlobStore, data: &[u8]) -> String {
+        let hash = upload(store, data);
         store.wait_synced([hash.as_str()]).expect("on disk");
         hash
     }
@@ -838,15 +849,7 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let (dir, store) = store();
         let data = b"shared at once".to_vec();
-        let hash = blake3::hash(&data).to_hex().to_string();
-        let size = data.len() as u64;
-        let chunk = BlobChunk {
-            hash: hash.clone(),
-            offset: 0,
-            size,
-        };
-        store.write_chunk(&chunk, &data).expect("chunk");
-        store.verify(&hash, size, HashSet::new).expect("verified");
+        let hash = upload(&store, &data);
         // Whether or not the syncer got to it first, the workspace shares it
         // and the cache ends up holding it as lent.
         let first = dir.path().join("first");
