@@ -252,6 +252,16 @@ impl Machine {
         run_bounded(cmd, b"", COMMAND_LIMIT)
     }
 
+    /// `tnet hosts --json` on this machine: the hosts it listed.
+    pub fn hosts_json(&self) -> Vec<serde_json::Value> {
+        self.tnet(&["hosts", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Starts `tnet-host --name <name>` on this machine on default settings
     /// (port 7449 on every interface, multicast scouting on), and waits until
     /// it answers at its address.
@@ -372,4 +382,9 @@ impl Drop for LanHost {
         // Its tasks' processes are killed with the rest of the namespace.
         self.kill9();
     }
+}
+
+/// The names of hosts as `tnet hosts --json` lists them.
+pub fn host_names(hosts: &[serde_json::Value]) -> Vec<&str> {
+    hosts.iter().filter_map(|h| h["host"].as_str()).collect()
 }

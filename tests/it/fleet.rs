@@ -5,9 +5,8 @@
 //! The LAN is made of network namespaces (`tnet_tests::netns`): three
 //! machines running `tnet-host` on default settings (port 7449, multicast
 //! scouting on) and a fourth running `tnet` with nothing configured; and a
-//! LAN of a hundred hosts, which on the defaults of before (every host a
-//! peer connecting to every host it scouted) `tnet` could not list. These
-//! are the tests about discovery itself; every other test names its host's
+//! LAN of a hundred hosts, in a test binary of its own (`tests/alone/`).
+//! These are the tests about discovery itself; every other test names its host's
 //! loopback address with scouting off.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tnet_tests::netns::{Lan, LanHost, Machine};
+use tnet_tests::netns::{host_names, Lan, LanHost};
 use tnet_tests::router::Router;
 use tnet_tests::{bin, run_bounded, wait_until, Host, Output, Streaming, COMMAND_LIMIT};
 
@@ -42,21 +41,6 @@ fn daemon(name: &str) -> String {
         "task_name = \"{name}\"\ntask_type = \"daemon\"\n\
          commands = ['while true; do echo \"{name} on $TNET_HOST\"; sleep 1; done']\n"
     )
-}
-
-/// `tnet hosts --json` of one machine, by host name.
-fn hosts_json(client: &Machine) -> Vec<Value> {
-    client
-        .tnet(&["hosts", "--json"])
-        .ok()
-        .json()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn names(hosts: &[Value]) -> Vec<&str> {
-    hosts.iter().filter_map(|h| h["host"].as_str()).collect()
 }
 
 /// The table row of `host` in `tnet hosts` output.
@@ -129,8 +113,8 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
 
     // Each host says what it is, where to reach it, and whether it runs docker tasks.
     let table = client.tnet(&["hosts"]).ok();
-    let listed = hosts_json(client);
-    assert_eq!(names(&listed), HOSTS, "{listed:?}");
+    let listed = client.hosts_json();
+    assert_eq!(host_names(&listed), HOSTS, "{listed:?}");
     for (i, (info, host)) in listed.iter().zip(&hosts).enumerate() {
         let address = format!("quic/{}:7449", lan.machine(i).address);
         assert_eq!(info["version"], env!("CARGO_PKG_VERSION"), "{info}");
@@ -185,7 +169,8 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
     for host in HOSTS {
         assert!(row(&table, host).is_some(), "{table:?}");
     }
-    let counts: Vec<Value> = hosts_json(client)
+    let counts: Vec<Value> = client
+        .hosts_json()
         .iter()
         .map(|h| h["tasks"].clone())
         .collect();
@@ -235,7 +220,7 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
     lab3.kill9();
     let killed = Instant::now();
     wait_until(GONE_WITHIN, "lab3 is gone from `tnet hosts`", || {
-        (names(&hosts_json(client)) == ["lab1", "lab2"]).then_some(())
+        (host_names(&client.hosts_json()) == ["lab1", "lab2"]).then_some(())
     });
     eprintln!(
         "lab3 gone from the list {:?} after its kill",
@@ -243,80 +228,6 @@ fn hosts_on_one_lan_are_found_with_no_address_and_leave_when_they_stop() {
     );
     let tasks = client.tnet(&["ls", "--json"]).ok().json();
     assert_eq!(tasks.as_array().map(Vec::len), Some(2), "{tasks}");
-}
-
-/// How many hosts the large fleet has: on the defaults of before, where
-/// every host connected to every host it scouted, `tnet hosts` found none
-/// of 100.
-const FLEET: usize = 100;
-
-#[test]
-fn a_hundred_hosts_on_defaults_are_all_found_every_time() {
-    let lan = Lan::new(FLEET + 1);
-    let client = lan.machine(FLEET);
-    let expected: Vec<String> = (0..FLEET).map(|i| format!("h{i:03}")).collect();
-    // Started together, on default settings, nothing configured.
-    let hosts = lan.start_hosts(&expected, Duration::from_secs(120));
-
-    // A hundred hosts that start at once on a small machine take a while
-    // before every one answers scouts (half a minute, debug-built, here);
-    // from then on, every host, every time, from a machine that knows no address.
-    wait_until(
-        Duration::from_secs(120),
-        "every host answers a client with no address",
-        || (names(&hosts_json(client)) == expected).then_some(()),
-    );
-    let mut times = Vec::new();
-    for _ in 0..5 {
-        let started = Instant::now();
-        let out = client.tnet(&["hosts", "--json"]).ok();
-        times.push(started.elapsed());
-        let listed = out.json();
-        let listed = listed.as_array().cloned().unwrap_or_default();
-        assert_eq!(
-            names(&listed),
-            expected,
-            "not every host listed ({} of {FLEET}); tnet said:\n{}",
-            listed.len(),
-            out.stderr
-        );
-    }
-    times.sort();
-    eprintln!("tnet hosts listed all {FLEET} hosts in {times:?}");
-    // Debug binaries on a shared machine: a bound that only a client that
-    // opens its links one host at a time (or waits for a timeout) breaks.
-    let median = times[times.len() / 2];
-    assert!(
-        median < Duration::from_secs(15),
-        "tnet hosts took {median:?} (median of {times:?})"
-    );
-
-    // Every host answers `tnet ls`.
-    let out = client.tnet(&["ls"]).ok();
-    assert!(
-        out.stdout
-            .contains(&format!("no tasks on the {FLEET} host(s) that answered")),
-        "{out:?}"
-    );
-    // A task named without its host is found among all of them.
-    let dir = tempfile::tempdir().expect("task dir");
-    let solo = task_file(dir.path(), "solo", &daemon("solo"));
-    let target = &expected[FLEET / 2];
-    client
-        .tnet(&["run", path_str(&solo), "--host", target])
-        .ok();
-    let status = client.tnet(&["status", "solo", "--json"]).ok().json();
-    assert_eq!(status["host"], target.as_str(), "{status}");
-
-    // Hosts do not connect to each other: none tried to dial another.
-    for host in &hosts {
-        let log = host.log();
-        assert!(
-            !log.contains("scouted peer"),
-            "{} dialled a host it scouted:\n{log}",
-            host.name
-        );
-    }
 }
 
 #[test]
@@ -330,7 +241,7 @@ fn remembered_hosts_end_the_scouting_early_and_a_new_host_is_still_found() {
         .collect();
     // Listing both writes the host cache (`~/.cache/tnet/hosts.json`).
     wait_until(Duration::from_secs(30), "scouting finds both hosts", || {
-        (names(&hosts_json(client)) == ["early1", "early2"]).then_some(())
+        (host_names(&client.hosts_json()) == ["early1", "early2"]).then_some(())
     });
     let debug = || {
         let mut cmd = client.command(bin("tnet"));
@@ -350,13 +261,13 @@ fn remembered_hosts_end_the_scouting_early_and_a_new_host_is_still_found() {
     wait_until(
         Duration::from_secs(30),
         "the new host is listed beside the remembered ones",
-        || (names(&hosts_json(client)) == ["early1", "early2", "late"]).then_some(()),
+        || (host_names(&client.hosts_json()) == ["early1", "early2", "late"]).then_some(()),
     );
     let out = debug().ok();
     let listed = out.json();
     let listed = listed.as_array().cloned().unwrap_or_default();
     assert_eq!(
-        names(&listed),
+        host_names(&listed),
         ["early1", "early2", "late"],
         "{}",
         out.stderr
@@ -390,7 +301,7 @@ fn hosts_and_clients_beyond_the_lan_meet_through_a_router() {
     // Asked once, not polled: the hosts are up, and the first answer must hold them all.
     let listed = tnet_via(&router, &["hosts", "--json"], b"").ok().json();
     assert_eq!(
-        names(listed.as_array().expect("a list")),
+        host_names(listed.as_array().expect("a list")),
         ["far1", "far2"],
         "{listed}"
     );
