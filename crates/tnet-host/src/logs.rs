@@ -5,6 +5,12 @@
 //! never holds more than twice the cap on disk. Every append gets a sequence
 //! number under the same lock as the write, which lets `tnet logs -f` join
 //! the tail it read with the chunks published after it without gaps or repeats.
+//!
+//! The file is opened for each append, not held open: every descriptor the
+//! host holds is copied into each command it starts (`posix_spawn` clones
+//! the descriptor table, and the command's `exec` closes them again), so a
+//! thousand habits holding their logs open made each of their starts copy
+//! and close a thousand descriptors (docs/benchmarks.md, "Habits").
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -26,7 +32,7 @@ pub struct TaskLog {
 }
 
 struct LogState {
-    file: File,
+    /// How long the current file is.
     size: u64,
     seq: u64,
     /// The last byte written ended a line, so the next byte starts one.
@@ -48,19 +54,22 @@ fn stamp_lines(bytes: &[u8], stamp: &str, at_line_start: &mut bool) -> Vec<u8> {
     out
 }
 
+/// The log file at `path`, created if it is not there, for appending.
+fn open_for_append(path: &std::path::Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
 impl TaskLog {
     /// Opens (creating) the log of the task with this safe name.
     pub fn open(dir: &std::path::Path, safe_name: &str, cap: u64) -> io::Result<TaskLog> {
         let path = dir.join(format!("{safe_name}.log"));
         let rotated = dir.join(format!("{safe_name}.log.1"));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let size = file.metadata()?.len();
+        let size = open_for_append(&path)?.metadata()?.len();
         Ok(TaskLog {
             path,
             rotated,
             cap,
             state: Mutex::new(LogState {
-                file,
                 size,
                 seq: 0,
                 at_line_start: true,
@@ -81,15 +90,11 @@ impl TaskLog {
         let bytes = bytes.as_slice();
         if st.size > 0 && st.size + bytes.len() as u64 > self.cap {
             std::fs::rename(&self.path, &self.rotated)?;
-            st.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
             st.size = 0;
         }
         // A single chunk bigger than the cap keeps only its end.
         let keep = &bytes[bytes.len().saturating_sub(self.cap as usize)..];
-        st.file.write_all(keep)?;
+        open_for_append(&self.path)?.write_all(keep)?;
         st.size += keep.len() as u64;
         st.seq += 1;
         Ok((st.seq, keep.to_vec()))
