@@ -163,6 +163,24 @@ mod tests {
     }
 
     #[test]
+    fn a_log_holds_no_descriptor_between_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = TaskLog::open(dir.path(), "quiet", 1000).expect("open");
+        log.append(b"one line\n").expect("append");
+        // Every command the host starts gets a copy of each descriptor it
+        // holds: a thousand habits held a thousand logs open.
+        let held: Vec<PathBuf> = std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|target| target.starts_with(dir.path()))
+            .collect();
+        assert_eq!(held, Vec::<PathBuf>::new());
+        let text = String::from_utf8(log.tail(100).expect("tail").0).expect("utf8");
+        assert!(text.ends_with(" one line\n"), "{text:?}");
+    }
+
+    #[test]
     fn lines_are_stamped_where_they_start() {
         let mut start = true;
         let out = stamp_lines(b"a\nb", "T", &mut start);
