@@ -520,7 +520,14 @@ fn docker_start_container_on_reboot_sets_a_restart_policy_the_engine_honours() {
         inspect(id, "{{.HostConfig.RestartPolicy.Name}}"),
         "unless-stopped"
     );
-    // The container's main process exits (as at an engine stop); the engine brings it back.
+    // The container's main process exits (as at an engine stop); the engine
+    // brings it back. Its container exists before it runs (`docker exec`
+    // into it failed once, beside the other tests): first the daemon runs.
+    wait_until(WAIT, "the daemon runs in its container", || {
+        docker(&["exec", id, "ps"])?
+            .contains("sleep 1000")
+            .then_some(())
+    });
     docker(&["exec", id, "kill", "1"]).expect("kill 1");
     wait_until(WAIT, "the engine restarts the container", || {
         let count: u64 = inspect(id, "{{.RestartCount}}").parse().ok()?;
