@@ -147,6 +147,11 @@ pub(super) fn check_supported(
 /// submitting client can tell a long pull or build from a host that went away.
 pub const PREPARE_HEARTBEAT: Duration = Duration::from_secs(2);
 
+/// The longest a submission's progress waits for its client's subscriber
+/// to be known before reporting anyway (a client gone meanwhile, one that
+/// asked without subscribing).
+const PROGRESS_SUBSCRIBER_WAIT: Duration = Duration::from_secs(2);
+
 /// Makes a docker task's image ready before the task is recorded: present,
 /// pulled, or derived with its packages. Progress goes to the host's log and,
 /// when the client gave a progress id, to [`keys::progress`] for it to show
@@ -169,8 +174,25 @@ pub(super) async fn prepare_image(
         let session = host.shared.front_session();
         let key = keys::progress(&host.shared.name, id);
         tokio::spawn(async move {
+            // The client subscribed before it asked, but its subscription can
+            // reach this session a moment after its request: a put before
+            // then is lost (the first line, `pulling ...`, was, once). So
+            // the reports wait, briefly, for the subscriber to be known.
+            let Ok(publisher) = session.declare_publisher(key).await else {
+                while rx.recv().await.is_some() {}
+                return;
+            };
+            let deadline = tokio::time::Instant::now() + PROGRESS_SUBSCRIBER_WAIT;
+            while !publisher
+                .matching_status()
+                .await
+                .is_ok_and(|m| m.matching())
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             while let Some(p) = rx.recv().await {
-                let _ = session.put(&key, msg::encode(&p)).await;
+                let _ = publisher.put(msg::encode(&p)).await;
             }
         })
     });
