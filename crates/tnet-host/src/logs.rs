@@ -37,6 +37,10 @@ struct LogState {
     seq: u64,
     /// The last byte written ended a line, so the next byte starts one.
     at_line_start: bool,
+    /// The task was removed: its files are gone and stay gone. (Output
+    /// still on its way, from a child that outlived the task, would
+    /// otherwise make the file again, for the next task of that name.)
+    deleted: bool,
 }
 
 /// Prefixes every line that starts in `bytes` with `stamp` and a space.
@@ -73,6 +77,7 @@ impl TaskLog {
                 size,
                 seq: 0,
                 at_line_start: true,
+                deleted: false,
             }),
         })
     }
@@ -82,9 +87,13 @@ impl TaskLog {
     }
 
     /// Appends output, each line stamped with the time it started, and
-    /// returns its sequence number with the bytes as written.
-    pub fn append(&self, bytes: &[u8]) -> io::Result<(u64, Vec<u8>)> {
+    /// returns its sequence number with the bytes as written; `None` once
+    /// the task was removed (nothing is written).
+    pub fn append(&self, bytes: &[u8]) -> io::Result<Option<(u64, Vec<u8>)>> {
         let mut st = self.lock();
+        if st.deleted {
+            return Ok(None);
+        }
         let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let bytes = stamp_lines(bytes, &stamp, &mut st.at_line_start);
         let bytes = bytes.as_slice();
@@ -97,7 +106,7 @@ impl TaskLog {
         open_for_append(&self.path)?.write_all(keep)?;
         st.size += keep.len() as u64;
         st.seq += 1;
-        Ok((st.seq, keep.to_vec()))
+        Ok(Some((st.seq, keep.to_vec())))
     }
 
     /// The last `max` bytes of the log (both files), and the sequence number
@@ -122,6 +131,7 @@ impl TaskLog {
 
     /// Deletes the log files (the task is removed).
     pub fn delete(&self) {
+        self.lock().deleted = true;
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_file(&self.rotated);
     }
@@ -178,6 +188,21 @@ mod tests {
         assert_eq!(held, Vec::<PathBuf>::new());
         let text = String::from_utf8(log.tail(100).expect("tail").0).expect("utf8");
         assert!(text.ends_with(" one line\n"), "{text:?}");
+    }
+
+    #[test]
+    fn a_removed_tasks_log_is_not_made_again_by_late_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = TaskLog::open(dir.path(), "gone", 1000).expect("open");
+        log.append(b"before\n").expect("append");
+        log.delete();
+        assert_eq!(log.append(b"a child's last words\n").expect("append"), None);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -191,7 +191,9 @@ async fn publish_output(
     let mut failing = false;
     while let Some(chunk) = rx.recv().await {
         let (seq, bytes) = match info.log.append(&chunk.bytes) {
-            Ok(written) => {
+            // The task was removed; what its children still print goes nowhere.
+            Ok(None) => continue,
+            Ok(Some(written)) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!(task = %info.name, "the task's log is written again");
                 }
