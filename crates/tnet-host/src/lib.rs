@@ -28,6 +28,7 @@
 //! - [`security`]: the host's TLS identity (from the fleet) and access control, or `--insecure`.
 //! - [`server`]: the Zenoh session, its queryables and the liveliness token.
 //! - [`shell`]: interactive shells in a task's workspace (`tnet shell`).
+//! - [`subscribers`]: waiting for a client's subscriber before publishing to it.
 //! - [`systemd`]: `tnet-host systemd ...`, the unit that runs the host on boot.
 //! - [`zenoh_pools`]: Zenoh's thread pools sized for a host's two sessions.
 
@@ -55,6 +56,7 @@ pub mod security;
 pub mod server;
 pub mod shell;
 pub mod store;
+pub mod subscribers;
 pub mod supervisor;
 pub mod systemd;
 pub mod workspace;

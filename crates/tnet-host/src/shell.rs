@@ -126,16 +126,9 @@ const CLIENT_SEEN: Duration = Duration::from_secs(5);
 async fn client_subscribed(keys: &SessionKeys) {
     let deadline = tokio::time::Instant::now() + CLIENT_SEEN;
     for publisher in [&keys.output, &keys.exit] {
-        while !publisher
-            .matching_status()
-            .await
-            .map_or(true, |s| s.matching())
-        {
-            if tokio::time::Instant::now() >= deadline {
-                tracing::warn!("a shell's client is not subscribed to its output after {CLIENT_SEEN:?}; starting anyway");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if !crate::subscribers::known(publisher, deadline).await {
+            tracing::warn!("a shell's client is not subscribed to its output after {CLIENT_SEEN:?}; starting anyway");
+            return;
         }
     }
 }

@@ -174,23 +174,15 @@ pub(super) async fn prepare_image(
         let session = host.shared.front_session();
         let key = keys::progress(&host.shared.name, id);
         tokio::spawn(async move {
-            // The client subscribed before it asked, but its subscription can
-            // reach this session a moment after its request: a put before
-            // then is lost (the first line, `pulling ...`, was, once). So
-            // the reports wait, briefly, for the subscriber to be known.
+            // A put before the client's subscriber is known here is lost (the
+            // first line, `pulling ...`, was, once): the reports wait for it,
+            // briefly (`subscribers`).
             let Ok(publisher) = session.declare_publisher(key).await else {
                 while rx.recv().await.is_some() {}
                 return;
             };
             let deadline = tokio::time::Instant::now() + PROGRESS_SUBSCRIBER_WAIT;
-            while !publisher
-                .matching_status()
-                .await
-                .is_ok_and(|m| m.matching())
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            crate::subscribers::known(&publisher, deadline).await;
             while let Some(p) = rx.recv().await {
                 let _ = publisher.put(msg::encode(&p)).await;
             }
