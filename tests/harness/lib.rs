@@ -257,6 +257,18 @@ impl Output {
     }
 }
 
+/// How long a host has to answer after it is started: on a loaded machine
+/// (the whole suite on two cores, Docker busy) start-up has taken seconds.
+const HOST_START: Duration = Duration::from_secs(30);
+
+/// How a start of the host process went.
+enum Started {
+    /// It lists itself in `tnet hosts`.
+    Answers,
+    /// It exited because its port was taken meanwhile.
+    PortTaken,
+}
+
 /// A running `tnet-host`.
 pub struct Host {
     child: Option<Child>,
@@ -398,7 +410,27 @@ impl Host {
         self.home.with_file_name(format!("{}.log", self.name))
     }
 
+    /// Starts the host process and waits until it answers. A port found
+    /// free can be taken before the host binds it (a client of another test
+    /// binds ephemeral ports too): a host that exits saying so is started
+    /// again on another port. Any other early exit, or no answer in time,
+    /// fails the test with what the host printed.
     fn spawn(&mut self) {
+        for _ in 0..5 {
+            match self.spawn_once() {
+                Started::Answers => return,
+                Started::PortTaken => self.port = free_port(),
+            }
+        }
+        panic!(
+            "host {}: five free ports were taken before it could listen; log:\n{}",
+            self.name,
+            self.log()
+        );
+    }
+
+    fn spawn_once(&mut self) -> Started {
+        let logged = std::fs::metadata(self.log_path()).map_or(0, |m| m.len());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -446,20 +478,47 @@ impl Host {
             .spawn()
             .expect("tnet-host starts");
         self.child = Some(child);
-        let name = self.name.clone();
-        wait_until(
-            Duration::from_secs(20),
-            &format!("host {name} answers"),
-            || {
-                let out = self.tnet(&["hosts", "--json"]);
-                let hosts = serde_json::from_str::<serde_json::Value>(&out.stdout).ok()?;
+        let deadline = Instant::now() + HOST_START;
+        loop {
+            if self.answers() {
+                return Started::Answers;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.child = None;
+                let log = self.log_since(logged);
+                if log.contains("Address already in use") {
+                    return Started::PortTaken;
+                }
+                panic!(
+                    "host {} exited before answering ({status}); log:\n{log}",
+                    self.name
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "host {} did not answer within {HOST_START:?}; log:\n{}",
+                self.name,
+                self.log_since(logged)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether `tnet hosts` through this host's endpoint lists it.
+    fn answers(&self) -> bool {
+        let out = self.tnet(&["hosts", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|hosts| {
                 hosts
-                    .as_array()?
-                    .iter()
-                    .any(|h| h["host"] == name.as_str())
-                    .then_some(())
-            },
-        );
+                    .as_array()
+                    .map(|hosts| hosts.iter().any(|h| h["host"] == self.name.as_str()))
+            })
+            .unwrap_or(false)
     }
 
     /// Kills the host with SIGKILL, as a crash would.
@@ -539,6 +598,12 @@ impl Host {
     /// The host's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// What the host printed past the first `from` bytes of its log (this start's).
+    fn log_since(&self, from: u64) -> String {
+        let all = std::fs::read(self.log_path()).unwrap_or_default();
+        String::from_utf8_lossy(all.get(from as usize..).unwrap_or(&all)).into_owned()
     }
 
     /// `tnet ls --json` as a list of task objects.
